@@ -1,0 +1,1 @@
+"""System adapters: one module per system behind the contract in ``base``."""

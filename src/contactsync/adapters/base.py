@@ -1,0 +1,165 @@
+"""The contract every system adapter implements.
+
+An adapter speaks one vendor's API in the vendor's own shapes: it pages through
+records, honours the vendor's write rules and envelopes, and turns every
+failure into a typed :mod:`contactsync.errors` exception. It does not map fields
+(``mapping.py`` does, on both sides of it), match people or touch state.
+
+Change detection is declared, not improvised (see DESIGN.md):
+
+* ``WINDOW``: the server filters on a closed window ``[start, end]``.
+* ``SORTED_SCAN``: the server sorts newest first; stop once past ``start``.
+* ``SNAPSHOT``: every record every time; the engine diffs content hashes.
+
+Whatever the strategy, :meth:`Adapter.extract` yields :class:`RawRecord` s and the
+engine drops boundary duplicates by (id, hash).
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import httpx
+
+
+class ChangeStrategy(StrEnum):
+    WINDOW = "window"
+    SORTED_SCAN = "sorted_scan"
+    SNAPSHOT = "snapshot"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A closed extract window. ``start`` None means full history."""
+
+    start: datetime | None
+    end: datetime
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One vendor record as extracted: its id, its vendor-shaped payload, its timestamp."""
+
+    external_id: str
+    payload: dict[str, Any]
+    updated_at: datetime | None = None
+    stream: str = "people"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write left in the system: the record's id and, when answered, its new state."""
+
+    external_id: str
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """Everything an adapter needs from the config, resolved (credentials included)."""
+
+    system: str
+    base_url: str
+    page_size: int = 100
+    timeout: float = 30.0
+    concurrency: int = 4
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    transport: httpx.BaseTransport | None = None
+
+    def __repr__(self) -> str:  # never show credentials
+        return f"AdapterContext(system={self.system!r}, base_url={self.base_url!r})"
+
+
+@dataclass(frozen=True)
+class OrgChannelRecord:
+    """An organization's own contact channel (Xurrent organization contacts)."""
+
+    organization_id: str
+    external_id: str
+    payload: dict[str, Any]
+
+
+class Adapter(ABC):
+    """One system. Subclasses set ``system`` and ``strategy`` and implement the methods."""
+
+    system: ClassVar[str]
+    strategy: ClassVar[ChangeStrategy]
+    #: vendor field (dotted) that holds contactsync's person id, or None
+    foreign_id_field: ClassVar[str | None] = None
+    #: canonical fields a record must have to be created there, e.g. ("emails",)
+    required_for_create: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, context: AdapterContext) -> None:
+        self.context = context
+
+    @property
+    @abstractmethod
+    def client(self) -> httpx.Client:
+        """The adapter's HTTP client (built with :func:`contactsync.http.build_client`)."""
+
+    @property
+    def request_count(self) -> int:
+        """Requests made so far (for run summaries)."""
+        return 0
+
+    @abstractmethod
+    def extract(self, window: Window) -> Iterator[RawRecord]:
+        """Records changed in ``window`` (all of them for ``SNAPSHOT``), fully paged."""
+
+    @abstractmethod
+    def create(self, payload: dict[str, Any], *, allow_duplicates: bool = False) -> WriteResult:
+        """Create a record from a vendor-shaped payload (already carrying the stamped id)."""
+
+    @abstractmethod
+    def update(
+        self, external_id: str, payload: dict[str, Any], *, current: dict[str, Any] | None = None
+    ) -> WriteResult:
+        """Change the mapped fields of a record; ``current`` is its last extracted state."""
+
+    @abstractmethod
+    def delete(self, external_id: str) -> None:
+        """Delete the record, or archive it where the vendor archives instead."""
+
+    @abstractmethod
+    def find_existing(self, payload: dict[str, Any], person_id: str) -> str | None:
+        """Reconcile a create whose answer was lost: look the record up by our stamped id
+        or by email and return its id, or None when it was never created."""
+
+    def cannot_hold(self, payload: dict[str, Any]) -> str | None:
+        """Why this system cannot hold a record with this payload (None when it can)."""
+        return None
+
+    def organization_channels(self) -> Iterator[OrgChannelRecord]:
+        """Organizations' own channels, for systems that have them (default: none)."""
+        return iter(())
+
+    def close(self) -> None:
+        self.client.close()
+
+
+ADAPTERS: dict[str, str] = {
+    "trackops": "contactsync.adapters.trackops:TrackopsAdapter",
+    "growcrm": "contactsync.adapters.growcrm:GrowcrmAdapter",
+    "rhythm": "contactsync.adapters.rhythm:RhythmAdapter",
+    "pylon": "contactsync.adapters.pylon:PylonAdapter",
+    "xurrent": "contactsync.adapters.xurrent:XurrentAdapter",
+}
+
+
+def adapter_class(system: str) -> type[Adapter]:
+    """The adapter class registered for ``system`` (imported on first use)."""
+    try:
+        module_name, class_name = ADAPTERS[system].split(":")
+    except KeyError:
+        raise KeyError(f"no adapter for system {system!r}; known: {', '.join(ADAPTERS)}") from None
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise TypeError(f"{ADAPTERS[system]} is not an Adapter")
+    return cls
