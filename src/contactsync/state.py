@@ -1,0 +1,269 @@
+"""contactsync's state: one SQLite file (WAL mode) behind the narrow ``StateStore`` API.
+
+Open it with ``StateStore.open(path)``: the file is created with mode 0600, the
+schema is created or upgraded (see ``state_schema``), foreign keys are enforced
+and concurrent access waits ``busy_timeout`` instead of failing. Each method is
+atomic on its own; group several with ``with store.transaction(): ...`` (which is
+also how to make staging thousands of records fast: one commit per batch).
+
+The store is safe to share between the threads of one process, and two
+processes may open the same file; ``acquire_lease`` keeps two schedulers apart.
+No SQL leaves this package: callers see the value types of ``state_types``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from sqlite_utils import Database
+
+from contactsync.models import SYSTEMS
+from contactsync.state_core import Clock, from_iso, to_iso, utc_now
+from contactsync.state_outbox import OutboxMixin
+from contactsync.state_persons import PersonsMixin, new_person_id
+from contactsync.state_records import DEFAULT_STREAM, raw_hash
+from contactsync.state_schema import TABLES, migrate
+from contactsync.state_types import (
+    LeaseHolder,
+    OutboxEntry,
+    OutboxStatus,
+    Person,
+    PersonEvent,
+    PersonEventKind,
+    QuarantineEntry,
+    RecordChange,
+    ReviewItem,
+    ReviewStatus,
+    RunKind,
+    RunRecord,
+    RunStatus,
+    StateError,
+    StatusReport,
+    StoredRecord,
+    SystemStatus,
+    UnholdableEntry,
+)
+
+__all__ = [
+    "DEFAULT_STREAM",
+    "TABLES",
+    "LeaseHolder",
+    "OutboxEntry",
+    "OutboxStatus",
+    "Person",
+    "PersonEvent",
+    "PersonEventKind",
+    "QuarantineEntry",
+    "RecordChange",
+    "ReviewItem",
+    "ReviewStatus",
+    "RunKind",
+    "RunRecord",
+    "RunStatus",
+    "StateError",
+    "StateStore",
+    "StatusReport",
+    "StoredRecord",
+    "SystemStatus",
+    "UnholdableEntry",
+    "default_lease_holder",
+    "new_person_id",
+    "raw_hash",
+]
+
+FILE_MODE = 0o600
+DEFAULT_BUSY_TIMEOUT = timedelta(seconds=10)
+
+
+def default_lease_holder() -> str:
+    """``host:pid`` of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _create_private_file(path: Path) -> None:
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    os.close(fd)
+    _restrict(path)
+
+
+def _restrict(path: Path) -> None:
+    """chmod 0600 if we own the file; a file we cannot chmod is left as it is."""
+    try:
+        if (path.stat().st_mode & 0o777) != FILE_MODE:
+            path.chmod(FILE_MODE)
+    except OSError:
+        pass
+
+
+class StateStore(OutboxMixin, PersonsMixin):
+    """Every piece of state contactsync keeps, behind typed methods.
+
+    Method groups (see the mixins for each one's contract): watermarks,
+    records / crosswalk, pushed hashes and quarantine (``state_records``);
+    persons, merges, splits, review queue and unholdable persons
+    (``state_persons``); outbox and runs (``state_outbox``); lease and status
+    (here).
+    """
+
+    def __init__(self, db: Database, path: Path, clock: Clock) -> None:
+        super().__init__(db, clock)
+        self.path = path
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT,
+        clock: Clock = utc_now,
+    ) -> Self:
+        """Open (creating if needed, mode 0600) and migrate the state database."""
+        path = Path(path)
+        try:
+            _create_private_file(path)
+            conn = sqlite3.connect(
+                path,
+                timeout=busy_timeout.total_seconds(),
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"{path}: cannot open the state database: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout.total_seconds() * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StateError(f"{path}: SQLite refused WAL mode (journal mode is {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            store = cls(Database(conn), path, clock)
+            with store.transaction():
+                migrate(store._db)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StateError(f"{path}: not a usable state database: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        for suffix in ("-wal", "-shm"):
+            sidecar = path.with_name(path.name + suffix)
+            if sidecar.exists():
+                _restrict(sidecar)
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- lease -----------------------------------------------------------------------
+
+    def acquire_lease(
+        self, name: str, holder: str, ttl: timedelta, *, now: datetime | None = None
+    ) -> bool:
+        """Take the lease if it is free, expired, or already ours (then it is extended).
+
+        One SQL statement does the check and the take, so two processes racing
+        for it cannot both win.
+        """
+        if ttl <= timedelta(0):
+            raise StateError(f"lease {name!r}: ttl must be positive, got {ttl}")
+        at = self._now(now)
+        return bool(
+            self._write(
+                """
+                INSERT INTO lease (name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET
+                    acquired_at = CASE WHEN lease.holder = excluded.holder
+                                       THEN lease.acquired_at ELSE excluded.acquired_at END,
+                    holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE lease.holder = excluded.holder OR lease.expires_at <= excluded.acquired_at
+                """,
+                (name, holder, to_iso(at), to_iso(at + ttl)),
+            )
+        )
+
+    def renew_lease(
+        self, name: str, holder: str, ttl: timedelta, *, now: datetime | None = None
+    ) -> bool:
+        """Push our lease's expiry to now + ttl; False if someone else holds it."""
+        at = self._now(now)
+        return bool(
+            self._write(
+                "UPDATE lease SET expires_at = ? WHERE name = ? AND holder = ?",
+                (to_iso(at + ttl), name, holder),
+            )
+        )
+
+    def release_lease(self, name: str, holder: str) -> bool:
+        """Give the lease up; False if it was not ours."""
+        return bool(self._write("DELETE FROM lease WHERE name = ? AND holder = ?", (name, holder)))
+
+    def lease_holder(self, name: str, *, now: datetime | None = None) -> LeaseHolder | None:
+        """Who holds the lease until when, or None if it is free or expired."""
+        row = self._one(
+            "SELECT holder, expires_at FROM lease WHERE name = ? AND expires_at > ?",
+            (name, to_iso(self._now(now))),
+        )
+        return None if row is None else LeaseHolder(row["holder"], from_iso(row["expires_at"]))
+
+    # --- status ----------------------------------------------------------------------
+
+    def status_counts(self) -> StatusReport:
+        """Per-system counts, last run and watermarks; persons and open reviews."""
+        with self._snapshot():
+            records = self._all(
+                "SELECT system, COUNT(*) AS total, COUNT(deleted_at) AS deleted "
+                "FROM records GROUP BY system"
+            )
+            quarantined = self._all("SELECT system, COUNT(*) AS n FROM quarantine GROUP BY system")
+            outbox = self._all(
+                "SELECT system, status, COUNT(*) AS n FROM outbox "
+                "WHERE status IN ('pending', 'failed') GROUP BY system, status"
+            )
+            marks = self._all("SELECT DISTINCT system FROM watermarks")
+            names = set(SYSTEMS)
+            for rows in (records, quarantined, outbox, marks):
+                names.update(row["system"] for row in rows)
+            systems: dict[str, SystemStatus] = {}
+            for system in sorted(names):
+                total = next((r for r in records if r["system"] == system), None)
+                by_status = {r["status"]: r["n"] for r in outbox if r["system"] == system}
+                systems[system] = SystemStatus(
+                    records=int(total["total"]) - int(total["deleted"]) if total else 0,
+                    deleted=int(total["deleted"]) if total else 0,
+                    quarantined=sum(int(r["n"]) for r in quarantined if r["system"] == system),
+                    outbox_pending=int(by_status.get("pending", 0)),
+                    outbox_failed=int(by_status.get("failed", 0)),
+                    last_run=self.last_run(system),
+                    watermarks=self.watermarks(system),
+                )
+            persons = self._one(
+                "SELECT COUNT(*) AS total, COUNT(merged_into) AS merged FROM persons"
+            )
+            review_open = self._scalar("SELECT COUNT(*) FROM review WHERE status = 'open'")
+        assert persons is not None
+        return StatusReport(
+            systems=systems,
+            persons_total=int(persons["total"]) - int(persons["merged"]),
+            persons_merged=int(persons["merged"]),
+            review_open=int(review_open or 0),
+        )

@@ -1,0 +1,372 @@
+"""The durable outbox of planned writes, and the log of runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from contactsync.models import Action, ActionKind
+from contactsync.state_core import (
+    Row,
+    from_iso,
+    from_json,
+    json_object,
+    opt_from_iso,
+    opt_to_json,
+    sortable_id,
+    to_iso,
+    to_json,
+)
+from contactsync.state_records import RecordsMixin
+from contactsync.state_types import (
+    OutboxEntry,
+    OutboxStatus,
+    RunKind,
+    RunRecord,
+    RunStatus,
+    StateError,
+)
+
+_MAX_ERROR_CHARS = 2000
+_REARMABLE = (OutboxStatus.FAILED.value, OutboxStatus.SKIPPED.value)
+
+
+def _entry(row: Row) -> OutboxEntry:
+    action = Action.model_validate(
+        {
+            "kind": row["kind"],
+            "system": row["system"],
+            "person_id": row["person_id"],
+            "external_id": row["external_id"],
+            "changes": from_json(row["changes"]) or [],
+            "payload": json_object(row["payload"]),
+            "allow_duplicates": bool(row["allow_duplicates"]),
+        }
+    )
+    return OutboxEntry(
+        id=row["id"],
+        run_id=row["run_id"],
+        action=action,
+        status=OutboxStatus(row["status"]),
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        created_at=from_iso(row["created_at"]),
+        updated_at=from_iso(row["updated_at"]),
+    )
+
+
+def _run(row: Row) -> RunRecord:
+    systems = from_json(row["systems"])
+    summary = from_json(row["summary"])
+    return RunRecord(
+        run_id=row["run_id"],
+        kind=RunKind(row["kind"]),
+        systems=None if systems is None else tuple(str(s) for s in systems),
+        started_at=from_iso(row["started_at"]),
+        finished_at=opt_from_iso(row["finished_at"]),
+        status=RunStatus(row["status"]),
+        summary=summary if isinstance(summary, dict) else None,
+    )
+
+
+class OutboxMixin(RecordsMixin):
+    # --- outbox ----------------------------------------------------------------------
+
+    def enqueue(self, actions: Iterable[Action], run_id: str) -> int:
+        """Queue actions; returns how many were queued (new or re-armed).
+
+        An action whose key is already queued is not queued again, with two
+        exceptions that a new plan legitimately asks for: an earlier attempt that
+        ended ``failed`` or ``skipped`` is re-armed, and a ``done`` update or
+        delete is re-armed once a later write of ours to the same record has
+        overwritten it (content A, then B, then A again). A ``done`` create is
+        never repeated.
+        """
+        queued = 0
+        now = to_iso(self._now())
+        with self.transaction():
+            for action in actions:
+                queued += self._enqueue_one(action, run_id, now)
+        return queued
+
+    def _enqueue_one(self, action: Action, run_id: str, now: str) -> int:
+        values = {
+            "run_id": run_id,
+            "payload": to_json(action.payload),
+            "changes": to_json([change.model_dump(mode="json") for change in action.changes]),
+            "allow_duplicates": int(action.allow_duplicates),
+            "now": now,
+            "key": action.key,
+        }
+        existing = self._one("SELECT * FROM outbox WHERE action_key = ?", (action.key,))
+        if existing is None:
+            self._write(
+                """
+                INSERT INTO outbox (run_id, action_key, system, kind, person_id, external_id,
+                                    payload, changes, allow_duplicates, status, attempts,
+                                    created_at, updated_at)
+                VALUES (:run_id, :key, :system, :kind, :person_id, :external_id, :payload,
+                        :changes, :allow_duplicates, 'pending', 0, :now, :now)
+                """,
+                {
+                    **values,
+                    "system": action.system,
+                    "kind": action.kind.value,
+                    "person_id": action.person_id,
+                    "external_id": action.external_id,
+                },
+            )
+            return 1
+        if not self._rearmable(existing):
+            return 0
+        self._write(
+            """
+            UPDATE outbox SET run_id = :run_id, payload = :payload, changes = :changes,
+                allow_duplicates = :allow_duplicates, status = 'pending', last_error = NULL,
+                updated_at = :now
+            WHERE action_key = :key
+            """,
+            values,
+        )
+        return 1
+
+    def _rearmable(self, row: Row) -> bool:
+        if row["status"] in _REARMABLE:
+            return True
+        if row["status"] != OutboxStatus.DONE.value or row["kind"] == ActionKind.CREATE.value:
+            return False
+        overwritten = self._scalar(
+            """
+            SELECT 1 FROM outbox WHERE system = ? AND external_id = ? AND id != ?
+                AND status = 'done' AND updated_at > ?
+            """,
+            (row["system"], row["external_id"], row["id"], row["updated_at"]),
+        )
+        return overwritten is not None
+
+    def get_action(self, action_id: int) -> OutboxEntry | None:
+        row = self._one("SELECT * FROM outbox WHERE id = ?", (action_id,))
+        return None if row is None else _entry(row)
+
+    def list_actions(
+        self, status: OutboxStatus | str, system: str | None = None
+    ) -> list[OutboxEntry]:
+        """Actions with that status, in the order they were queued."""
+        rows = self._all(
+            "SELECT * FROM outbox WHERE status = :status "
+            "AND (:system IS NULL OR system = :system) ORDER BY id",
+            {"status": OutboxStatus(status).value, "system": system},
+        )
+        return [_entry(row) for row in rows]
+
+    def pending_actions(self, system: str | None = None) -> list[OutboxEntry]:
+        return self.list_actions(OutboxStatus.PENDING, system)
+
+    def in_flight_actions(self, system: str | None = None) -> list[OutboxEntry]:
+        """Actions started but never finished: after a crash, check before retrying."""
+        return self.list_actions(OutboxStatus.IN_FLIGHT, system)
+
+    def mark_in_flight(self, action_id: int) -> bool:
+        """Claim a pending action (counts an attempt); False if it was not pending."""
+        return bool(
+            self._write(
+                "UPDATE outbox SET status = 'in_flight', attempts = attempts + 1, "
+                "updated_at = ? WHERE id = ? AND status = 'pending'",
+                (to_iso(self._now()), action_id),
+            )
+        )
+
+    def complete_create(
+        self,
+        action_id: int,
+        system: str,
+        external_id: str,
+        person_id: str,
+        pushed_hash: str,
+        *,
+        payload: Mapping[str, Any] | BaseModel | None = None,
+    ) -> None:
+        """A create succeeded: in ONE transaction, link the new record to the person
+        in the crosswalk, remember the push, and mark the action done.
+
+        ``payload`` is the canonical contact now held there (default: the
+        action's payload); a record already staged keeps its own payload. Any
+        status but ``done`` can complete: a write that really happened is always
+        recorded, even if a merge skipped the action meanwhile (the record then
+        goes to the person that absorbed the action's person).
+        """
+        at = self._now()
+        now = to_iso(at)
+        with self.transaction():
+            entry = self._entry_for_completion(action_id)
+            action = entry.action
+            if action.kind is not ActionKind.CREATE:
+                raise StateError(
+                    f"outbox action {action_id}: is a {action.kind.value}, not a create"
+                )
+            if (action.system, action.person_id) != (system, person_id):
+                raise StateError(
+                    f"outbox action {action_id}: creates {action.system} for "
+                    f"{action.person_id}, not {system} for {person_id}"
+                )
+            live = self._live_person(person_id, system, external_id)
+            linked = self.person_for(system, external_id)
+            if linked is not None and linked != live:
+                raise StateError(
+                    f"{system} record {external_id!r}: already belongs to person {linked!r}"
+                )
+            self._write(
+                """
+                INSERT INTO records (system, external_id, person_id, hash, payload, seen_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (system, external_id)
+                DO UPDATE SET person_id = excluded.person_id, deleted_at = NULL
+                """,
+                (
+                    system,
+                    external_id,
+                    live,
+                    pushed_hash,
+                    to_json(action.payload if payload is None else payload),
+                    now,
+                ),
+            )
+            self.remember_push(system, external_id, pushed_hash, at)
+            self._write(
+                "UPDATE outbox SET status = 'done', external_id = ?, last_error = NULL, "
+                "updated_at = ? WHERE id = ?",
+                (external_id, now, action_id),
+            )
+
+    def complete(self, action_id: int, pushed_hash: str | None = None) -> None:
+        """An update or delete succeeded: mark it done, remember the pushed hash,
+        and for a delete mark the record deleted, all in one transaction."""
+        at = self._now()
+        now = to_iso(at)
+        with self.transaction():
+            action = self._entry_for_completion(action_id).action
+            if action.kind is ActionKind.CREATE:
+                raise StateError(
+                    f"outbox action {action_id}: a create completes via complete_create"
+                )
+            if action.external_id is not None:
+                if pushed_hash is not None:
+                    self.remember_push(action.system, action.external_id, pushed_hash, at)
+                if action.kind is ActionKind.DELETE:
+                    self._write(
+                        "UPDATE records SET deleted_at = ? "
+                        "WHERE system = ? AND external_id = ? AND deleted_at IS NULL",
+                        (now, action.system, action.external_id),
+                    )
+            self._write(
+                "UPDATE outbox SET status = 'done', last_error = NULL, updated_at = ? WHERE id = ?",
+                (now, action_id),
+            )
+
+    def fail(self, action_id: int, error: str) -> None:
+        """Record a failed attempt (the error must not contain secrets)."""
+        self._set_outcome(action_id, OutboxStatus.FAILED, error)
+
+    def skip(self, action_id: int, reason: str) -> None:
+        """Give up on an action on purpose (e.g. the system cannot hold the person)."""
+        self._set_outcome(action_id, OutboxStatus.SKIPPED, reason)
+
+    def requeue(self, action_id: int) -> bool:
+        """Put a failed, skipped or stuck in-flight action back to pending."""
+        return bool(
+            self._write(
+                "UPDATE outbox SET status = 'pending', updated_at = ? "
+                "WHERE id = ? AND status IN ('failed', 'skipped', 'in_flight')",
+                (to_iso(self._now()), action_id),
+            )
+        )
+
+    def counts_by_status(self, system: str | None = None) -> dict[str, int]:
+        """status -> number of actions (every status present, zero if none)."""
+        rows = self._all(
+            "SELECT status, COUNT(*) AS n FROM outbox WHERE (:system IS NULL OR system = :system) "
+            "GROUP BY status",
+            {"system": system},
+        )
+        counts = {status.value: 0 for status in OutboxStatus}
+        counts.update({row["status"]: int(row["n"]) for row in rows})
+        return counts
+
+    def _entry_for_completion(self, action_id: int) -> OutboxEntry:
+        entry = self.get_action(action_id)
+        if entry is None:
+            raise StateError(f"outbox action {action_id}: no such action")
+        if entry.status is OutboxStatus.DONE:
+            raise StateError(f"outbox action {action_id}: already {entry.status.value}")
+        return entry
+
+    def _set_outcome(self, action_id: int, status: OutboxStatus, message: str) -> None:
+        changed = self._write(
+            "UPDATE outbox SET status = ?, last_error = ?, updated_at = ? "
+            "WHERE id = ? AND status != 'done'",
+            (status.value, message[:_MAX_ERROR_CHARS], to_iso(self._now()), action_id),
+        )
+        if not changed:
+            raise StateError(f"outbox action {action_id}: no such action, or already done")
+
+    # --- runs ------------------------------------------------------------------------
+
+    def start_run(self, kind: RunKind | str, systems: Sequence[str] | None = None) -> str:
+        """Open a run (status ``running``); ``systems=None`` means all of them."""
+        run_id = sortable_id("r_", self._now())
+        self._write(
+            "INSERT INTO runs (run_id, kind, systems, started_at, status) VALUES (?, ?, ?, ?, ?)",
+            (
+                run_id,
+                RunKind(kind).value,
+                opt_to_json(None if systems is None else list(systems)),
+                to_iso(self._now()),
+                RunStatus.RUNNING.value,
+            ),
+        )
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus | str,
+        summary: BaseModel | Mapping[str, Any] | None = None,
+    ) -> None:
+        outcome = RunStatus(status)
+        if outcome is RunStatus.RUNNING:
+            raise StateError(f"run {run_id}: finish it as ok, partial or failed")
+        changed = self._write(
+            "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE run_id = ?",
+            (outcome.value, to_iso(self._now()), opt_to_json(summary), run_id),
+        )
+        if not changed:
+            raise StateError(f"run {run_id}: no such run")
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self._one("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return None if row is None else _run(row)
+
+    def last_run(
+        self, system: str | None = None, *, kind: RunKind | str | None = None
+    ) -> RunRecord | None:
+        """The most recently started run (that covered ``system``, of ``kind``)."""
+        row = self._one(
+            """
+            SELECT * FROM runs
+            WHERE (:kind IS NULL OR kind = :kind)
+              AND (:system IS NULL OR systems IS NULL
+                   OR EXISTS (SELECT 1 FROM json_each(runs.systems) WHERE value = :system))
+            ORDER BY started_at DESC, run_id DESC LIMIT 1
+            """,
+            {"kind": None if kind is None else RunKind(kind).value, "system": system},
+        )
+        return None if row is None else _run(row)
+
+    def list_runs(self, limit: int = 20) -> list[RunRecord]:
+        """The latest runs, newest first."""
+        rows = self._all(
+            "SELECT * FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?", (limit,)
+        )
+        return [_run(row) for row in rows]

@@ -1,0 +1,219 @@
+"""The versioned schema of the state database (sqlite-utils migrations).
+
+Add a change as a new ``@MIGRATIONS()`` function at the end; never edit one that
+has shipped. Every time column is ISO-8601 UTC text (see ``state_core``), every
+JSON column canonical JSON text.
+
+Tables
+------
+``watermarks``
+    How far change detection got, per system and stream: ``stream`` is
+    ``default`` for most systems; Xurrent keeps ``people`` and
+    ``org_contacts:<organization id>``.
+``persons``
+    One row per person: the golden record (canonical contact JSON), its
+    provenance (field -> which system said it, when) and, once absorbed by a
+    merge, ``merged_into`` (the survivor). Rows are never deleted.
+``records``
+    Each system's record as last staged: its content hash, the canonical contact
+    (``payload``), optionally the raw source record, when contactsync saw it,
+    the source's own last-changed time and, if it disappeared, ``deleted_at``.
+    ``(system, external_id) -> person_id`` is the crosswalk.
+``pushed``
+    The hash contactsync last wrote to each record, so reading back its own
+    write is recognised as an echo.
+``runs``
+    One row per backfill / sync / plan run, its systems (JSON list, NULL for
+    all), status and summary (a ``RunSummary`` as JSON).
+``outbox``
+    Durable planned writes. ``action_key`` (``models.Action.key``) is unique, so
+    planning the same action twice never queues it twice. Status moves
+    pending -> in_flight -> done | failed | skipped.
+``quarantine``
+    Records that failed validation, with the reason and the raw record; the raw
+    record's hash recognises a re-extract of the same bad record. A row goes
+    away when the record later stages cleanly.
+``review``
+    Uncertain matches between two records waiting for a human: the pair is
+    stored in sorted order and at most one open review exists per pair.
+``person_events``
+    The history of identity: a person created, two merged, a record split off.
+``lease``
+    A named lease with an expiry so that two schedulers never run at once.
+``unholdable``
+    A person a system cannot hold (Grow CRM needs an email, for instance),
+    recorded once so it is reported once and not retried every run.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("contactsync.state")
+
+TABLES: tuple[str, ...] = (
+    "watermarks",
+    "persons",
+    "records",
+    "pushed",
+    "runs",
+    "outbox",
+    "quarantine",
+    "review",
+    "person_events",
+    "lease",
+    "unholdable",
+)
+
+_INITIAL = (
+    """
+    CREATE TABLE watermarks (
+        system TEXT NOT NULL,
+        stream TEXT NOT NULL DEFAULT 'default',
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (system, stream)
+    )
+    """,
+    """
+    CREATE TABLE persons (
+        person_id TEXT PRIMARY KEY,
+        golden TEXT NOT NULL DEFAULT '{}',
+        provenance TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        merged_into TEXT REFERENCES persons (person_id)
+    )
+    """,
+    """
+    CREATE TABLE records (
+        system TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        person_id TEXT REFERENCES persons (person_id),
+        hash TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        raw TEXT,
+        seen_at TEXT NOT NULL,
+        updated_at TEXT,
+        deleted_at TEXT,
+        PRIMARY KEY (system, external_id)
+    )
+    """,
+    "CREATE INDEX records_person_id ON records (person_id)",
+    """
+    CREATE TABLE pushed (
+        system TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        pushed_at TEXT NOT NULL,
+        PRIMARY KEY (system, external_id)
+    )
+    """,
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('backfill', 'sync', 'plan')),
+        systems TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'partial', 'failed')),
+        summary TEXT
+    )
+    """,
+    "CREATE INDEX runs_started_at ON runs (started_at)",
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        action_key TEXT NOT NULL UNIQUE,
+        system TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('create', 'update', 'delete')),
+        person_id TEXT NOT NULL REFERENCES persons (person_id),
+        external_id TEXT,
+        payload TEXT NOT NULL,
+        changes TEXT NOT NULL,
+        allow_duplicates INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'in_flight', 'done', 'failed', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX outbox_system_status ON outbox (system, status)",
+    "CREATE INDEX outbox_person_id ON outbox (person_id)",
+    """
+    CREATE TABLE quarantine (
+        system TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        raw TEXT,
+        raw_hash TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        PRIMARY KEY (system, external_id)
+    )
+    """,
+    """
+    CREATE TABLE review (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        left_system TEXT NOT NULL,
+        left_id TEXT NOT NULL,
+        right_system TEXT NOT NULL,
+        right_id TEXT NOT NULL,
+        score REAL NOT NULL,
+        evidence TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'open'
+            CHECK (status IN ('open', 'merged', 'split', 'dismissed')),
+        created_at TEXT NOT NULL,
+        decided_at TEXT,
+        CHECK ((left_system, left_id) < (right_system, right_id))
+    )
+    """,
+    """
+    CREATE UNIQUE INDEX review_open_pair
+        ON review (left_system, left_id, right_system, right_id) WHERE status = 'open'
+    """,
+    "CREATE INDEX review_pair ON review (left_system, left_id, right_system, right_id)",
+    """
+    CREATE TABLE person_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('create', 'merge', 'split')),
+        person_id TEXT NOT NULL REFERENCES persons (person_id),
+        other_person_id TEXT REFERENCES persons (person_id),
+        at TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    )
+    """,
+    "CREATE INDEX person_events_person_id ON person_events (person_id)",
+    """
+    CREATE TABLE lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE unholdable (
+        system TEXT NOT NULL,
+        person_id TEXT NOT NULL REFERENCES persons (person_id),
+        reason TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (system, person_id)
+    )
+    """,
+)
+
+
+@MIGRATIONS(name="0001_initial")
+def _initial(db: Database) -> None:
+    for statement in _INITIAL:
+        db.execute(statement)
+
+
+def migrate(db: Database) -> None:
+    """Apply pending migrations; the caller holds a write transaction."""
+    MIGRATIONS.apply(db)
