@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from contactsync import __version__
+from contactsync.mapping_cli import mappings_app
 
 app = typer.Typer(
     name="contactsync",
@@ -109,15 +110,6 @@ def match_file() -> None:
 def sandbox() -> None:
     """Serve local simulators of the five vendor APIs."""
     not_ready("sandbox")
-
-
-mappings_app = typer.Typer(help="Check the field mappings.", no_args_is_help=True)
-
-
-@mappings_app.command("check")
-def mappings_check() -> None:
-    """Validate every mapping file."""
-    not_ready("mappings check")
 
 
 app.add_typer(mappings_app, name="mappings")
