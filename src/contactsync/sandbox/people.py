@@ -82,6 +82,7 @@ def generate(people: int, seed: int) -> SeedData:
     its own small differences (see :mod:`contactsync.sandbox.seed_copies`); about one
     organization per twenty people, each with its own channels.
     """
+    # The builders import the dataclasses above, so they are imported here, not at the top.
     from contactsync.sandbox.seed_copies import make_copies, place_persons
     from contactsync.sandbox.seed_negatives import add_hard_negatives
     from contactsync.sandbox.seed_persons import (

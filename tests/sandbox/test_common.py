@@ -1,0 +1,183 @@
+"""The shared sandbox machinery: options, clock, store, rate limits, faults, middleware."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from contactsync.sandbox.common import (
+    FAULT_KINDS,
+    Bucket,
+    DroppedConnection,
+    FaultInjector,
+    RateLimiter,
+    SandboxClock,
+    SandboxOptions,
+    VendorSimulator,
+    VendorStore,
+    build_app,
+)
+
+AUTH = {"Authorization": "Bearer fake-token"}  # conftest.FAKE_TOKEN
+MakeFake = Callable[..., VendorSimulator]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("mode", "scale", "factor"),
+    [("off", None, None), ("vendor", None, 1.0), ("fast", None, 100.0), ("vendor", 0.01, 0.01)],
+)
+def test_limit_factor_follows_the_mode(
+    mode: str, scale: float | None, factor: float | None
+) -> None:
+    options = SandboxOptions(rate_limits=mode, rate_scale=scale)  # type: ignore[arg-type]
+    assert options.limit_factor == factor
+
+
+def test_credential_falls_back_to_the_default() -> None:
+    options = SandboxOptions(credentials={"pylon_token": "mine"})
+    assert options.credential("pylon_token", "default") == "mine"
+    assert options.credential("growcrm_token", "default") == "default"
+
+
+def test_clock_is_strictly_increasing_even_when_time_goes_back() -> None:
+    clock = SandboxClock()
+    first = clock.now()
+    clock.offset = timedelta(hours=-1)
+    later = [clock.now() for _ in range(100)]
+    assert all(b > a for a, b in zip([first, *later], later, strict=False))
+    assert first.tzinfo is not None
+
+
+def test_store_reset_returns_to_the_frozen_seed() -> None:
+    store = VendorStore()
+    store.records["1"] = {"name": "Ada", "tags": ["a"]}
+    store.truth["1"] = "P000001"
+    store.freeze_seed()
+    store.records["1"]["tags"].append("b")
+    store.records["2"] = {"name": "Bob"}
+    store.deleted.add("1")
+    store.truth["2"] = "P000002"
+    assert [r["name"] for r in store.live()] == ["Bob"]
+    store.reset()
+    assert store.records == {"1": {"name": "Ada", "tags": ["a"]}}
+    assert store.deleted == set()
+    assert store.truth == {"1": "P000001"}
+
+
+def test_rate_limiter_allows_the_limit_per_window_then_refuses() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1.0, clock=clock)
+    bucket = Bucket("list", 10, 60.0)
+    states = [limiter.hit(bucket) for _ in range(12)]
+    assert [s.allowed for s in states] == [True] * 10 + [False, False]
+    assert [s.remaining for s in states[:3]] == [9, 8, 7]
+    assert states[-1].reset_at == pytest.approx(1_060.0)
+    clock.now += 60.0
+    assert limiter.hit(bucket).allowed
+
+
+def test_rate_limiter_scales_limits_and_keeps_buckets_apart() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(0.5, clock=clock)
+    reads, writes = Bucket("read", 10, 60.0), Bucket("write", 4, 60.0)
+    assert sum(limiter.hit(reads).allowed for _ in range(20)) == 5
+    assert sum(limiter.hit(writes).allowed for _ in range(20)) == 2
+    assert limiter.hit(Bucket("tiny", 1, 60.0)).limit == 1  # never scaled below one
+
+
+def test_rate_limiter_admits_the_documented_rate_over_time() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1.0, clock=clock)
+    bucket = Bucket("minute", 60, 60.0)
+    allowed = 0
+    for _ in range(3_000):  # ten requests a second for five minutes
+        allowed += limiter.hit(bucket).allowed
+        clock.now += 0.1
+    assert 290 <= allowed <= 310  # 60 a minute
+
+
+def test_fault_injector_hits_the_configured_rate_with_every_kind() -> None:
+    injector = FaultInjector(0.2, seed=3)
+    picks = [injector.pick() for _ in range(5_000)]
+    faults = [p for p in picks if p is not None]
+    assert 0.18 <= len(faults) / len(picks) <= 0.22
+    kinds = Counter(faults)
+    assert set(kinds) == set(FAULT_KINDS)
+    assert min(kinds.values()) > len(faults) / len(FAULT_KINDS) * 0.7
+
+
+def test_fault_injector_is_reproducible_per_seed() -> None:
+    a, b, c = FaultInjector(0.3, seed=11), FaultInjector(0.3, seed=11), FaultInjector(0.3, seed=12)
+    run_a = [a.pick() for _ in range(300)]
+    assert run_a == [b.pick() for _ in range(300)]
+    assert run_a != [c.pick() for _ in range(300)]
+
+
+def test_no_faults_at_rate_zero() -> None:
+    injector = FaultInjector(0.0, seed=1)
+    assert all(injector.pick() is None for _ in range(1_000))
+
+
+def test_middleware_checks_auth_and_counts_requests(fake_simulator: MakeFake) -> None:
+    sim = fake_simulator()
+    client = TestClient(build_app(sim))
+    assert client.get("/api/items").status_code == 401
+    assert client.get("/api/items", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    response = client.get("/api/items", headers=AUTH)
+    assert response.status_code == 200
+    assert response.json()[0]["name"] == "Ada"
+    stats = client.get("/_sandbox/stats").json()  # admin routes need no auth, are not counted
+    assert stats["total"] == 3
+    assert {"method": "GET", "path": "/api/items", "status": 401, "count": 2} in stats["requests"]
+
+
+def test_middleware_refuses_past_the_limit_with_retry_after(fake_simulator: MakeFake) -> None:
+    sim = fake_simulator(rate_limits="vendor")
+    client = TestClient(build_app(sim))
+    statuses = [client.get("/api/items", headers=AUTH).status_code for _ in range(7)]
+    assert statuses == [200] * 5 + [429, 429]
+    refused = client.get("/api/items", headers=AUTH)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+def test_middleware_injects_the_seeded_fault_sequence(fake_simulator: MakeFake) -> None:
+    sim = fake_simulator(faults=0.2, seed=4, slow_seconds=0.0)
+    client = TestClient(build_app(sim))
+    observed: list[int | str] = []
+    for _ in range(300):
+        try:
+            observed.append(client.get("/api/items", headers=AUTH).status_code)
+        except DroppedConnection:
+            observed.append("dropped")
+    replay = FaultInjector(0.2, seed=4)
+    shown = {"error_500": 500, "error_503": 503, "drop_after": "dropped", "slow": 200, None: 200}
+    assert observed == [shown[replay.pick()] for _ in range(300)]
+    failed = sum(status != 200 for status in observed)
+    assert 28 <= failed <= 65  # about 0.2 * 300 * 3/4: a slow answer is still a 200
+
+
+def test_admin_mutate_moves_timestamps_and_reset_restores(fake_simulator: MakeFake) -> None:
+    sim = fake_simulator()
+    client = TestClient(build_app(sim))
+    before = client.get("/_sandbox/records").json()["records"][0]
+    assert client.post("/_sandbox/mutate", json={"count": 1, "seed": 5}).json() == {
+        "mutated": ["1"]
+    }
+    after = client.get("/_sandbox/records").json()["records"][0]
+    assert after["name"] != before["name"]
+    assert after["updated"] > before["updated"]
+    assert client.get("/_sandbox/truth").json() == {"1": "P000001"}
+    client.post("/_sandbox/reset")
+    assert client.get("/_sandbox/records").json()["records"][0] == {**before, "_deleted": False}
