@@ -69,6 +69,9 @@ class AdapterContext:
     page_size: int = 100
     timeout: float = 30.0
     concurrency: int = 4
+    #: multiplies the vendor's documented rate limits the client paces itself to
+    #: (1.0 for the real vendors; a sandbox in ``fast`` mode allows 100x)
+    rate_scale: float = 1.0
     defaults: Mapping[str, Any] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict)
     transport: httpx.BaseTransport | None = None

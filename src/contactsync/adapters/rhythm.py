@@ -1,0 +1,437 @@
+"""Rhythm Rolodex contacts (api-docs/rhythm-rolodex-contacts.txt, api-notes.md).
+
+SNAPSHOT change detection: the search has no "changed since" filter, so every extract
+pages ``POST /contacts/{tenantId}/search`` (filter body ``{}``), sending each
+``LastEvaluatedKey`` back as ``?exclusiveStartKey=`` until an answer has none. The
+server's page size is fixed (``context.page_size`` plays no part).
+``sys_last_modified_at`` becomes :attr:`RawRecord.updated_at`.
+
+Auth: OAuth2 client credentials (``[systems.rhythm.auth] token_url``). The vendor caps
+tokens per month; a token lives 24 h and one adapter fetches one (another only after
+a 401). Hooks, to set before the first request: ``adapter.on_new_token`` sees each
+token once before use (the engine wires ``contactsync.logs.register_secret``);
+``adapter.auth.cache`` takes a :class:`~contactsync.http.TokenCache` that outlives
+the process (the default lasts as long as the adapter).
+
+Writes: ``POST /contacts/{tenantId}`` (no id: the server makes one), ``PUT|PATCH|DELETE
+/contacts/{tenantId}/{id}``; an update sends a full ``PUT`` or an RFC 6902 ``PATCH``,
+whichever body is smaller (:func:`plan_update`). Errors are status codes only: 409 =
+a reference to a missing object, 429 = the tenant limit.
+
+Readings the docs leave open, all *(assumed)* and kept here:
+
+- ``{}`` returns every status (active, inactive, duplicate, deceased); no status filter
+  is sent, since a contact turning inactive (canonical ``inactive``) must stay in the
+  snapshot or the diff would read it as deleted, and one without a status would
+  vanish. Deleted contacts are not in the search.
+- Our person id: ``origin_service = "contactsync"`` + ``origin_service_record_id``
+  (documented, writable person fields), not ``sys_external_id``: api-notes assumes the
+  server owns every ``sys_*`` field, and tenants keep import references there
+  (mappings/rhythm.toml reads it as the canonical ``reference``).
+- No search filter reaches ``origin_service_record_id``: :meth:`~RhythmAdapter.find_existing`
+  searches by ``email_address`` (else first and last name), then checks the stamp.
+- An update never clears a field: the payload's top-level fields replace the record's
+  (an address object is replaced whole). The ``PUT`` body is the record as last read
+  with the payload applied, its ``id`` matching the path and its server-managed
+  ``sys_*`` fields sent back as read (the schema marks them required).
+- A ``sys_locked`` record "cannot be changed via the API": no update is sent.
+- ``DELETE`` of a contact already gone (404) is success (a retried DELETE whose first
+  answer was lost must not fail).
+- A contact needs a first or a last name (the simulator's rule; the docs name no
+  required person field): see :meth:`~RhythmAdapter.cannot_hold`.
+- A 429 has no ``Retry-After``; it is read as ``Retry-After: 10`` so the throttle holds
+  the whole tenant once instead of probing it with short backoffs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote
+
+import httpx
+import jsonpatch
+
+from contactsync.adapters.base import (
+    Adapter,
+    AdapterContext,
+    ChangeStrategy,
+    RawRecord,
+    Window,
+    WriteResult,
+)
+from contactsync.errors import (
+    FatalError,
+    NotFoundError,
+    RecordError,
+    classify,
+    expect_object,
+    raise_for_status,
+)
+from contactsync.http import (
+    EXT_OPERATION,
+    EXT_RECORD_ID,
+    OAuthClientCredentials,
+    SystemClient,
+    build_client,
+)
+from contactsync.pagination import KeyPaginator, RequestSpec
+
+SYSTEM = "rhythm"
+ORIGIN_SERVICE = "contactsync"
+ORIGIN_FIELD = "origin_service"
+STAMP_FIELD = "origin_service_record_id"
+UPDATED_FIELD = "sys_last_modified_at"
+EMAIL_SLOTS = ("email_address", "email_address2", "email_address3")
+REFERENCE_FIELDS = ("organization_id", "spouse_id")  # what a 409 on a write can mean
+ID_PATTERN = re.compile(r"^[\w|-]+$")  # the documented id pattern
+RATE_LIMIT_PAUSE = 10.0  # (assumed) seconds to hold the tenant after a header-less 429
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+class RhythmAdapter(Adapter):
+    """Rhythm Rolodex contacts: snapshot search, smallest-body updates, real deletes."""
+
+    system: ClassVar[str] = SYSTEM
+    strategy: ClassVar[ChangeStrategy] = ChangeStrategy.SNAPSHOT
+    foreign_id_field: ClassVar[str | None] = STAMP_FIELD
+
+    def __init__(
+        self,
+        context: AdapterContext,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``sleep``/``clock`` drive retries and the throttle (tests pass fakes)."""
+        super().__init__(context)
+        #: sees each OAuth token once before it is used; the engine may set it
+        self.on_new_token: Callable[[str], None] | None = None
+        settings = _required_settings(context)
+        self.tenant_id = settings["tenant_id"]
+        self.auth = OAuthClientCredentials(
+            token_url=settings["token_url"],
+            client_id=settings["client_id"],
+            client_secret=settings["client_secret"],
+            system=SYSTEM,
+            clock=clock,
+            on_new_token=self._announce_token,
+        )
+        connections = max(10, context.concurrency)
+        inner = context.transport or httpx.HTTPTransport(
+            retries=0,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
+        self._client = build_client(
+            SYSTEM,
+            base_url=context.base_url,
+            auth=self.auth,
+            timeout=context.timeout,
+            transport=RetryAfterDefault(inner, RATE_LIMIT_PAUSE),
+            max_connections=connections,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._contacts = f"/contacts/{quote(self.tenant_id, safe='')}"
+
+    @property
+    def client(self) -> SystemClient:
+        return self._client
+
+    @property
+    def request_count(self) -> int:
+        return self._client.stats.sent
+
+    def _announce_token(self, token: str) -> None:
+        if self.on_new_token is not None:
+            self.on_new_token(token)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def extract(self, window: Window) -> Iterator[RawRecord]:
+        """Every contact, whatever ``window`` says (snapshot: the engine diffs hashes)."""
+        seen: set[str] = set()
+        for item, where in self._search({}, "search contacts"):
+            external_id = _record_id(item, "search contacts", where)
+            if external_id in seen:
+                continue
+            seen.add(external_id)
+            yield RawRecord(external_id, item, parse_timestamp(item.get(UPDATED_FIELD)))
+
+    def get(self, external_id: str) -> dict[str, Any]:
+        """The contact as Rhythm holds it now."""
+        operation = "get contact"
+        response = self._client.get(
+            self._record_path(external_id, operation),
+            extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
+        )
+        return expect_object(response, SYSTEM, operation, external_id)
+
+    def _search(
+        self, filters: Mapping[str, Any], operation: str
+    ) -> Iterator[tuple[dict[str, Any], str]]:
+        """Every contact the search finds, with where (``page N item M``)."""
+        spec = RequestSpec(
+            "POST", f"{self._contacts}/search", json=dict(filters), operation=operation
+        )
+        for page in KeyPaginator().pages(self._client, spec):
+            for index, item in enumerate(page.items):
+                yield item, f"page {page.number} item {index}"
+
+    def find_existing(self, payload: dict[str, Any], person_id: str) -> str | None:
+        """The contact stamped with ``person_id`` among those holding the payload's email
+        (or, without an email, its first and last name); else the one unstamped contact
+        holding that email; else None."""
+        emails = [e for slot in EMAIL_SLOTS if (e := _text(payload.get(slot)))]
+        if emails:
+            filters: dict[str, str] = {"email_address": emails[0]}
+        else:
+            filters = {k: v for k in ("first_name", "last_name") if (v := _text(payload.get(k)))}
+            if not filters:
+                return None
+        operation = "find contact"
+        candidates = list(self._search(filters, operation))
+        for item, where in candidates:
+            if stamped_person_id(item) == person_id:
+                return _record_id(item, operation, where)
+        wanted = emails[0].casefold() if emails else None
+        unstamped = [
+            (item, where)
+            for item, where in candidates
+            if wanted is not None
+            and stamped_person_id(item) is None
+            and wanted in {(_text(item.get(slot)) or "").casefold() for slot in EMAIL_SLOTS}
+        ]
+        if len(unstamped) == 1:
+            item, where = unstamped[0]
+            return _record_id(item, operation, where)
+        return None
+
+    # --- writing -----------------------------------------------------------------------
+
+    def cannot_hold(self, payload: dict[str, Any]) -> str | None:
+        if not (_text(payload.get("first_name")) or _text(payload.get("last_name"))):
+            return "Rhythm needs a first_name or a last_name on every contact"
+        return None
+
+    def create(self, payload: dict[str, Any], *, allow_duplicates: bool = False) -> WriteResult:
+        """``POST`` the person's fields; Rhythm has no duplicate rule to override."""
+        operation = "create contact"
+        body = {key: value for key, value in payload.items() if key != "id"}
+        response = self._client.post(
+            self._contacts,
+            content=dumps(body),
+            headers=JSON_HEADERS,
+            extensions={EXT_OPERATION: operation},
+        )
+        if response.status_code == 409:
+            raise missing_reference(response, operation, None, body)
+        data = expect_object(response, SYSTEM, operation)
+        if data.get("id") in (None, ""):
+            raise FatalError(
+                "malformed envelope: the create answer holds no contact id "
+                f"(the contact may exist: it carries {STAMP_FIELD})",
+                system=SYSTEM,
+                operation=operation,
+                status=response.status_code,
+                body=response.text,
+            )
+        external_id = _record_id(data, operation, "the answer")
+        return WriteResult(external_id, self._complete(external_id, data))
+
+    def update(
+        self, external_id: str, payload: dict[str, Any], *, current: dict[str, Any] | None = None
+    ) -> WriteResult:
+        """Apply ``payload`` with a full ``PUT`` or a JSON Patch, whichever is smaller."""
+        operation = "update contact"
+        path = self._record_path(external_id, operation)
+        before = current if current is not None else self.get(external_id)
+        if before.get("sys_locked") is True:
+            raise RecordError(
+                "the contact is locked (sys_locked) and cannot be changed via the API",
+                system=SYSTEM,
+                operation=operation,
+                record_id=external_id,
+            )
+        plan = plan_update(external_id, before, payload)
+        if plan is None:
+            return WriteResult(external_id, before)  # nothing differs: send nothing
+        operation = f"{operation} ({plan.method})"
+        response = self._client.request(
+            plan.method,
+            path,
+            content=plan.body,
+            headers=JSON_HEADERS,
+            extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
+        )
+        if response.status_code == 409:
+            raise missing_reference(response, operation, external_id, payload)
+        data = expect_object(response, SYSTEM, operation, external_id)
+        return WriteResult(external_id, self._complete(external_id, data))
+
+    def delete(self, external_id: str) -> None:
+        """Delete the contact; one already gone (404) counts as deleted."""
+        operation = "delete contact"
+        response = self._client.delete(
+            self._record_path(external_id, operation),
+            extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
+        )
+        if response.status_code == 404:
+            return
+        if response.status_code == 409:
+            error = classify(SYSTEM, operation, response, external_id)
+            raise RecordError(
+                "other records refer to this contact, so it cannot be deleted",
+                system=SYSTEM,
+                operation=operation,
+                record_id=external_id,
+                status=409,
+                body=error.body,
+            )
+        raise_for_status(response, SYSTEM, operation, external_id)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _record_path(self, external_id: str, operation: str) -> str:
+        if not ID_PATTERN.fullmatch(external_id):
+            raise NotFoundError(
+                "not a Rhythm contact id (ids match [\\w|-]+)",
+                system=SYSTEM,
+                operation=operation,
+                record_id=external_id,
+            )
+        return f"{self._contacts}/{quote(external_id, safe='')}"
+
+    def _complete(self, external_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        """``record`` when it is the whole contact, else the contact read back."""
+        if str(record.get("id")) == external_id and UPDATED_FIELD in record:
+            return record
+        return self.get(external_id)
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    """The update request to send: its method and its exact body bytes."""
+
+    method: Literal["PUT", "PATCH"]
+    body: bytes
+    put_size: int
+    patch_size: int
+
+
+def plan_update(
+    external_id: str, current: Mapping[str, Any], payload: Mapping[str, Any]
+) -> UpdatePlan | None:
+    """The smaller of a full ``PUT`` and an RFC 6902 patch taking ``current`` to
+    ``current`` + ``payload`` (a tie goes to the patch, which touches less); None when
+    the payload changes nothing."""
+    before = {**current, "id": external_id}
+    after = {**before, **{k: v for k, v in payload.items() if k != "id"}}
+    operations = jsonpatch.make_patch(before, after).patch
+    if not operations:
+        return None
+    put_body, patch_body = dumps(after), dumps(operations)
+    sizes = {"put_size": len(put_body), "patch_size": len(patch_body)}
+    if len(patch_body) <= len(put_body):
+        return UpdatePlan("PATCH", patch_body, **sizes)
+    return UpdatePlan("PUT", put_body, **sizes)
+
+
+def missing_reference(
+    response: httpx.Response, operation: str, record_id: str | None, sent: Mapping[str, Any]
+) -> RecordError:
+    """Rhythm's 409 on a write: the contact refers to an object that does not exist;
+    the error names the reference fields the write carried."""
+    fields = [key for key in REFERENCE_FIELDS if sent.get(key) not in (None, "")]
+    named = ", ".join(f"{key} {sent[key]!r}" for key in fields)
+    return RecordError(
+        "the contact refers to a missing object" + (f" ({named})" if named else ""),
+        system=SYSTEM,
+        operation=operation,
+        record_id=record_id,
+        status=response.status_code,
+        body=classify(SYSTEM, operation, response, record_id).body,
+        fields=fields,
+    )
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON, exactly as sent (so body sizes compare what goes on the wire)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def stamped_person_id(record: Mapping[str, Any]) -> str | None:
+    """The contactsync person id a contact carries, if contactsync stamped it."""
+    origin = _text(record.get(ORIGIN_FIELD))
+    if origin is None or origin.casefold() != ORIGIN_SERVICE:
+        return None
+    return _text(record.get(STAMP_FIELD))
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """A UTC instant from an ISO-8601 ``sys_*`` time (naive = UTC); None when unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class RetryAfterDefault(httpx.BaseTransport):
+    """Adds ``Retry-After: <seconds>`` to a 429 that has none, so the throttle pauses the
+    whole tenant once (Rhythm documents the 429 but no header)."""
+
+    def __init__(self, inner: httpx.BaseTransport, seconds: float) -> None:
+        self.inner = inner
+        self.seconds = seconds
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = f"{self.seconds:g}"
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _required_settings(context: AdapterContext) -> dict[str, str]:
+    """tenant_id and token_url (defaults), client_id and client_secret (credentials)."""
+    found = {
+        "tenant_id": _text(context.defaults.get("tenant_id")),
+        "token_url": _text(context.defaults.get("token_url")),
+        "client_id": _text(context.credentials.get("client_id")),
+        "client_secret": context.credentials.get("client_secret") or None,  # kept verbatim
+    }
+    missing = [key for key, value in found.items() if value is None]
+    if missing:
+        raise FatalError(
+            f"configuration: missing {', '.join(missing)} "
+            "(tenant_id in [systems.rhythm.defaults], token_url in [systems.rhythm.auth], "
+            "the client id and secret in the environment)",
+            system=SYSTEM,
+            operation="connect",
+        )
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def _record_id(record: Mapping[str, Any], operation: str, where: str) -> str:
+    raw = record.get("id")
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip():
+        raise FatalError(
+            f"malformed record: {where} has no usable id (got {raw!r})",
+            system=SYSTEM,
+            operation=operation,
+        )
+    return str(raw).strip()
+
+
+def _text(value: object) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
