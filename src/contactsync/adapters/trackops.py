@@ -1,0 +1,328 @@
+"""Trackops client contacts (api-docs/trackops-client-contacts.txt, api-notes.md).
+
+Change detection is a server-side WINDOW on ``updated_from``/``updated_to`` (UTC,
+both inclusive) over ``GET /client/contacts``, a bare JSON array paged with
+``page``/``per_page``. Paging stops on a short page, so N records cost
+``ceil(N / per_page)`` requests plus one empty page only when N is an exact
+multiple. ``mode=count`` would tell the page count up front but always costs one
+request of its own, and a count taken before paging can disagree with the pages
+when records change meanwhile; stopping on the short page is never dearer and
+needs no second source of truth.
+
+Writes wrap the vendor fields in ``{"contact": {...}}``; creates add
+``allow_duplicates`` and the required ``client_id`` (a client *location*) and
+``role_id`` from ``[systems.trackops.defaults]`` when the mapped payload has none.
+Our person id lives in ``account_code`` (api-notes, last row).
+
+Readings the vendor docs leave open, all *(assumed)* and kept here:
+
+- The last-changed field is ``updated``, UTC, e.g. ``"2026-06-15 09:30:00"`` (a naive
+  value is UTC; ISO-8601 with ``T``/``Z``/an offset is read too). The window bounds are
+  sent in the same ``YYYY-MM-DD HH:MM:SS`` form, the lower one floored and the upper one
+  ceiled to the second, and the window is then applied exactly on our side, so the
+  server's precision can only widen what is fetched, never lose a record.
+- ``per_page`` above 100 (the documented example) is not relied upon: the page size is
+  capped at 100.
+- ``PUT /client/contacts/{id}`` is a partial update (its example sends only
+  ``account_code``): only the mapped fields that changed are sent, without
+  ``allow_duplicates``, so renaming a contact onto another contact's name is refused
+  as a duplicate like a create would be.
+- A create/update answer is the contact object (bare, or under ``"contact"``); when it
+  is not a full record the contact is read back with ``GET /client/contacts/{id}``.
+- Error bodies are JSON with a ``message`` (read by :mod:`contactsync.errors`).
+- The ``email`` list filter (its name is missing from the docs' table) matches the
+  address exactly.
+- Trackops documents no DELETE and no status/active flag, so :meth:`delete` refuses
+  with a :class:`FatalError` and sends nothing; configure Trackops without delete
+  propagation.
+- A same-name refusal is a :class:`DuplicateError` without ``existing_id``: two people
+  may share a name, so the other record is never assumed to be ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from contactsync.adapters.base import (
+    Adapter,
+    AdapterContext,
+    ChangeStrategy,
+    RawRecord,
+    Window,
+    WriteResult,
+)
+from contactsync.errors import FatalError, NotFoundError, expect_object
+from contactsync.http import EXT_OPERATION, EXT_RECORD_ID, SystemClient, TrackopsBasicAuth
+from contactsync.http import build_client as build_http_client
+from contactsync.pagination import PageNumberPaginator, RequestSpec
+
+SYSTEM = "trackops"
+CONTACTS = "/client/contacts"
+MAX_PER_PAGE = 100  # (assumed) the documented example value, not a documented maximum
+BOUND_FORMAT = "%Y-%m-%d %H:%M:%S"  # (assumed) the form records show `updated` in
+UPDATED_FIELD = "updated"  # (assumed) the last-changed field
+ACCOUNT_CODE = "account_code"
+
+
+class TrackopsAdapter(Adapter):
+    """Trackops client contacts: window extract, partial updates, no deletes."""
+
+    system: ClassVar[str] = SYSTEM
+    strategy: ClassVar[ChangeStrategy] = ChangeStrategy.WINDOW
+    foreign_id_field: ClassVar[str | None] = ACCOUNT_CODE
+    required_for_create: ClassVar[tuple[str, ...]] = ("last_name",)
+
+    def __init__(self, context: AdapterContext, *, client: SystemClient | None = None) -> None:
+        """``client`` replaces the one built from ``context`` (tests inject throttles)."""
+        super().__init__(context)
+        self._client = client or build_client(context)
+        self._page_size = max(1, min(context.page_size, MAX_PER_PAGE))
+
+    @property
+    def client(self) -> SystemClient:
+        return self._client
+
+    @property
+    def request_count(self) -> int:
+        return self._client.stats.sent
+
+    # --- reading -----------------------------------------------------------------------
+
+    def extract(self, window: Window) -> Iterator[RawRecord]:
+        """Contacts with ``updated`` in ``[window.start, window.end]`` (start None: all)."""
+        params: dict[str, str] = {"updated_to": _upper_bound(window.end)}
+        if window.start is not None:
+            params["updated_from"] = _lower_bound(window.start)
+        for item, where in self._list(params, "list contacts"):
+            external_id = _record_id(item, "list contacts", where)
+            updated_at = parse_timestamp(item.get(UPDATED_FIELD))
+            if updated_at is not None and not _in_window(updated_at, window):
+                continue  # outside the exact window: only the second-rounded bounds let it in
+            yield RawRecord(external_id=external_id, payload=item, updated_at=updated_at)
+
+    def get(self, external_id: str) -> dict[str, Any]:
+        """The contact as Trackops holds it now."""
+        operation = "get contact"
+        response = self._client.get(
+            _contact_path(external_id, operation),
+            extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
+        )
+        data = expect_object(response, SYSTEM, operation, external_id)
+        record = _record_of(data)
+        if record is None:
+            raise FatalError(
+                "malformed envelope: the answer holds no contact object",
+                system=SYSTEM,
+                operation=operation,
+                record_id=external_id,
+                status=response.status_code,
+                body=response.text,
+            )
+        return record
+
+    def find_existing(self, payload: dict[str, Any], person_id: str) -> str | None:
+        """The contact stamped with ``person_id`` (or, unstamped, holding the payload's
+        email); Trackops cannot filter on ``account_code``, so candidates are listed by
+        email, or by name when the payload has no email."""
+        email = _text(payload.get("email"))
+        if email:
+            filters = {"email": email}
+        else:
+            filters = {
+                name: value
+                for name in ("first_name", "last_name")
+                if (value := _text(payload.get(name)))
+            }
+            if not filters:
+                return None
+        candidates = [item for item, _ in self._list(filters, "find contact")]
+        for item in candidates:
+            if _text(item.get(ACCOUNT_CODE)) == person_id:
+                return _record_id(item, "find contact", "a candidate")
+        if email:
+            for item in candidates:
+                same_email = (_text(item.get("email")) or "").casefold() == email.casefold()
+                if same_email and not _text(item.get(ACCOUNT_CODE)):
+                    return _record_id(item, "find contact", "a candidate")
+        return None
+
+    def _list(
+        self, params: Mapping[str, str], operation: str
+    ) -> Iterator[tuple[dict[str, Any], str]]:
+        """Every listed contact with where it was found (``page N item M``)."""
+        pager = PageNumberPaginator("page", "per_page", self._page_size, items=None)
+        spec = RequestSpec("GET", CONTACTS, params=dict(params), operation=operation)
+        for page in pager.pages(self._client, spec):
+            for index, item in enumerate(page.items):
+                yield item, f"page {page.number} item {index}"
+
+    # --- writing -----------------------------------------------------------------------
+
+    def cannot_hold(self, payload: dict[str, Any]) -> str | None:
+        if not _text(payload.get("last_name")):
+            return "Trackops requires last_name on every client contact"
+        return None
+
+    def create(self, payload: dict[str, Any], *, allow_duplicates: bool = False) -> WriteResult:
+        operation = "create contact"
+        contact = dict(payload)
+        # The mapped client_id is this person's own Trackops location; else the default.
+        for field, default_key in (("client_id", "client_location_id"), ("role_id", "role_id")):
+            if contact.get(field) in (None, ""):
+                contact[field] = self._default_id(default_key, operation)
+        body = {"contact": contact, "allow_duplicates": allow_duplicates}
+        response = self._client.post(CONTACTS, json=body, extensions={EXT_OPERATION: operation})
+        data = expect_object(response, SYSTEM, operation)
+        record = _record_of(data)
+        if record is None:
+            raise FatalError(
+                "malformed envelope: the create answer holds no contact id "
+                "(the contact may exist: it carries the account_code)",
+                system=SYSTEM,
+                operation=operation,
+                status=response.status_code,
+                body=response.text,
+            )
+        external_id = _record_id(record, operation, "the answer")
+        return WriteResult(external_id, self._complete(external_id, record))
+
+    def update(
+        self, external_id: str, payload: dict[str, Any], *, current: dict[str, Any] | None = None
+    ) -> WriteResult:
+        """A partial update *(assumed)*: only ``payload``'s fields are sent."""
+        operation = "update contact"
+        path = _contact_path(external_id, operation)
+        if not payload:
+            return WriteResult(external_id, self.get(external_id))
+        response = self._client.put(
+            path,
+            json={"contact": dict(payload)},
+            extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
+        )
+        data = expect_object(response, SYSTEM, operation, external_id)
+        record = _record_of(data)
+        if record is None:
+            return WriteResult(external_id, self.get(external_id))
+        return WriteResult(external_id, self._complete(external_id, record))
+
+    def delete(self, external_id: str) -> None:
+        """Trackops documents no way to delete or deactivate a client contact."""
+        raise FatalError(
+            "Trackops has no delete API (and no documented deactivation); the contact is "
+            "left in place: turn delete propagation off for trackops",
+            system=SYSTEM,
+            operation="delete contact",
+            record_id=external_id,
+        )
+
+    def _complete(self, external_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        """``record`` when it is the full contact, else the contact read back."""
+        if UPDATED_FIELD in record and "last_name" in record:
+            return record
+        return self.get(external_id)
+
+    def _default_id(self, key: str, operation: str) -> int:
+        value = self.context.defaults.get(key)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise FatalError(
+                f"configuration: [systems.trackops.defaults] {key} must be a positive "
+                f"integer (got {value!r})",
+                system=SYSTEM,
+                operation=operation,
+            )
+        return value
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def build_client(context: AdapterContext) -> SystemClient:
+    """The Trackops client: Basic auth with ``{username}/token`` and the API token."""
+    missing = [key for key in ("username", "token") if not context.credentials.get(key)]
+    if missing:
+        raise FatalError(
+            f"configuration: missing credential(s) {', '.join(missing)}",
+            system=SYSTEM,
+            operation="connect",
+        )
+    auth = TrackopsBasicAuth(context.credentials["username"], context.credentials["token"])
+    return build_http_client(
+        SYSTEM,
+        base_url=context.base_url,
+        auth=auth,
+        timeout=context.timeout,
+        transport=context.transport,
+        max_connections=max(10, context.concurrency),
+    )
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """A UTC instant from Trackops's ``updated`` (naive = UTC); None when unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return _utc(moment)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _lower_bound(moment: datetime) -> str:
+    return _utc(moment).replace(microsecond=0).strftime(BOUND_FORMAT)
+
+
+def _upper_bound(moment: datetime) -> str:
+    instant = _utc(moment)
+    if instant.microsecond:
+        instant = instant.replace(microsecond=0) + timedelta(seconds=1)
+    return instant.strftime(BOUND_FORMAT)
+
+
+def _in_window(moment: datetime, window: Window) -> bool:
+    if window.start is not None and moment < _utc(window.start):
+        return False
+    return moment <= _utc(window.end)
+
+
+def _contact_path(external_id: str, operation: str) -> str:
+    if not external_id.isdigit() or not external_id.isascii():
+        raise NotFoundError(
+            "not a Trackops contact id (ids are integers)",
+            system=SYSTEM,
+            operation=operation,
+            record_id=external_id,
+        )
+    return f"{CONTACTS}/{external_id}"
+
+
+def _record_of(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The contact in a write/get answer: the object itself, or under ``"contact"``."""
+    if "id" in data:
+        return data
+    nested = data.get("contact")
+    if isinstance(nested, dict) and "id" in nested:
+        return nested
+    return None
+
+
+def _record_id(record: Mapping[str, Any], operation: str, where: str) -> str:
+    raw = record.get("id")
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip():
+        raise FatalError(
+            f"malformed record: {where} has no usable id (got {raw!r})",
+            system=SYSTEM,
+            operation=operation,
+        )
+    return str(raw).strip()
+
+
+def _text(value: object) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
