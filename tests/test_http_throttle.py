@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from contactsync.http import BearerAuth, Budget, RateLimiter, SystemClient, build_client
-from contactsync.http_ratelimit import path_template, pylon_bucket
+from contactsync.http_budgets import path_template, pylon_bucket
 
 START = 1_750_000_000.0
 
@@ -127,14 +128,15 @@ def test_a_run_against_a_quota_never_meets_a_429() -> None:
         assert len(in_window) <= 10
 
 
-def test_xurrent_burst_limit_makes_the_21st_request_wait() -> None:
+def test_xurrent_burst_limit_makes_the_21st_request_wait_with_the_margin() -> None:
     clock = FakeClock()
     client = client_for("xurrent", httpx.MockTransport(lambda r: httpx.Response(200)), clock)
     for _ in range(20):
         client.get("/people")
     assert clock.sleeps == []
     client.get("/people")
-    assert clock.sleeps == [pytest.approx(2.0)]
+    # 20 per 2 s, the period stretched by the default 5 % margin
+    assert clock.sleeps == [pytest.approx(2.1)]
 
 
 def test_pylon_budgets_are_per_endpoint_under_a_base_path() -> None:
@@ -153,7 +155,7 @@ def test_pylon_budgets_are_per_endpoint_under_a_base_path() -> None:
     client.get("/contacts", params={"limit": 100})
     assert clock.sleeps == []
     client.delete("/contacts/c-10")
-    assert clock.sleeps == [pytest.approx(60.0)]
+    assert clock.sleeps == [pytest.approx(63.0)]  # 60 s and the 5 % margin
     names = {view.name for view in client.limiter.view()}
     assert names == {"DELETE /contacts/{id}", "GET /contacts"}
 
@@ -171,7 +173,11 @@ def test_threads_share_one_budget() -> None:
     waits: list[float] = []
     lock = threading.Lock()
     limiter = RateLimiter(
-        "trackops", budgets={"*": Budget(10, 1.0)}, clock=lambda: START, sleep=lambda s: None
+        "trackops",
+        budgets={"*": Budget(10, 1.0)},
+        budget_margin=0.0,
+        clock=lambda: START,
+        sleep=lambda s: None,
     )
 
     def work() -> None:
@@ -225,3 +231,216 @@ def test_vendor_clock_skew_and_absurd_resets_are_corrected() -> None:
     limiter.acquire("default")
     limiter.observe("default", quota_response(0, clock.now + 365 * 86400))
     assert limiter.acquire("default") == pytest.approx(3600.5)
+
+
+# --- limits the vendor does not document: assumed windows, learning, in-flight requests ---
+
+
+class FixedWindowVendor:
+    """A vendor whose fixed window opens with the first request after the last window
+    ended (the sandbox's and Laravel's rule). ``headers``: ``"laravel"`` sends Limit and
+    Remaining without a reset, ``"none"`` nothing; a 429 says ``Retry-After`` if asked."""
+
+    def __init__(
+        self,
+        clock: FakeClock,
+        limit: int,
+        window: float,
+        headers: str = "none",
+        retry_after: bool = True,
+    ) -> None:
+        self.clock, self.limit, self.window = clock, limit, window
+        self.headers, self.retry_after = headers, retry_after
+        self.start: float | None = None
+        self.used = 0
+        self.log: list[tuple[float, float, int]] = []  # (window start, arrival, status)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        now = self.clock.time()
+        if self.start is None or now - self.start >= self.window:
+            self.start, self.used = now, 0
+        allowed = self.used < self.limit
+        self.used += allowed
+        headers: dict[str, str] = {}
+        if self.headers == "laravel":
+            headers["X-RateLimit-Limit"] = str(self.limit)
+            headers["X-RateLimit-Remaining"] = str(self.limit - self.used)
+        if not allowed and self.retry_after:
+            headers["Retry-After"] = str(max(1, math.ceil(self.start + self.window - now)))
+        status = 200 if allowed else 429
+        self.log.append((self.start, now, status))
+        return httpx.Response(status, json=[], headers=headers)
+
+    def per_window(self, status: int) -> list[int]:
+        counts: dict[float, int] = {}
+        for start, _, seen in self.log:
+            counts[start] = counts.get(start, 0) + (seen == status)
+        return list(counts.values())
+
+
+def test_laravel_quota_without_a_reset_is_paced_to_an_assumed_window() -> None:
+    """Grow CRM: Limit and Remaining but no reset; the window is assumed to be 60 s."""
+    clock = FakeClock()
+    vendor = FixedWindowVendor(clock, limit=10, window=60.0, headers="laravel")
+    client = client_for("growcrm", httpx.MockTransport(vendor), clock)
+    for _ in range(35):
+        assert client.get("/contacts").status_code == 200
+    assert [status for _, _, status in vendor.log].count(429) == 0
+    assert vendor.per_window(200) == [10, 10, 10, 5]
+    assert clock.now - START == pytest.approx(3 * 60.5)  # each window waited out once
+
+
+def test_an_undocumented_limit_is_learned_from_the_first_429() -> None:
+    """Trackops: no headers. The first 429 teaches the budget; no 429 after it."""
+    clock = FakeClock()
+    vendor = FixedWindowVendor(clock, limit=10, window=60.0, headers="none")
+    client = client_for("trackops", httpx.MockTransport(vendor), clock)
+    for _ in range(35):
+        assert client.get("/client/contacts").status_code == 200
+    assert vendor.per_window(429) == [1, 0, 0, 0]
+    assert vendor.per_window(200) == [10, 10, 10, 5]
+    [bucket] = client.limiter.view()
+    assert bucket.learned == Budget(10, 60.0)  # the requests let through, the window seen
+
+
+def test_a_429_without_retry_after_holds_the_bucket_for_the_known_window() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter("growcrm", quota_window=60.0, clock=clock.time, sleep=clock.sleep)
+    limiter.acquire("default")
+    limiter.observe("default", httpx.Response(429))
+    assert limiter.acquire("default") == pytest.approx(60.0)
+
+    unknown = RateLimiter("trackops", clock=clock.time, sleep=clock.sleep)
+    unknown.acquire("default")
+    unknown.observe("default", httpx.Response(429))
+    assert unknown.acquire("default") == 0.0  # nothing to go on: the retry's backoff decides
+
+
+def test_while_the_limit_is_unknown_one_request_is_in_flight_at_a_time() -> None:
+    limiter = RateLimiter("trackops")
+    limiter.acquire("default")  # in flight
+    second_sent = threading.Event()
+    waiter = threading.Thread(target=lambda: (limiter.acquire("default"), second_sent.set()))
+    waiter.start()
+    assert not second_sent.wait(0.2), "a second request went out beside the first"
+    limiter.observe("default", httpx.Response(200))
+    assert second_sent.wait(5)
+    waiter.join(5)
+    # Quota headers make the limit known: the cap goes.
+    limiter.observe("default", quota_response(50, time.time() + 60, limit=60))
+    both = threading.Thread(target=lambda: [limiter.acquire("default") for _ in range(2)])
+    both.start()
+    both.join(5)
+    assert not both.is_alive()
+    assert limiter.view()[0].in_flight == 2
+
+
+def test_a_sender_asleep_when_a_429_arrives_plans_again() -> None:
+    """After the first refusal no request is sent in that window: a sender already
+    waiting for its budget slot wakes up, sees the block and waits for its end."""
+    clock = FakeClock()
+
+    def sleep(seconds: float) -> None:
+        if not answered:  # meanwhile the request in flight is refused
+            answered.append(True)
+            limiter.observe("default", httpx.Response(429, headers={"Retry-After": "30"}))
+        clock.sleep(seconds)
+
+    answered: list[bool] = []
+    limiter = RateLimiter(
+        "x", budgets={"*": Budget(1, 10.0)}, budget_margin=0.0, clock=clock.time, sleep=sleep
+    )
+    assert limiter.acquire("default") == 0.0  # in flight
+    assert limiter.acquire("default") == pytest.approx(30.0)  # not 10: the block came
+    assert clock.sleeps == [pytest.approx(10.0), pytest.approx(20.0)]
+    assert limiter.view()[0].in_flight == 1
+
+
+def test_429s_of_requests_already_in_flight_are_learned_once() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter("trackops", probe_concurrency=None, clock=clock.time, sleep=clock.sleep)
+    for _ in range(5):
+        limiter.acquire("default")
+        limiter.observe("default", httpx.Response(200))
+    limiter.acquire("default")
+    limiter.acquire("default")  # two in flight when the limit is met
+    refused = httpx.Response(429, headers={"Retry-After": "55"})
+    limiter.observe("default", refused)
+    limiter.observe("default", refused)
+    [bucket] = limiter.view()
+    assert bucket.learned == Budget(5, 55.0)
+    assert bucket.blocked_until == pytest.approx(START + 55)
+
+
+def test_answers_from_an_assumed_window_that_ended_do_not_open_the_next() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter("growcrm", quota_window=60.0, clock=clock.time, sleep=clock.sleep)
+    laravel = {"X-RateLimit-Limit": "10"}
+    limiter.acquire("default")
+    limiter.observe(
+        "default", httpx.Response(200, headers={**laravel, "X-RateLimit-Remaining": "5"})
+    )
+    limiter.acquire("default")  # sent at START, answered late
+    clock.now = START + 61  # the assumed window (START .. START + 60) is over
+    assert limiter.acquire("default") == 0.0
+    stale = httpx.Response(200, headers={**laravel, "X-RateLimit-Remaining": "0"})
+    limiter.observe("default", stale, sent_at=START)
+    assert limiter.acquire("default") == 0.0  # the stale 0 did not close the new window
+
+
+def test_the_budget_margin_is_configurable() -> None:
+    for margin, wait in ((0.0, 2.0), (0.25, 2.5)):
+        clock = FakeClock()
+        transport = httpx.MockTransport(lambda r: httpx.Response(200))
+        client = client_for("xurrent", transport, clock, budget_margin=margin)
+        for _ in range(21):
+            client.get("/people")
+        assert clock.sleeps == [pytest.approx(wait)]
+
+
+def test_a_configured_rate_limit_counts_every_bucket_together() -> None:
+    clock = FakeClock()
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json={}))
+    client = client_for("pylon", transport, clock, budgets={}, rate_limit=Budget(3, 10.0))
+    client.get("/contacts")
+    client.post("/contacts/search", json={})
+    client.delete("/contacts/c-1")
+    assert clock.sleeps == []
+    client.get("/contacts/c-2")
+    assert clock.sleeps == [pytest.approx(10.5)]
+    assert len(client.limiter.view()) == 4  # four endpoint buckets, one shared budget
+
+
+def test_a_request_that_crashes_releases_its_slot() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in a transport")
+        return httpx.Response(200)
+
+    client = client_for("trackops", httpx.MockTransport(handler), FakeClock())
+    with pytest.raises(RuntimeError):
+        client.get("/client/contacts")
+    second = threading.Thread(target=lambda: client.get("/client/contacts"))
+    second.start()
+    second.join(5)
+    assert not second.is_alive(), "the crashed request kept the only probing slot"
+    assert len(calls) == 2
+
+
+def test_an_interrupted_wait_gives_its_slot_back() -> None:
+    clock = FakeClock()
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    limiter = RateLimiter("x", budgets={"*": Budget(1, 10.0)}, clock=clock.time, sleep=interrupted)
+    limiter.acquire("default")
+    limiter.observe("default", httpx.Response(200))
+    with pytest.raises(KeyboardInterrupt):
+        limiter.acquire("default")
+    assert limiter.view()[0].in_flight == 0
+    clock.now += 10.5
+    assert limiter.acquire("default") == 0.0  # the interrupted slot was not counted

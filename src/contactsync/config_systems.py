@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from contactsync.http_budgets import Budget
 from contactsync.models import SystemName
 
 Direction = Literal["both", "source", "target"]
@@ -221,6 +222,24 @@ class XurrentDefaults(DefaultsSettings):
     )
 
 
+class RateLimitSettings(StrictTable):
+    """``rate_limit = { requests = 120, per = "1m" }``: the client sends at most
+    ``requests`` in any ``per``, all of the system's requests together."""
+
+    requests: int = Field(ge=1, le=1_000_000)
+    per: Duration
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("per must be a positive duration like 1m or 10s")
+        return value
+
+    def budget(self) -> Budget:
+        return Budget(self.requests, self.per.total_seconds())
+
+
 def _priority(default: int) -> Any:
     return Field(default=default, ge=1, le=99, description="lower number wins conflict ties")
 
@@ -242,6 +261,8 @@ class SystemSettings(StrictTable):
     max_delete_share: float = Field(default=0.10, ge=0.0, le=1.0)
     timeout: float = Field(default=30.0, gt=0.0, le=600.0)
     concurrency: int = Field(default=4, ge=1, le=32)
+    rate_limit_scale: float = Field(default=1.0, gt=0.0, le=1000.0)
+    rate_limit: RateLimitSettings | None = None
     auth: AuthSettings = AuthSettings()
     defaults: DefaultsSettings = DefaultsSettings()
 
@@ -260,6 +281,10 @@ class SystemSettings(StrictTable):
         if value is not None and not 1 <= value <= cls.page_size_max:
             raise ValueError(f"must be between 1 and {cls.page_size_max} for {cls.name}")
         return value
+
+    def client_budget(self) -> Budget | None:
+        """The configured ``rate_limit`` as the http layer's budget (None: not set)."""
+        return self.rate_limit.budget() if self.rate_limit is not None else None
 
     @property
     def is_source(self) -> bool:

@@ -19,9 +19,11 @@ a 5xx answer is returned and :func:`~contactsync.errors.classify` turns it into 
 same error. The caller must then look the record up before any second attempt.
 
 Throttle (details in :mod:`contactsync.http_ratelimit`): a :class:`RateLimiter` per
-client holds per-bucket state, waits before a bucket is predicted exhausted and
-learns from ``X-RateLimit-*`` headers. Documented budgets are on by default
-(Pylon per endpoint, Xurrent's burst limit); pass ``budgets`` to replace them.
+client holds per-bucket state, waits before a bucket is predicted exhausted, reads
+``X-RateLimit-*`` headers and learns an undocumented limit from the first 429.
+Documented budgets are on by default (Pylon per endpoint, Xurrent's burst limit;
+:mod:`contactsync.http_budgets`); pass ``budgets`` to replace them and
+``rate_limit`` to add a configured one.
 """
 
 from __future__ import annotations
@@ -43,6 +45,16 @@ from contactsync.http_auth import (
     TrackopsBasicAuth,
     XurrentAuth,
 )
+from contactsync.http_budgets import (
+    BucketChooser,
+    Budget,
+    default_bucket_for,
+    default_budgets,
+    default_quota_window,
+    endpoint_bucket,
+    pylon_bucket,
+    single_bucket,
+)
 from contactsync.http_headers import (
     EXT_IDEMPOTENT,
     EXT_OPERATION,
@@ -51,16 +63,7 @@ from contactsync.http_headers import (
     READ_ONLY,
     is_idempotent,
 )
-from contactsync.http_ratelimit import (
-    BucketChooser,
-    Budget,
-    RateLimiter,
-    default_bucket_for,
-    default_budgets,
-    endpoint_bucket,
-    pylon_bucket,
-    single_bucket,
-)
+from contactsync.http_ratelimit import DEFAULT_BUDGET_MARGIN, RateLimiter
 from contactsync.http_retry import NO_RETRY, RequestStats, RetryingTransport, RetryPolicy
 
 USER_AGENT = "contactsync/0.1"
@@ -93,6 +96,10 @@ def build_client(
     budgets: Mapping[str, Budget] | None = None,
     bucket_for: BucketChooser | None = None,
     read_rate_headers: bool = True,
+    rate_limit: Budget | None = None,
+    budget_margin: float = DEFAULT_BUDGET_MARGIN,
+    quota_window: float | None = None,
+    probe_concurrency: int | None = 1,
     retry: RetryPolicy | None = None,
     max_connections: int = 10,
     clock: Callable[[], float] = time.time,
@@ -107,6 +114,12 @@ def build_client(
     ``None`` means :func:`default_budgets` for the system, ``{}`` means none.
     ``bucket_for`` picks a request's bucket from (method, path relative to
     ``base_url``); the default is per endpoint for Pylon, one bucket elsewhere.
+    ``rate_limit`` is a configured budget for all the system's requests together
+    (``[systems.<name>] rate_limit``), on top of ``budgets``. ``budget_margin``
+    stretches every budget's period (5 %). ``quota_window`` is the window assumed
+    for quota headers without a reset (default per system: 60 s for Grow CRM).
+    ``probe_concurrency`` caps the requests in flight in a bucket whose limit is
+    still unknown (None: no cap). See :mod:`contactsync.http_ratelimit`.
     """
     limiter = RateLimiter(
         system,
@@ -114,6 +127,10 @@ def build_client(
         bucket_for=bucket_for or default_bucket_for(system),
         base_path=httpx.URL(base_url).path,
         read_headers=read_rate_headers,
+        account_budget=rate_limit,
+        budget_margin=budget_margin,
+        quota_window=default_quota_window(system) if quota_window is None else quota_window,
+        probe_concurrency=probe_concurrency,
         clock=clock,
         sleep=sleep,
     )

@@ -159,11 +159,12 @@ class RetryingTransport(httpx.BaseTransport):
         while True:
             attempt += 1
             self.limiter.acquire(bucket)
+            sent_at = self._clock()
             self.stats.record_sent()
             try:
                 response = self.inner.handle_request(request)
             except httpx.TransportError as exc:
-                self.limiter.observe(bucket, None)
+                self.limiter.observe(bucket, None, sent_at)
                 self.stats.record_error()
                 reached_vendor = not isinstance(exc, NOT_SENT_ERRORS)
                 wait = self._retry_wait(attempt, None)
@@ -178,7 +179,10 @@ class RetryingTransport(httpx.BaseTransport):
                     maybe_applied=reached_vendor and not idempotent,
                     redact=self._redact,
                 ) from exc
-            self.limiter.observe(bucket, response)
+            except BaseException:
+                self.limiter.observe(bucket, None, sent_at)  # never leave a slot held
+                raise
+            self.limiter.observe(bucket, response, sent_at)
             self.stats.record_status(response.status_code)
             if not self._status_is_retriable(request, response.status_code):
                 return response

@@ -264,7 +264,7 @@ def test_update_sends_only_the_changed_fields() -> None:
     result = vendor.adapter().update("5", {"title": "Boss"}, current=contact(5))
     request = vendor.requests[0]
     assert (request.method, request.url.path) == ("PUT", "/api/v1/client/contacts/5")
-    assert vendor.bodies() == [{"contact": {"title": "Boss"}}]
+    assert vendor.bodies() == [{"contact": {"title": "Boss"}, "allow_duplicates": True}]
     assert result.record == answer
 
 

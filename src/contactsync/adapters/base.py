@@ -27,6 +27,8 @@ from typing import Any, ClassVar
 
 import httpx
 
+from contactsync.http_budgets import Budget
+
 
 class ChangeStrategy(StrEnum):
     WINDOW = "window"
@@ -72,6 +74,9 @@ class AdapterContext:
     #: multiplies the vendor's documented rate limits the client paces itself to
     #: (1.0 for the real vendors; a sandbox in ``fast`` mode allows 100x)
     rate_scale: float = 1.0
+    #: a configured client budget for all the system's requests (``[systems.<name>]
+    #: rate_limit``), for vendors whose limits are undocumented; None: learn them
+    rate_limit: Budget | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict)
     transport: httpx.BaseTransport | None = None

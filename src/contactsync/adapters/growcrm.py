@@ -272,6 +272,7 @@ def build_client(context: AdapterContext) -> SystemClient:
         timeout=context.timeout,
         transport=context.transport,
         max_connections=max(10, context.concurrency),
+        rate_limit=context.rate_limit,
     )
 
 

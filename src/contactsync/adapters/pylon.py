@@ -111,6 +111,7 @@ class PylonAdapter(Adapter):
             timeout=context.timeout,
             transport=context.transport,
             budgets=default_budgets(SYSTEM, context.rate_scale) if budgets is None else budgets,
+            rate_limit=context.rate_limit,
             max_connections=max(1, context.concurrency),
             clock=clock,
             sleep=sleep,

@@ -134,6 +134,7 @@ class RhythmAdapter(Adapter):
             timeout=context.timeout,
             transport=RetryAfterDefault(inner, RATE_LIMIT_PAUSE),
             max_connections=connections,
+            rate_limit=context.rate_limit,
             clock=clock,
             sleep=sleep,
         )

@@ -24,9 +24,11 @@ Readings the vendor docs leave open, all *(assumed)* and kept here:
 - ``per_page`` above 100 (the documented example) is not relied upon: the page size is
   capped at 100.
 - ``PUT /client/contacts/{id}`` is a partial update (its example sends only
-  ``account_code``): only the mapped fields that changed are sent, without
-  ``allow_duplicates``, so renaming a contact onto another contact's name is refused
-  as a duplicate like a create would be.
+  ``account_code``): only the mapped fields that changed are sent, with
+  ``allow_duplicates: true``. The record already exists and contactsync's matcher has
+  already decided who is who: a rename onto a name another contact holds means the
+  matcher found them to be different people (two people sharing a name is normal),
+  so the same-name check must not block it.
 - A create/update answer is the contact object (bare, or under ``"contact"``); when it
   is not a full record the contact is read back with ``GET /client/contacts/{id}``.
 - Error bodies are JSON with a ``message`` (read by :mod:`contactsync.errors`).
@@ -198,7 +200,7 @@ class TrackopsAdapter(Adapter):
             return WriteResult(external_id, self.get(external_id))
         response = self._client.put(
             path,
-            json={"contact": dict(payload)},
+            json={"contact": dict(payload), "allow_duplicates": True},
             extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
         )
         data = expect_object(response, SYSTEM, operation, external_id)
@@ -257,6 +259,7 @@ def build_client(context: AdapterContext) -> SystemClient:
         timeout=context.timeout,
         transport=context.transport,
         max_connections=max(10, context.concurrency),
+        rate_limit=context.rate_limit,
     )
 
 

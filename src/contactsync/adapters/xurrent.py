@@ -54,7 +54,6 @@ from contactsync.http import (
     EXT_IDEMPOTENT,
     EXT_OPERATION,
     EXT_RECORD_ID,
-    Budget,
     XurrentAuth,
     build_client,
     default_budgets,
@@ -89,9 +88,6 @@ PERSON_FIELDS = (
     "contacts",
 )
 LOOKUP_FIELDS = "source,sourceID,primary_email"
-#: The burst limit is counted where requests arrive, the client's budget where they leave:
-#: a little slack keeps network jitter from pushing a 21st request into a vendor window.
-BURST_SLACK = 1.05
 #: characters that make a filter value an operator (``=!x``, ``=>x``, ``=a,b``)
 FILTER_OPERATORS = ("!", "<", ">", ",")
 
@@ -107,14 +103,6 @@ def filter_time(moment: datetime) -> str:
     """
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def slackened_budgets() -> dict[str, Budget]:
-    """The http layer's documented Xurrent budgets, each period stretched by BURST_SLACK."""
-    return {
-        name: Budget(budget.requests, budget.per_seconds * BURST_SLACK)
-        for name, budget in default_budgets(SYSTEM).items()
-    }
 
 
 def parse_updated_at(value: object) -> datetime | None:
@@ -165,7 +153,9 @@ class XurrentAdapter(Adapter):
             auth=XurrentAuth(token, str(account)),
             timeout=context.timeout,
             transport=context.transport,
-            budgets=slackened_budgets(),
+            # the documented burst budget; the http layer adds its margin for jitter
+            budgets=default_budgets(SYSTEM, context.rate_scale),
+            rate_limit=context.rate_limit,
         )
         self.paginator = LinkHeaderPaginator(size=self.page_size)
         self.channels = OrganizationChannels(self._client, self.page_size)

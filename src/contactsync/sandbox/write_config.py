@@ -142,6 +142,33 @@ def _table(name: str, values: Mapping[str, Any]) -> list[str]:
     return [f"[{name}]", *(f"{key} = {_toml(value)}" for key, value in values.items()), ""]
 
 
+# System -> (simulator class, attribute of its request count, its window in seconds or the
+# attribute holding it): the sandbox limits of the vendors that document none.
+UNDOCUMENTED_LIMITS: dict[str, tuple[str, str, float | str]] = {
+    "trackops": ("TrackopsSimulator", "requests_per_minute", 60.0),
+    "growcrm": ("GrowcrmSimulator", "requests_per_minute", 60.0),
+    "rhythm": ("RhythmSimulator", "TENANT_LIMIT", "TENANT_WINDOW"),
+}
+
+
+def sandbox_rate_limits(options: SandboxOptions) -> dict[str, dict[str, Any]]:
+    """System -> ``{requests, per}``: the limits the sandbox enforces where the vendor
+    documents none, scaled as the sandbox scales them (none when limits are off), so a
+    sandbox config paces correctly from the first request."""
+    factor = options.limit_factor
+    if factor is None:
+        return {}
+    limits: dict[str, dict[str, Any]] = {}
+    for system, (class_name, count_name, window) in UNDOCUMENTED_LIMITS.items():
+        simulator = getattr(_module(system), class_name, None)
+        count = getattr(simulator, count_name, None)
+        seconds = getattr(simulator, window, None) if isinstance(window, str) else window
+        if isinstance(count, int) and isinstance(seconds, int | float) and seconds > 0:
+            # the sandbox's own rounding (common.RateLimiter.hit)
+            limits[system] = {"requests": max(1, int(count * factor)), "per": f"{seconds:g}s"}
+    return limits
+
+
 def client_rate_scale(options: SandboxOptions) -> float:
     """How far the client may scale the vendors' documented limits for this sandbox."""
     factor = options.limit_factor
@@ -155,6 +182,7 @@ def render_config(
     defaults: Mapping[str, Mapping[str, Any]],
     env_file_name: str,
 ) -> str:
+    rate_limits = sandbox_rate_limits(options)
     lines = [
         "# contactsync config for the local sandbox, written by `contactsync sandbox`.",
         f"# Sandbox: {options.people} people, seed {options.seed}, "
@@ -181,6 +209,8 @@ def render_config(
             "timeout": SANDBOX_TIMEOUT,
             "rate_limit_scale": client_rate_scale(options),
         }
+        if system in rate_limits:
+            settings["rate_limit"] = rate_limits[system]
         auth: dict[str, Any] = dict(AUTH_ENV[system])
         if system == "rhythm":
             token_path = getattr(_module("rhythm"), "TOKEN_PATH", RHYTHM_TOKEN_PATH)
