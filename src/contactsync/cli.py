@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal
 
 import typer
 
@@ -18,8 +19,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-
-NOT_READY_EXIT = 2
 
 
 @dataclass
@@ -53,63 +52,133 @@ def main(
     ctx.obj = GlobalOptions(config=config, log_format=log_format)
 
 
-def not_ready(command: str) -> NoReturn:
-    typer.echo(f"contactsync {command}: not ready yet in this version.", err=True)
-    raise typer.Exit(NOT_READY_EXIT)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+SystemsOption = Annotated[
+    str | None, typer.Option("--systems", help="Comma-separated subset, e.g. trackops,pylon.")
+]
+
+
+def _systems(value: str | None) -> list[str] | None:
+    return [s.strip() for s in value.split(",") if s.strip()] if value else None
+
+
+def _pass(
+    ctx: typer.Context,
+    kind: Literal["backfill", "sync", "plan"],
+    as_json: bool,
+    since: datetime | None = None,
+    systems: str | None = None,
+    force_deletes: bool = False,
+) -> None:
+    from contactsync import commands
+
+    options: GlobalOptions = ctx.obj
+    settings = commands.load(options.config, options.log_format)
+    outcome = commands.run_pass(
+        settings,
+        kind,
+        as_json=as_json,
+        since=since,
+        systems=_systems(systems),
+        force_deletes=force_deletes,
+    )
+    commands.report(outcome, kind, as_json=as_json)
+    raise typer.Exit(outcome.summary.exit_code)
 
 
 @app.command()
-def backfill() -> None:
+def backfill(
+    ctx: typer.Context,
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="Only records changed since DATE (UTC).")
+    ] = None,
+    systems: SystemsOption = None,
+    force_deletes: Annotated[
+        bool, typer.Option("--force-deletes", help="Apply deletes past max_delete_share.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
     """Full history (or from --since) from every enabled system, then load."""
-    not_ready("backfill")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    _pass(ctx, "backfill", as_json, since, systems, force_deletes)
 
 
 @app.command()
-def sync() -> None:
+def sync(
+    ctx: typer.Context,
+    systems: SystemsOption = None,
+    force_deletes: Annotated[
+        bool, typer.Option("--force-deletes", help="Apply deletes past max_delete_share.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
     """One incremental pass."""
-    not_ready("sync")
+    _pass(ctx, "sync", as_json, None, systems, force_deletes)
 
 
 @app.command()
-def plan() -> None:
+def plan(ctx: typer.Context, systems: SystemsOption = None, as_json: JsonOption = False) -> None:
     """The same pass up to the outbox; writes nothing to any system."""
-    not_ready("plan")
+    _pass(ctx, "plan", as_json, None, systems)
 
 
 @app.command()
-def run() -> None:
-    """The scheduler: runs sync passes on each system's schedule."""
-    not_ready("run")
+def run(ctx: typer.Context) -> None:
+    """The scheduler: runs sync passes on each system's schedule (one instance per state)."""
+    from contactsync import commands
+
+    options: GlobalOptions = ctx.obj
+    settings = commands.load(options.config, options.log_format)
+    commands.serve_scheduler(settings)
 
 
 @app.command()
-def status() -> None:
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Watermarks, counts, quarantine, outbox and review queue."""
-    not_ready("status")
+    from contactsync import commands
+
+    options: GlobalOptions = ctx.obj
+    settings = commands.load(options.config, options.log_format)
+    commands.show_status(settings, as_json=as_json)
 
 
 @app.command()
-def review() -> None:
-    """Work the queue of uncertain matches."""
-    not_ready("review")
-
-
-@app.command()
-def demo() -> None:
+def demo(
+    people: Annotated[int, typer.Option("--people", help="Seeded people in the sandbox.")] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Sandbox seed.")] = 1,
+) -> None:
     """Sandbox, backfill, edits, plan, incremental sync and a summary, in one process."""
-    not_ready("demo")
+    from contactsync.demo import run_demo
+
+    raise typer.Exit(run_demo(people=people, seed=seed))
 
 
-@app.command("match-file")
-def match_file() -> None:
-    """Deduplicate a CSV of people with the matcher."""
-    not_ready("match-file")
+def _mount_match_file() -> None:
+    from contactsync.match_file import match_file_command
+
+    app.command("match-file", help="Deduplicate a CSV of people with the matcher.")(
+        match_file_command
+    )
 
 
-@app.command()
-def sandbox() -> None:
-    """Serve local simulators of the five vendor APIs."""
-    not_ready("sandbox")
+_mount_match_file()
 
 
+def _mount_sandbox() -> None:
+    from contactsync.sandbox.cli import sandbox_command
+
+    app.command("sandbox", help="Serve local simulators of the five vendor APIs.")(sandbox_command)
+
+
+_mount_sandbox()
 app.add_typer(mappings_app, name="mappings")
+
+
+def _mount_review() -> None:
+    from contactsync.review import review_app
+
+    app.add_typer(review_app, name="review")
+
+
+_mount_review()

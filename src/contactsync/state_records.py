@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ def _record(row: Row) -> StoredRecord:
         seen_at=from_iso(row["seen_at"]),
         source_updated_at=opt_from_iso(row["updated_at"]),
         deleted_at=opt_from_iso(row["deleted_at"]),
+        unplanned=bool(row.get("unplanned", 0)),
     )
 
 
@@ -96,12 +97,15 @@ class RecordsMixin(StoreCore):
         source_updated_at: datetime | None = None,
         person_id: str | None = None,
         raw: Any = None,
+        unplanned: bool = False,
     ) -> RecordChange:
         """Stage a record: store its canonical payload and hash, mark it seen now.
 
         ``person_id=None`` keeps whatever link the record already has; a person
         that was merged away stands for the one that absorbed it. A record
         seen again is no longer deleted, and a clean stage clears its quarantine.
+        ``unplanned=True`` marks the record as waiting for a plan (see
+        :meth:`unplanned_records`); False leaves an earlier mark in place.
         """
         now = to_iso(self._now())
         with self.transaction():
@@ -114,13 +118,13 @@ class RecordsMixin(StoreCore):
             self._write(
                 """
                 INSERT INTO records (system, external_id, person_id, hash, payload, raw,
-                                     seen_at, updated_at, deleted_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)
+                                     seen_at, updated_at, deleted_at, unplanned)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
                 ON CONFLICT (system, external_id) DO UPDATE SET
                     person_id = COALESCE(excluded.person_id, records.person_id),
                     hash = excluded.hash, payload = excluded.payload, raw = excluded.raw,
                     seen_at = excluded.seen_at, updated_at = excluded.updated_at,
-                    deleted_at = NULL
+                    deleted_at = NULL, unplanned = MAX(records.unplanned, excluded.unplanned)
                 """,
                 (
                     system,
@@ -131,6 +135,7 @@ class RecordsMixin(StoreCore):
                     opt_to_json(raw),
                     now,
                     opt_iso(source_updated_at),
+                    int(unplanned),
                 ),
             )
             self._write(
@@ -177,16 +182,33 @@ class RecordsMixin(StoreCore):
                 raise StateError(f"{system} record {external_id!r}: not staged, cannot link it")
 
     def mark_deleted(self, system: str, external_id: str, at: datetime | None = None) -> bool:
-        """Note that a record disappeared from its system; False if it was never staged."""
+        """Note that a record disappeared from its system (it then waits for a plan, see
+        :meth:`unplanned_records`); False if it was never staged."""
         return bool(
             self._write(
                 """
-                UPDATE records SET deleted_at = ?
+                UPDATE records SET deleted_at = ?, unplanned = 1
                 WHERE system = ? AND external_id = ? AND deleted_at IS NULL
                 """,
                 (to_iso(self._now(at)), system, external_id),
             )
         )
+
+    def unplanned_records(self) -> list[StoredRecord]:
+        """Records staged (or found deleted) whose plan never reached the outbox: a run
+        was killed, or failed, between staging them and planning them."""
+        rows = self._all("SELECT * FROM records WHERE unplanned = 1 ORDER BY system, external_id")
+        return [_record(row) for row in rows]
+
+    def mark_planned(self, keys: Iterable[tuple[str, str]]) -> None:
+        """The plan for these ``(system, external_id)`` records is in the outbox."""
+        with self.transaction():
+            for system, external_id in keys:
+                self._write(
+                    "UPDATE records SET unplanned = 0 "
+                    "WHERE system = ? AND external_id = ? AND unplanned = 1",
+                    (system, external_id),
+                )
 
     def iter_records(
         self, system: str | None = None, *, include_deleted: bool = False

@@ -18,7 +18,10 @@ Tables
     Each system's record as last staged: its content hash, the canonical contact
     (``payload``), optionally the raw source record, when contactsync saw it,
     the source's own last-changed time and, if it disappeared, ``deleted_at``.
-    ``(system, external_id) -> person_id`` is the crosswalk.
+    ``(system, external_id) -> person_id`` is the crosswalk. ``unplanned`` is 1
+    from the moment a changed (or vanished) record is staged until the plan that
+    takes it into account is in the outbox: a run killed in between finds it
+    again, even though its hash no longer differs.
 ``pushed``
     The hash contactsync last wrote to each record, so reading back its own
     write is recognised as an echo.
@@ -212,6 +215,12 @@ _INITIAL = (
 def _initial(db: Database) -> None:
     for statement in _INITIAL:
         db.execute(statement)
+
+
+@MIGRATIONS(name="0002_records_unplanned")
+def _records_unplanned(db: Database) -> None:
+    db.execute("ALTER TABLE records ADD COLUMN unplanned INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX records_unplanned ON records (unplanned) WHERE unplanned = 1")
 
 
 def migrate(db: Database) -> None:

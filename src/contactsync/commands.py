@@ -1,0 +1,176 @@
+"""What the run commands do: load the config, open an engine, run, print, exit.
+
+Kept apart from ``cli.py`` (which only declares options) so that the demo and the
+scheduler reuse the very same steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from contactsync import render
+from contactsync.config import ConfigError, Settings, load_settings
+from contactsync.errors import set_default_redactor
+from contactsync.logs import configure_logging, redact
+from contactsync.mapping import MappingError
+from contactsync.state import StateError, StateStore
+from contactsync.sync import Engine, RunOutcome
+
+USAGE_EXIT = 2
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = USAGE_EXIT) -> typer.Exit:
+    typer.echo(f"error: {redact(message)}", err=True)
+    return typer.Exit(code)
+
+
+def load(config: Path, log_format: str | None) -> Settings:
+    """Settings with logging configured and every secret registered for redaction."""
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    except FileNotFoundError:
+        raise fail(f"{config}: config file not found (see config.example.toml)") from None
+    fmt = log_format or settings.log_format
+    try:
+        secrets = settings.secret_values()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    configure_logging(fmt, secrets=secrets, level=settings.log_level)  # type: ignore[arg-type]
+    set_default_redactor(redact)
+    return settings
+
+
+@contextmanager
+def engine_for(settings: Settings) -> Iterator[Engine]:
+    try:
+        engine = Engine.from_settings(settings, dict(os.environ))
+    except (ConfigError, MappingError, StateError) as exc:
+        raise fail(str(exc)) from None
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TextColumn("{task.completed} records"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+        yield progress
+
+
+def run_pass(
+    settings: Settings,
+    kind: Literal["backfill", "sync", "plan"],
+    *,
+    as_json: bool,
+    since: datetime | None = None,
+    systems: Sequence[str] | None = None,
+    force_deletes: bool = False,
+) -> RunOutcome:
+    unknown = [s for s in systems or () if s not in settings.systems]
+    if unknown:
+        raise fail(f"unknown system(s): {', '.join(unknown)}; known: {', '.join(settings.systems)}")
+    interactive = not as_json and sys.stderr.isatty()
+    with engine_for(settings) as engine, progress_bars(interactive) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def tick(system: str) -> None:
+            if progress is None:
+                return
+            if system not in tasks:
+                tasks[system] = progress.add_task(system, total=None)
+            progress.advance(tasks[system])
+
+        outcome = engine.run(
+            kind, since=since, systems=systems, force_deletes=force_deletes, progress=tick
+        )
+    return outcome
+
+
+def report(outcome: RunOutcome, kind: str, *, as_json: bool) -> None:
+    if as_json:
+        if kind == "plan":
+            typer.echo(render.plan_json(outcome.summary, outcome.actions))
+        else:
+            typer.echo(render.summary_json(outcome.summary, errors=outcome.errors))
+        return
+    if kind == "plan":
+        console.print(render.plan_table(outcome.actions))
+    console.print(render.summary_table(outcome.summary, kind))
+    render.print_errors(err_console, outcome.errors)
+
+
+def show_status(settings: Settings, *, as_json: bool) -> None:
+    try:
+        store = StateStore.open(settings.state_path)
+    except StateError as exc:
+        raise fail(str(exc)) from None
+    with store:
+        status = store.status_counts()
+        quarantined = store.list_quarantine()
+    if as_json:
+        payload = render.status_payload(status)
+        payload["quarantine"] = [
+            {"system": q.system, "record": q.external_id, "reason": q.reason} for q in quarantined
+        ]
+        typer.echo(json.dumps(payload, sort_keys=True))
+        return
+    console.print(render.status_table(status))
+    if quarantined:
+        console.print(render.quarantine_table(quarantined))
+
+
+def serve_scheduler(settings: Settings) -> None:
+    """``contactsync run``: hold the lease, then run each system's sync on its schedule."""
+    from contactsync.scheduler import LeaseHeld, Scheduler
+
+    with engine_for(settings) as engine:
+
+        def run_system(name: str) -> None:
+            outcome = engine.run("sync", systems=[name])
+            log_summary(outcome)
+
+        scheduler = Scheduler(settings, run_system)
+        try:
+            scheduler.acquire()
+        except LeaseHeld as exc:
+            raise fail(str(exc), code=1) from None
+        scheduler.serve()
+
+
+def log_summary(outcome: RunOutcome) -> None:
+    import structlog
+
+    summary = outcome.summary
+    structlog.get_logger("contactsync.run").info(
+        "pass finished",
+        run_id=summary.run_id,
+        status=summary.status,
+        **{name: counts.model_dump() for name, counts in summary.systems.items()},
+        errors=outcome.errors,
+    )

@@ -1,0 +1,194 @@
+"""Clustering records into persons, in one batch.
+
+1. Block (:mod:`contactsync.matching_blocking`) and compare every candidate pair once.
+2. Learn the weights from these records: u on random pairs, m by EM per key family
+   (:mod:`contactsync.matching_weights`).
+3. Take the pairs at or above the merge threshold, strongest first, and join their
+   clusters (union-find), unless the join would put together two records that must
+   stay apart: records stamped with different sync ids, or a pair in conflict (see
+   :mod:`contactsync.matching_scoring`). When both clusters are small, every cross
+   pair is scored first, so a chain of links (A like B, B like C) cannot join two
+   records that contradict each other.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+from contactsync.matching_blocking import (
+    FAMILY_FIELDS,
+    build_blocks,
+    candidate_pairs,
+    identifier_value,
+)
+from contactsync.matching_compare import Vector
+from contactsync.matching_normalise import Features
+from contactsync.matching_pairs import ComparedPairs, compare_pairs, default_workers
+from contactsync.matching_scoring import Scorer
+from contactsync.matching_stats import Frequencies, is_shared
+from contactsync.matching_weights import Weights, estimate_u, fit
+
+# Clusters whose sizes multiply to at most this are cross-checked pair by pair.
+CROSS_CHECK_PAIRS = 64
+# A conflict vetoes a join when the link's and the conflict's log2 odds add up below this.
+VETO_MARGIN = 0.0
+# Random pairs that u is measured on.
+RANDOM_PAIRS = 20_000
+
+
+class _Clusters:
+    """Union-find over record positions, with each cluster's members and sync id."""
+
+    def __init__(self, items: Sequence[Features]) -> None:
+        self.parent = list(range(len(items)))
+        self.members: dict[int, list[int]] = {i: [i] for i in range(len(items))}
+        self.sync: dict[int, str] = {i: item.sync_id for i, item in enumerate(items)}
+
+    def find(self, position: int) -> int:
+        parent = self.parent
+        root = position
+        while parent[root] != root:
+            root = parent[root]
+        while parent[position] != root:
+            parent[position], position = root, parent[position]
+        return root
+
+    def union(self, first: int, second: int) -> None:
+        big, small = first, second
+        if len(self.members[big]) < len(self.members[small]):
+            big, small = small, big
+        self.parent[small] = big
+        self.members[big].extend(self.members.pop(small))
+        self.sync[big] = self.sync[big] or self.sync.pop(small)
+
+
+def shared_values(items: Sequence[Features], blocks: dict[str, list[int]]) -> set[str]:
+    """Emails and phone numbers that no single person holds (see matching_stats.is_shared)."""
+    shared = set()
+    for key, members in blocks.items():
+        value = identifier_value(key)
+        if value is not None and len(members) > 2 and is_shared([items[m] for m in members]):
+            shared.add(value)
+    return shared
+
+
+def compare_candidates(items: Sequence[Features], workers: int = 1) -> tuple[Scorer, ComparedPairs]:
+    """Block, compare every candidate pair and fit the weights on these records."""
+    frequencies = Frequencies()
+    for item in items:
+        frequencies.update(item)
+    blocks = build_blocks(items)
+    scorer = Scorer(frequencies, shared_values(items, blocks).__contains__)
+    pairs = candidate_pairs(blocks, len(items))
+    del blocks
+    compared = compare_pairs(items, pairs, scorer, workers)
+    del pairs
+    weights = Weights()
+    estimate_u(weights, _random_vectors(scorer, items), frequencies.log_population)
+    sessions, primary = compared.sessions()
+    fit(weights, sessions, primary, FAMILY_FIELDS, len(items))
+    scorer.set_weights(weights)
+    return scorer, compared
+
+
+def _random_vectors(scorer: Scorer, items: Sequence[Features]) -> list[Vector]:
+    size = len(items)
+    if size < 2:
+        return []
+    rng = random.Random(0)
+    vectors = []
+    for _ in range(min(RANDOM_PAIRS, size * (size - 1) // 2)):
+        i, j = rng.randrange(size), rng.randrange(size)
+        if i != j:
+            vectors.append(scorer.vector(items[i], items[j])[0])
+    return vectors
+
+
+def cluster_features(
+    items: Sequence[Features],
+    merge_threshold: float,
+    on_stage: Callable[[str], None] | None = None,
+    workers: int | None = None,
+) -> tuple[list[int], Scorer]:
+    """Cluster number (0, 1, ... in order of first record) for each record position.
+
+    ``workers``: processes comparing pairs (default: two on a large batch).
+    """
+    if workers is None:
+        workers = default_workers(len(items))
+    scorer, compared = compare_candidates(items, workers)
+    if on_stage is not None:
+        on_stage(f"clustering ({len(compared):,} pairs compared)")
+    patterns = [scorer.pattern(vector) for vector in compared.vectors]
+    links: list[tuple[float, int, int]] = []
+    conflicts: dict[int, list[tuple[int, float]]] = {}
+    for position in range(len(compared)):
+        i, j = compared.first[position], compared.second[position]
+        a, b = items[i], items[j]
+        if a.sync_id and b.sync_id:
+            result = scorer.score(a, b)
+        else:
+            result = scorer.score_pattern(
+                patterns[compared.pattern[position]],
+                compared.personal_tf[position],
+                compared.shared_tf[position],
+            )
+        if result.conflict:
+            conflicts.setdefault(i, []).append((j, result.weight))
+            conflicts.setdefault(j, []).append((i, result.weight))
+        elif result.score >= merge_threshold:
+            links.append((result.weight, i, j))
+    del compared
+    links.sort(key=lambda link: (-link[0], link[1], link[2]))
+    clusters = _Clusters(items)
+    for weight, i, j in links:
+        first, second = clusters.find(i), clusters.find(j)
+        if first != second and not _must_stay_apart(
+            clusters, conflicts, scorer, items, (first, second), weight
+        ):
+            clusters.union(first, second)
+    return _numbered(clusters, len(items)), scorer
+
+
+def _must_stay_apart(
+    clusters: _Clusters,
+    conflicts: dict[int, list[tuple[int, float]]],
+    scorer: Scorer,
+    items: Sequence[Features],
+    roots: tuple[int, int],
+    link: float,
+) -> bool:
+    """Whether joining two clusters by a link of this weight (log2 odds) would put records
+    in conflict together: a conflict outweighing the link vetoes the join."""
+    first, second = roots
+    sync_a, sync_b = clusters.sync[first], clusters.sync[second]
+    if sync_a and sync_b and sync_a != sync_b:
+        return True
+    members_a, members_b = clusters.members[first], clusters.members[second]
+    if len(members_a) > len(members_b):
+        members_a, members_b = members_b, members_a
+    find = clusters.find
+    other = find(members_b[0])
+    for member in members_a:
+        for partner, weight in conflicts.get(member, ()):
+            if link + weight < VETO_MARGIN and find(partner) == other:
+                return True
+    if len(members_a) * len(members_b) <= CROSS_CHECK_PAIRS and len(members_b) > 1:
+        for a in members_a:
+            for b in members_b:
+                result = scorer.score(items[a], items[b])
+                if result.conflict and link + result.weight < VETO_MARGIN:
+                    return True
+    return False
+
+
+def _numbered(clusters: _Clusters, size: int) -> list[int]:
+    numbers: dict[int, int] = {}
+    result = []
+    for position in range(size):
+        root = clusters.find(position)
+        if root not in numbers:
+            numbers[root] = len(numbers)
+        result.append(numbers[root])
+    return result

@@ -1,0 +1,115 @@
+"""Comparing names: how two records' first and last names relate.
+
+Each comparison returns a *level*; :mod:`contactsync.matching_scoring` turns levels
+into evidence. First names: ``exact``, ``nickname`` (a shared nickname root),
+``typo`` (one edit; two for long names), ``initial`` (``J`` and ``John``),
+``middle`` (one goes by the other's middle name), ``similar`` (Jaro-Winkler at
+least 0.9 but more edits), ``differ``, ``missing``. Last names: ``exact``,
+``maiden`` (one record's maiden name is the other's last name), ``part`` (one
+double-barrelled name contains the other), ``typo``, ``similar``, ``differ``,
+``missing``.
+"""
+
+from __future__ import annotations
+
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from contactsync.matching_normalise import Features
+
+FirstLevel = str
+LastLevel = str
+
+SIMILAR_JW = 0.9
+# First-name levels under which two records can be one person.
+COMPATIBLE_FIRST = frozenset({"exact", "nickname", "typo", "initial", "middle", "missing"})
+
+
+def is_typo(a: str, b: str) -> bool:
+    """One edit apart (adjacent swaps count as one); two for names of eight letters or more."""
+    shorter = min(len(a), len(b))
+    if shorter < 4:
+        return False
+    allowed = 2 if shorter >= 8 else 1
+    return OSA.distance(a, b, score_cutoff=allowed) <= allowed
+
+
+def compare_first(a: Features, b: Features) -> tuple[FirstLevel, str]:
+    """The level at which two first names agree, and the name that decided it."""
+    if not a.first or not b.first:
+        return "missing", ""
+    if not a.first_alts.isdisjoint(b.first_alts):
+        return "exact", a.first if a.first in b.first_alts else b.first
+    if a.is_initial or b.is_initial:
+        if a.first[0] == b.first[0]:
+            return "initial", a.first[0]
+        return "differ", ""
+    if not a.first_roots.isdisjoint(b.first_roots):
+        return "nickname", ""
+    if is_typo(a.first, b.first):
+        return "typo", ""
+    if (a.middle and a.middle == b.first) or (b.middle and b.middle == a.first):
+        return "middle", ""
+    if JaroWinkler.similarity(a.first, b.first) >= SIMILAR_JW:
+        return "similar", ""
+    return "differ", ""
+
+
+def compare_last(a: Features, b: Features) -> tuple[LastLevel, str]:
+    """The level at which two last names agree, and the name that decided it."""
+    if not a.last or not b.last:
+        if (a.maiden and a.maiden == b.last) or (b.maiden and b.maiden == a.last):
+            return "maiden", a.maiden or b.maiden
+        return "missing", ""
+    if a.last == b.last:
+        return "exact", a.last
+    if a.maiden and (a.maiden == b.last or a.maiden == b.maiden):
+        return "maiden", a.maiden
+    if b.maiden and b.maiden == a.last:
+        return "maiden", b.maiden
+    if (len(a.last_words) > 1 or len(b.last_words) > 1) and set(a.last_words) & set(b.last_words):
+        return "part", ""
+    if is_typo(a.last, b.last):
+        return "typo", ""
+    if JaroWinkler.similarity(a.last, b.last) >= SIMILAR_JW:
+        return "similar", ""
+    return "differ", ""
+
+
+def swapped(a: Features, b: Features) -> bool:
+    """Whether one record has the first and last names the other way round."""
+    if not (a.first and a.last and b.first and b.last):
+        return False
+    first_last = a.first == b.last or is_typo(a.first, b.last)
+    last_first = a.last == b.first or b.first in a.first_alts or is_typo(a.last, b.first)
+    return first_last and last_first
+
+
+def _plain_level(a: str, b: str) -> str:
+    if not a or not b:
+        return "missing"
+    if a == b:
+        return "exact"
+    if is_typo(a, b):
+        return "typo"
+    if JaroWinkler.similarity(a, b) >= SIMILAR_JW:
+        return "similar"
+    return "differ"
+
+
+def crossed(a: Features, b: Features) -> tuple[FirstLevel, LastLevel] | None:
+    """Name levels when one record has its first and last name the other way round.
+
+    Compares one record's last name with the other's first name (as the first name)
+    and its first name with the other's last name; returns those levels when at least
+    one of them agrees (exact or one typo), else None.
+    """
+    first = _plain_level(a.last, b.first)
+    last = _plain_level(a.first, b.last)
+    if first in ("exact", "typo") or last in ("exact", "typo"):
+        return first, last
+    return None
+
+
+def first_names_compatible(a: Features, b: Features) -> bool:
+    """Whether two records' first names could name one person (missing counts as yes)."""
+    return compare_first(a, b)[0] in COMPATIBLE_FIRST or swapped(a, b)

@@ -1,0 +1,157 @@
+"""Terminal output: run summaries, plans and status as rich tables, or one JSON object."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from contactsync.models import Action, RunSummary
+from contactsync.state import QuarantineEntry, RunRecord, StatusReport
+
+COUNT_COLUMNS = (
+    "extracted",
+    "staged",
+    "echoes",
+    "quarantined",
+    "created",
+    "updated",
+    "deleted",
+    "failed",
+    "requests",
+)
+
+
+def summary_json(summary: RunSummary, **extra: Any) -> str:
+    payload = summary.model_dump(mode="json")
+    payload.update(extra)
+    return json.dumps(payload, sort_keys=True)
+
+
+def summary_table(summary: RunSummary, title: str) -> Table:
+    table = Table(title=f"{title}: {summary.status} (run {summary.run_id})")
+    table.add_column("system")
+    for column in COUNT_COLUMNS:
+        table.add_column(column, justify="right")
+    for name, counts in summary.systems.items():
+        table.add_row(name, *(str(getattr(counts, c)) for c in COUNT_COLUMNS))
+    persons = summary.persons
+    table.caption = (
+        f"persons: {persons.total} total, {persons.new} new, {persons.merged} merged, "
+        f"{persons.review} awaiting review"
+    )
+    return table
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = "—" if value in (None, "", [], {}) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plan_table(actions: list[Action], limit: int | None = None) -> Table:
+    table = Table(title=f"plan: {len(actions)} action(s)")
+    shown = actions if limit is None else actions[:limit]
+    if len(shown) < len(actions):
+        table.caption = (
+            f"… and {len(actions) - len(shown)} more (contactsync plan --json lists all)"
+        )
+    for column in ("action", "system", "record", "person", "field", "before", "after"):
+        table.add_column(column)
+    for action in shown:
+        record = action.external_id or "(new)"
+        changes = action.changes or []
+        if not changes:
+            table.add_row(action.kind.value, action.system, record, action.person_id, "", "", "")
+        for index, change in enumerate(changes):
+            head = (
+                (action.kind.value, action.system, record, action.person_id)
+                if index == 0
+                else ("", "", "", "")
+            )
+            table.add_row(*head, change.field, _short(change.before), _short(change.after))
+    return table
+
+
+def plan_json(summary: RunSummary, actions: list[Action]) -> str:
+    return summary_json(
+        summary, actions=[a.model_dump(mode="json", exclude={"payload"}) for a in actions]
+    )
+
+
+def status_payload(report: StatusReport) -> dict[str, Any]:
+    systems: dict[str, Any] = {}
+    for name, status in report.systems.items():
+        systems[name] = {
+            "records": status.records,
+            "deleted": status.deleted,
+            "quarantined": status.quarantined,
+            "outbox_pending": status.outbox_pending,
+            "outbox_failed": status.outbox_failed,
+            "last_run": _run_text(status.last_run),
+            "watermarks": {k: v.isoformat() for k, v in status.watermarks.items()},
+        }
+    return {
+        "status": "ok",
+        "systems": systems,
+        "persons": {"total": report.persons_total, "merged": report.persons_merged},
+        "review": {"open": report.review_open},
+    }
+
+
+def status_table(report: StatusReport) -> Table:
+    table = Table(title="contactsync status")
+    for column in (
+        "system",
+        "watermark",
+        "last run",
+        "records",
+        "deleted",
+        "quarantined",
+        "pending",
+        "failed",
+    ):
+        table.add_column(column)
+    for name, status in report.systems.items():
+        mark = max(status.watermarks.values()).isoformat() if status.watermarks else "—"
+        table.add_row(
+            name,
+            mark,
+            _run_text(status.last_run) or "—",
+            str(status.records),
+            str(status.deleted),
+            str(status.quarantined),
+            str(status.outbox_pending),
+            str(status.outbox_failed),
+        )
+    table.caption = (
+        f"persons: {report.persons_total} ({report.persons_merged} merged away); "
+        f"review queue: {report.review_open} open"
+    )
+    return table
+
+
+def _run_text(run: RunRecord | None) -> str | None:
+    if run is None:
+        return None
+    return f"{run.started_at.isoformat(timespec='seconds')} {run.kind.value} {run.status.value}"
+
+
+def quarantine_table(entries: list[QuarantineEntry]) -> Table:
+    table = Table(title=f"quarantined records: {len(entries)}")
+    for column in ("system", "record", "since", "reason"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(
+            entry.system,
+            entry.external_id,
+            entry.first_seen.isoformat(timespec="seconds"),
+            entry.reason,
+        )
+    return table
+
+
+def print_errors(console: Console, errors: list[str]) -> None:
+    for error in errors:
+        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)

@@ -1,0 +1,122 @@
+"""``contactsync review``: work the queue of uncertain matches.
+
+A pair scored between the thresholds waits here, kept apart. ``merge`` joins the
+two records' persons (the older id survives) and queues the writes that follow;
+``split`` confirms they are different people (and separates them if they had
+been joined); ``dismiss`` closes the item without a decision.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from contactsync.commands import console, engine_for, fail, load
+from contactsync.state import ReviewItem, ReviewStatus, StateStore
+
+review_app = typer.Typer(help="Work the queue of uncertain matches.", no_args_is_help=True)
+
+
+def _describe(store: StateStore, system: str, external_id: str) -> str:
+    record = store.get_record(system, external_id)
+    if record is None:
+        return f"{system}:{external_id} (gone)"
+    payload = record.payload
+    name = payload.get("full_name") or " ".join(
+        p for p in (payload.get("first_name"), payload.get("last_name")) if p
+    )
+    emails = [e.get("address") for e in payload.get("emails") or []]
+    return f"{system}:{external_id} {name} {' '.join(e for e in emails if e)}".strip()
+
+
+def _item(store: StateStore, review_id: int) -> ReviewItem:
+    item = store.get_review(review_id)
+    if item is None:
+        raise fail(f"no review item {review_id}")
+    if item.status is not ReviewStatus.OPEN:
+        raise fail(f"review item {review_id} is already {item.status.value}")
+    return item
+
+
+@review_app.command("list")
+def list_items(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
+    """Open items, most likely matches first."""
+    settings = load(ctx.obj.config, ctx.obj.log_format)
+    with StateStore.open(settings.state_path) as store:
+        items = sorted(store.list_review(), key=lambda i: -i.score)
+        rows = [
+            (
+                i,
+                _describe(store, i.left_system, i.left_id),
+                _describe(store, i.right_system, i.right_id),
+            )
+            for i in items
+        ]
+    if as_json:
+        payload = [
+            {
+                "id": i.id,
+                "left": left,
+                "right": right,
+                "score": round(i.score, 4),
+                "evidence": i.evidence,
+            }
+            for i, left, right in rows
+        ]
+        typer.echo(json.dumps(payload, sort_keys=True))
+        return
+    table = Table(title=f"review queue: {len(rows)} open")
+    for column in ("id", "score", "left", "right", "evidence"):
+        table.add_column(column)
+    for item, left, right in rows:
+        evidence = ", ".join(f"{k}={v:.2f}" for k, v in sorted(item.evidence.items()))
+        table.add_row(str(item.id), f"{item.score:.3f}", left, right, evidence)
+    console.print(table)
+
+
+@review_app.command("merge")
+def merge_item(ctx: typer.Context, review_id: int) -> None:
+    """The two records are one person: merge them (older id survives)."""
+    settings = load(ctx.obj.config, ctx.obj.log_format)
+    with engine_for(settings) as engine:
+        store = engine.state
+        item = _item(store, review_id)
+        left = store.person_for(item.left_system, item.left_id)
+        right = store.person_for(item.right_system, item.right_id)
+        if left is None or right is None:
+            raise fail(f"review item {review_id}: a record is no longer linked to a person")
+        survivor = store.merge_persons(left, right)
+        store.decide_review(review_id, ReviewStatus.MERGED)
+        actions = engine.replan([survivor])
+    console.print(f"merged into {survivor}; {len(actions)} action(s) queued for the next sync")
+
+
+@review_app.command("split")
+def split_item(ctx: typer.Context, review_id: int) -> None:
+    """The two records are different people: keep (or make) them apart."""
+    settings = load(ctx.obj.config, ctx.obj.log_format)
+    with engine_for(settings) as engine:
+        store = engine.state
+        item = _item(store, review_id)
+        left = store.person_for(item.left_system, item.left_id)
+        right = store.person_for(item.right_system, item.right_id)
+        touched = [p for p in (left, right) if p]
+        if left is not None and left == right:
+            touched.append(store.split_record(item.right_system, item.right_id))
+        store.decide_review(review_id, ReviewStatus.SPLIT)
+        actions = engine.replan(touched)
+    console.print(f"kept apart; {len(actions)} action(s) queued for the next sync")
+
+
+@review_app.command("dismiss")
+def dismiss_item(ctx: typer.Context, review_id: int) -> None:
+    """Close the item without a decision."""
+    settings = load(ctx.obj.config, ctx.obj.log_format)
+    with StateStore.open(settings.state_path) as store:
+        _item(store, review_id)
+        store.decide_review(review_id, ReviewStatus.DISMISSED)
+    console.print(f"dismissed review item {review_id}")

@@ -1,0 +1,365 @@
+"""One run, end to end: extract, stage, match, merge, plan, load, commit.
+
+:class:`Engine` wires the steps of DESIGN.md together. A ``plan`` run goes as far
+as the outbox inside one transaction that is rolled back, so it changes nothing
+anywhere; ``backfill`` and ``sync`` differ only in their windows (a backfill reads
+everything, or from ``--since``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import structlog
+
+from contactsync import faultpoints
+from contactsync.adapters.base import Adapter, AdapterContext, adapter_class
+from contactsync.config import Settings, SystemSettings
+from contactsync.errors import SyncError
+from contactsync.logs import redact
+from contactsync.mapping import Mapping, load_mappings
+from contactsync.matching import MatchConfig
+from contactsync.models import Action, ActionKind, PersonCounts, RunSummary, SystemCounts
+from contactsync.state import StateStore
+from contactsync.sync_load import Loader
+from contactsync.sync_resolve import (
+    ResolveResult,
+    TargetSystem,
+    allow_shared_names,
+    build_index,
+    claim_names,
+    link_records,
+    names_by_system,
+    plan_for_person,
+    rebuild_golden,
+)
+from contactsync.sync_stage import (
+    StageResult,
+    extract_window,
+    handed_on_keys,
+    stage_records,
+    unplanned_leftovers,
+    vanished,
+)
+
+log = structlog.get_logger(__name__)
+
+RunKindName = Literal["backfill", "sync", "plan"]
+MAX_ATTEMPTS = 5
+Progress = Callable[[str], None]
+
+
+class _DryRun(Exception):
+    """Raised inside the plan transaction so that everything it did is rolled back."""
+
+
+@dataclass
+class RunOutcome:
+    summary: RunSummary
+    actions: list[Action] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def adapter_context(
+    name: str, system: SystemSettings, credentials: dict[str, str]
+) -> AdapterContext:
+    defaults = system.defaults.model_dump() if system.defaults is not None else {}
+    auth = system.auth.model_dump() if system.auth is not None else {}
+    if "token_url" in auth:
+        defaults.setdefault("token_url", auth["token_url"])
+    return AdapterContext(
+        system=name,
+        base_url=system.base_url or "",
+        page_size=getattr(system, "page_size", None) or 100,
+        timeout=system.timeout,
+        concurrency=system.concurrency,
+        rate_scale=system.rate_limit_scale,
+        rate_limit=system.client_budget(),
+        defaults=defaults,
+        credentials=credentials,
+    )
+
+
+class Engine:
+    """Runs passes for the enabled systems of one config against one state file."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        state: StateStore,
+        adapters: dict[str, Adapter],
+        mappings: dict[str, Mapping],
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.adapters = adapters
+        self.mappings = mappings
+
+    @classmethod
+    def from_settings(cls, settings: Settings, env: dict[str, str] | None = None) -> Engine:
+        settings.check_credentials(env)
+        mappings = load_mappings(settings.mappings_dir)
+        adapters: dict[str, Adapter] = {}
+        for name, system in settings.enabled_systems().items():
+            context = adapter_context(name, system, settings.credentials(name, env))
+            adapters[name] = adapter_class(name)(context)
+        return cls(settings, StateStore.open(settings.state_path), adapters, mappings)
+
+    def close(self) -> None:
+        for adapter in self.adapters.values():
+            adapter.close()
+        self.state.close()
+
+    # --- one pass ------------------------------------------------------------------------
+
+    def run(
+        self,
+        kind: RunKindName,
+        *,
+        since: datetime | None = None,
+        systems: Sequence[str] | None = None,
+        force_deletes: bool = False,
+        progress: Progress | None = None,
+    ) -> RunOutcome:
+        chosen = [s for s in self.adapters if systems is None or s in systems]
+        run_id = self.state.start_run(kind, chosen)
+        started = datetime.now(UTC)
+        counts = {name: SystemCounts() for name in chosen}
+        requests_before = {name: a.request_count for name, a in self.adapters.items()}
+        outcome = RunOutcome(RunSummary(run_id=run_id, systems=counts))
+        try:
+            if kind == "plan":
+                with suppress(_DryRun), self.state.transaction():
+                    self._read_and_plan(kind, chosen, started, since, outcome, progress)
+                    raise _DryRun
+            else:
+                self._read_and_plan(kind, chosen, started, since, outcome, progress)
+                self._load(chosen, outcome, force_deletes)
+        except Exception as exc:
+            outcome.errors.append(redact(f"run failed: {exc}"))
+            outcome.summary.status = "failed"
+            log.error("run failed", run_id=run_id, error=redact(str(exc)))
+        for name, adapter in self.adapters.items():
+            if name in outcome.summary.systems:
+                made = adapter.request_count - requests_before[name]
+                outcome.summary.systems[name].requests = made
+        self._finish(outcome)
+        return outcome
+
+    def _read_and_plan(
+        self,
+        kind: RunKindName,
+        chosen: list[str],
+        started: datetime,
+        since: datetime | None,
+        outcome: RunOutcome,
+        progress: Progress | None,
+    ) -> None:
+        staged: list[StageResult] = []
+        for name in chosen:
+            if not self.settings.systems[name].is_source:
+                continue
+            result = self._extract(name, kind, started, since, outcome, progress)
+            if result is not None:
+                staged.append(result)
+        staged += unplanned_leftovers(self.state, staged)
+        # Matching, merging, planning and queueing commit together, and only then are
+        # the records marked planned: a run killed on the way leaves them for the next.
+        with self.state.transaction():
+            resolved = self._resolve(staged, outcome)
+            outcome.actions = resolved.actions
+            if kind != "plan":
+                self._retry_failed()
+            self.state.enqueue(resolved.actions, outcome.summary.run_id)
+            self.state.mark_planned(handed_on_keys(staged))
+        for action in resolved.actions:
+            counts = outcome.summary.systems.get(action.system)
+            if counts is not None and kind == "plan":
+                _count_planned(counts, action)
+
+    def _extract(
+        self,
+        name: str,
+        kind: RunKindName,
+        started: datetime,
+        since: datetime | None,
+        outcome: RunOutcome,
+        progress: Progress | None,
+    ) -> StageResult | None:
+        adapter = self.adapters[name]
+        system = self.settings.systems[name]
+        watermark = None if kind == "backfill" else self.state.get_watermark(name)
+        if kind == "backfill" and since is not None:
+            watermark = since
+        start = (
+            watermark - system.overlap
+            if watermark is not None and kind != "backfill"
+            else watermark
+        )
+        window = extract_window(adapter, watermark, start, started)
+        tick = (lambda: progress(name)) if progress is not None else None
+        try:
+            result = stage_records(
+                self.state,
+                name,
+                adapter.extract(window),
+                self.mappings[name],
+                self.settings.default_region,
+                on_record=tick,
+            )
+        except SyncError as exc:
+            outcome.errors.append(redact(str(exc)))
+            outcome.summary.status = "partial"
+            log.error("extract failed", system=name, error=redact(str(exc)))
+            return None
+        if window.start is None and (since is None or kind != "backfill"):
+            result.deleted_ids = vanished(self.state, name, result.seen_ids)
+            for external_id in result.deleted_ids:
+                self.state.mark_deleted(name, external_id, started)
+        outcome.summary.systems[name] = _merge_counts(outcome.summary.systems[name], result.counts)
+        if kind != "plan":
+            self.state.set_watermark(name, started)
+        return result
+
+    def _resolve(self, staged: list[StageResult], outcome: RunOutcome) -> ResolveResult:
+        config = MatchConfig(
+            merge_threshold=self.settings.merge_threshold,
+            review_threshold=self.settings.review_threshold,
+            default_region=self.settings.default_region,
+        )
+        result = ResolveResult()
+        index = build_index(self.state, config)
+        for stage in staged:
+            link_records(self.state, index, stage.staged, result)
+            for external_id in stage.deleted_ids:
+                person_id = self.state.person_for(stage.system, external_id)
+                if person_id is not None:
+                    result.touched.add(self.state.resolve_person(person_id))
+        priority = {n: s.priority for n, s in self.settings.systems.items()}
+        propagating = frozenset(
+            n for n, s in self.settings.systems.items() if s.enabled and s.deletes == "propagate"
+        )
+        targets = self._targets()
+        taken = names_by_system(self.state, [t.system for t in targets])
+        for person_id in sorted(result.touched):
+            faultpoints.hit("plan")
+            golden = rebuild_golden(self.state, person_id, priority, propagating)
+            if golden is None:
+                continue
+            actions, unholdable = plan_for_person(self.state, person_id, golden, targets, taken)
+            claim_names(actions, golden, taken)
+            result.actions.extend(actions)
+            for system, reason in unholdable:
+                if self.state.mark_unholdable(system, person_id, reason):
+                    log.info(
+                        "person cannot be held", system=system, person=person_id, reason=reason
+                    )
+        allow_shared_names(result.actions, taken)
+        outcome.summary.persons = PersonCounts(new=result.new_persons, merged=result.merged_persons)
+        return result
+
+    def replan(self, person_ids: Sequence[str]) -> list[Action]:
+        """Rebuild these persons' golden records and queue what they need (after a
+        human merged or split them); the next pass loads the queued actions."""
+        priority = {n: s.priority for n, s in self.settings.systems.items()}
+        targets = self._targets()
+        taken = names_by_system(self.state, [t.system for t in targets])
+        actions: list[Action] = []
+        for person_id in dict.fromkeys(self.state.resolve_person(p) for p in person_ids):
+            golden = rebuild_golden(self.state, person_id, priority)
+            if golden is not None:
+                planned = plan_for_person(self.state, person_id, golden, targets, taken)[0]
+                claim_names(planned, golden, taken)
+                actions.extend(planned)
+        allow_shared_names(actions, taken)
+        self.state.enqueue(actions, "review")
+        return actions
+
+    def _targets(self) -> list[TargetSystem]:
+        targets = []
+        for name, adapter in self.adapters.items():
+            system = self.settings.systems[name]
+            targets.append(
+                TargetSystem(
+                    system=name,  # type: ignore[arg-type]
+                    outbound=self.mappings[name].outbound,
+                    writable=system.is_target,
+                    required_for_create=type(adapter).required_for_create,
+                )
+            )
+        return targets
+
+    def _retry_failed(self) -> None:
+        for entry in self.state.list_actions("failed"):
+            if entry.attempts < MAX_ATTEMPTS:
+                self.state.requeue(entry.id)
+
+    # --- load ------------------------------------------------------------------------------
+
+    def _load(self, chosen: list[str], outcome: RunOutcome, force_deletes: bool) -> None:
+        for name in chosen:
+            system = self.settings.systems[name]
+            if not system.is_target:
+                continue
+            self._guard_deletes(name, system, outcome, force_deletes)
+            loader = Loader(
+                self.state,
+                self.adapters[name],
+                self.mappings[name],
+                self.settings.default_region,
+                outcome.summary.systems[name],
+                redact,
+            )
+            loader.recover_interrupted()
+            loader.run(system.concurrency)
+            if outcome.summary.systems[name].failed and outcome.summary.status == "ok":
+                outcome.summary.status = "partial"
+
+    def _guard_deletes(
+        self, name: str, system: SystemSettings, outcome: RunOutcome, force: bool
+    ) -> None:
+        deletes = [e for e in self.state.pending_actions(name) if e.kind is ActionKind.DELETE]
+        if not deletes or force:
+            return
+        held = sum(1 for _ in self.state.iter_records(name))
+        share = len(deletes) / max(1, held + len(deletes))
+        if share <= system.max_delete_share:
+            return
+        message = (
+            f"{name}: refusing to delete {len(deletes)} of {held} records "
+            f"({share:.0%} > max_delete_share {system.max_delete_share:.0%}); "
+            "rerun with --force-deletes to apply"
+        )
+        for entry in deletes:
+            self.state.skip(entry.id, message)
+        outcome.errors.append(message)
+        outcome.summary.status = "partial"
+        log.error("delete guard", system=name, message=message)
+
+    def _finish(self, outcome: RunOutcome) -> None:
+        report = self.state.status_counts()
+        outcome.summary.persons.total = report.persons_total
+        outcome.summary.persons.review = report.review_open
+        self.state.finish_run(
+            outcome.summary.run_id, outcome.summary.status, outcome.summary.model_dump(mode="json")
+        )
+
+
+def _count_planned(counts: SystemCounts, action: Action) -> None:
+    if action.kind is ActionKind.CREATE:
+        counts.created += 1
+    elif action.kind is ActionKind.UPDATE:
+        counts.updated += 1
+    else:
+        counts.deleted += 1
+
+
+def _merge_counts(total: SystemCounts, part: SystemCounts) -> SystemCounts:
+    merged: dict[str, Any] = {
+        key: getattr(total, key) + getattr(part, key) for key in SystemCounts.model_fields
+    }
+    return SystemCounts(**merged)

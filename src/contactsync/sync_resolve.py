@@ -1,0 +1,260 @@
+"""Match, merge and plan: staged records in, golden records and outbox actions out.
+
+* **match**: a staged record keeps its crosswalk link; else the person id stamped
+  in the system (``sync_id``) decides; else the matcher links it to the best
+  existing person, or it starts a new one. Uncertain pairs go to the review queue.
+  A record that bridges two persons merges them (the older id survives).
+* **merge**: each touched person's golden record is rebuilt from all its records.
+* **plan**: for each touched person and each target system, the golden record is
+  compared with what that system holds (:mod:`contactsync.planning`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from contactsync.matching import MatchConfig, PersonIndex
+from contactsync.merge import SourceContact, merge
+from contactsync.models import Action, ActionKind, Contact, ContactStatus, SystemName
+from contactsync.planning import Target, plan_person, with_person_id
+from contactsync.state import StateStore, StoredRecord
+from contactsync.sync_stage import StagedRecord
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TargetSystem:
+    """What the planner needs to know about one system as a write target."""
+
+    system: SystemName
+    outbound: Callable[[Contact], dict[str, Any]]
+    writable: bool
+    required_for_create: tuple[str, ...] = ()
+    deletes_propagate: bool = False
+
+
+@dataclass
+class ResolveResult:
+    touched: set[str] = field(default_factory=set)
+    new_persons: int = 0
+    merged_persons: int = 0
+    actions: list[Action] = field(default_factory=list)
+    unholdable: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def load_contact(record: StoredRecord) -> Contact | None:
+    if not record.payload:  # a create whose answer carried no record: staged next extract
+        return None
+    try:
+        return Contact.model_validate(record.payload)
+    except ValidationError:
+        log.warning(
+            "stored record no longer validates", system=record.system, record=record.external_id
+        )
+        return None
+
+
+def build_index(state: StateStore, config: MatchConfig) -> PersonIndex:
+    """Every linked, live record, indexed under its person."""
+    index = PersonIndex(config)
+    for record in state.iter_records():
+        if record.person_id is None:
+            continue
+        contact = load_contact(record)
+        if contact is not None:
+            index.add((record.system, record.external_id), contact, record.person_id)
+    return index
+
+
+def link_records(
+    state: StateStore, index: PersonIndex, staged: Iterable[StagedRecord], result: ResolveResult
+) -> None:
+    """Give every staged record a person (crosswalk, stamped id, matcher or new)."""
+    refused: dict[str, list[str]] = {}
+    for entry in state.list_unholdable():
+        refused.setdefault(entry.person_id, []).append(entry.system)
+    for item in staged:
+        key = (item.system, item.external_id)
+        person_id = state.person_for(item.system, item.external_id)
+        if person_id is None:
+            person_id = _match(state, index, key, item.contact, result)
+            state.link(item.system, item.external_id, person_id)
+        index.remove(key)
+        person_id = state.resolve_person(person_id)
+        index.add(key, item.contact, person_id)
+        for system in refused.pop(person_id, ()):  # its data changed: try again
+            state.clear_unholdable(system, person_id)
+        result.touched.add(person_id)
+
+
+def _match(
+    state: StateStore,
+    index: PersonIndex,
+    key: tuple[str, str],
+    contact: Contact,
+    result: ResolveResult,
+) -> str:
+    stamped = contact.sync_id
+    if stamped and state.get_person(stamped) is not None:
+        return state.resolve_person(stamped)
+    resolution = index.resolve(key, contact)
+    for candidate in resolution.review:
+        state.add_review(
+            key[0],
+            key[1],
+            candidate.key[0],
+            candidate.key[1],
+            candidate.score,
+            dict(candidate.evidence),
+        )
+    if resolution.person_id is None:
+        result.new_persons += 1
+        return state.create_person()
+    person_id = state.resolve_person(resolution.person_id)
+    for other in index.persons_linked(key, contact):
+        other_id = state.resolve_person(other.person_id)
+        if other_id != person_id:
+            person_id = state.merge_persons(person_id, other_id)
+            result.merged_persons += 1
+    return person_id
+
+
+def rebuild_golden(
+    state: StateStore,
+    person_id: str,
+    priority: Mapping[str, int],
+    propagating: frozenset[str] = frozenset(),
+) -> Contact | None:
+    """Merge the person's live records into the golden record and save it.
+
+    A record deleted in a system whose deletes propagate marks the person deleted
+    (the planner then deletes or archives it elsewhere); a deletion elsewhere
+    only means that system no longer holds the person.
+    """
+    sources: list[SourceContact] = []
+    deleted_by_source = False
+    for record in state.records_for_person(person_id, include_deleted=True):
+        if record.deleted:
+            deleted_by_source = deleted_by_source or record.system in propagating
+            continue
+        contact = load_contact(record)
+        if contact is not None:
+            sources.append(
+                SourceContact(
+                    system=record.system,
+                    external_id=record.external_id,
+                    contact=contact,
+                    updated_at=record.source_updated_at,
+                    seen_at=record.seen_at,
+                )
+            )
+    if not sources:
+        return None
+    golden, provenance = merge(sources, priority)
+    if deleted_by_source:
+        golden = golden.model_copy(update={"status": ContactStatus.DELETED})
+    state.save_person(
+        person_id,
+        golden.model_dump(mode="json"),
+        {name: p.as_dict() for name, p in provenance.items()},
+    )
+    return golden
+
+
+def plan_for_person(
+    state: StateStore,
+    person_id: str,
+    golden: Contact,
+    targets: Iterable[TargetSystem],
+    names_taken: Mapping[str, Mapping[tuple[str, str], set[str]]],
+) -> tuple[list[Action], list[tuple[str, str]]]:
+    """Actions for one person, and the (system, reason) pairs it cannot be held in."""
+    records = state.records_for_person(person_id, include_deleted=True)
+    plan_targets: list[Target] = []
+    unholdable: list[tuple[str, str]] = []
+    for target in targets:
+        own = [r for r in records if r.system == target.system]
+        live = [r for r in own if not r.deleted]
+        if own and not live:
+            continue  # deleted there by a user: not ours to resurrect
+        current = load_contact(live[0]) if live else None
+        reason = None
+        if not live:
+            reason = _cannot_hold(golden, target.required_for_create)
+            if reason is not None:
+                unholdable.append((target.system, reason))
+            elif state.is_unholdable(target.system, person_id):
+                reason = "reported earlier: the system refused this person"
+        name_key = _name_key(golden)
+        taken = names_taken.get(target.system, {}).get(name_key, set()) - {person_id}
+        plan_targets.append(
+            Target(
+                system=target.system,
+                outbound=target.outbound,
+                current=current,
+                external_id=live[0].external_id if live else None,
+                writable=target.writable,
+                propagate_deletes=True,
+                cannot_hold=reason,
+                name_taken=bool(taken),
+            )
+        )
+    return plan_person(person_id, with_person_id(golden, person_id), plan_targets), unholdable
+
+
+def claim_names(
+    actions: Iterable[Action], golden: Contact, taken: dict[str, dict[tuple[str, str], set[str]]]
+) -> None:
+    """Register the names this plan is about to create, so two different people with one
+    name planned in the same run both know the name is shared."""
+    for action in actions:
+        if action.kind is ActionKind.CREATE:
+            taken.setdefault(action.system, {}).setdefault(_name_key(golden), set()).add(
+                action.person_id
+            )
+
+
+def allow_shared_names(
+    actions: Iterable[Action], taken: Mapping[str, Mapping[tuple[str, str], set[str]]]
+) -> None:
+    """A create whose name another person holds (or is about to) is sent with
+    ``allow_duplicates``: the matcher decided they are different people."""
+    for action in actions:
+        if action.kind is not ActionKind.CREATE:
+            continue
+        for key, persons in taken.get(action.system, {}).items():
+            if action.person_id in persons and len(persons) > 1 and any(key):
+                action.allow_duplicates = True
+
+
+def _cannot_hold(golden: Contact, required: tuple[str, ...]) -> str | None:
+    missing = [name for name in required if not getattr(golden, name, None)]
+    return f"missing {', '.join(missing)}" if missing else None
+
+
+def _name_key(contact: Contact) -> tuple[str, str]:
+    return ((contact.first_name or "").casefold(), (contact.last_name or "").casefold())
+
+
+def names_by_system(
+    state: StateStore, systems: Iterable[str]
+) -> dict[str, dict[tuple[str, str], set[str]]]:
+    """(first, last) -> person ids, per system: who would collide on a same-name rule."""
+    wanted = set(systems)
+    taken: dict[str, dict[tuple[str, str], set[str]]] = {s: {} for s in wanted}
+    for record in state.iter_records():
+        if record.system not in wanted or record.person_id is None:
+            continue
+        payload = record.payload
+        key = (
+            (payload.get("first_name") or "").casefold(),
+            (payload.get("last_name") or "").casefold(),
+        )
+        taken[record.system].setdefault(key, set()).add(record.person_id)
+    return taken

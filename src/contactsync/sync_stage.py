@@ -1,0 +1,195 @@
+"""Extract and stage: vendor records in, canonical records (or quarantine entries) stored.
+
+For each source system the adapter yields raw records for the run's window; each
+is mapped to a canonical ``Contact`` and stored with its content hash. What the
+stage step decides, record by record:
+
+* mapping or validation fails -> quarantined with the reason (the run goes on);
+  the same bad payload seen again is not re-reported;
+* the stored hash is the same -> a boundary duplicate or an unchanged record: skipped;
+* the hash is what contactsync itself last wrote there -> an *echo*: stored, but
+  nobody is told;
+* otherwise -> staged and handed on to matching.
+
+A staged record stays marked *unplanned* in the state until the plan that took it
+into account is in the outbox; :func:`unplanned_leftovers` hands the records a
+killed or failed run left behind to the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+from pydantic import ValidationError
+
+from contactsync import faultpoints
+from contactsync.adapters.base import Adapter, ChangeStrategy, RawRecord, Window
+from contactsync.mapping import Mapping
+from contactsync.models import Contact, SourceRef, SystemCounts
+from contactsync.state import StateStore, raw_hash
+
+log = structlog.get_logger(__name__)
+
+STAGE_BATCH = 500
+
+
+@dataclass
+class StagedRecord:
+    system: str
+    external_id: str
+    contact: Contact
+
+
+@dataclass
+class StageResult:
+    system: str
+    counts: SystemCounts = field(default_factory=SystemCounts)
+    staged: list[StagedRecord] = field(default_factory=list)
+    seen_ids: set[str] = field(default_factory=set)
+    deleted_ids: list[str] = field(default_factory=list)
+    complete: bool = True
+
+
+def extract_window(
+    adapter: Adapter, watermark: datetime | None, overlap_start: datetime | None, end: datetime
+) -> Window:
+    """The closed window this run reads: snapshots always read everything."""
+    if type(adapter).strategy is ChangeStrategy.SNAPSHOT or watermark is None:
+        return Window(None, end)
+    return Window(overlap_start, end)
+
+
+def map_record(
+    raw: RawRecord, mapping: Mapping, system: str, default_region: str
+) -> tuple[Contact | None, str | None]:
+    """Raw vendor record -> canonical contact, or the reason it cannot be one."""
+    try:
+        contact, errors = mapping.inbound(raw.payload, default_region=default_region)
+    except Exception as exc:  # a mapping bug must not stop the run
+        return None, f"{system} record {raw.external_id}: mapping failed: {exc}"
+    if contact is None:
+        reasons = "; ".join(str(e) for e in errors) or "unknown mapping error"
+        return None, f"{system} record {raw.external_id}: {reasons}"
+    update: dict[str, object] = {"source": SourceRef(system=system, external_id=raw.external_id)}
+    if contact.updated_at is None and raw.updated_at is not None:
+        update["updated_at"] = raw.updated_at
+    return contact.model_copy(update=update), None
+
+
+def stage_records(
+    state: StateStore,
+    system: str,
+    records: Iterable[RawRecord],
+    mapping: Mapping,
+    default_region: str,
+    *,
+    on_record: Callable[[], None] | None = None,
+) -> StageResult:
+    """Map and store ``records``; returns what changed for matching."""
+    result = StageResult(system=system)
+    counts = result.counts
+    batch: list[RawRecord] = []
+
+    def flush() -> None:
+        with state.transaction():
+            for raw in batch:
+                _stage_one(state, system, raw, mapping, default_region, result)
+        batch.clear()
+
+    for raw in records:
+        faultpoints.hit("extract")
+        counts.extracted += 1
+        result.seen_ids.add(raw.external_id)
+        batch.append(raw)
+        if on_record is not None:
+            on_record()
+        if len(batch) >= STAGE_BATCH:
+            flush()
+    if batch:
+        flush()
+    return result
+
+
+def _stage_one(
+    state: StateStore,
+    system: str,
+    raw: RawRecord,
+    mapping: Mapping,
+    default_region: str,
+    result: StageResult,
+) -> None:
+    counts = result.counts
+    digest_raw = raw_hash(raw.payload)
+    if state.is_same_quarantined(system, raw.external_id, digest_raw):
+        return
+    contact, reason = map_record(raw, mapping, system, default_region)
+    if contact is None:
+        state.quarantine(system, raw.external_id, reason or "invalid", raw.payload)
+        counts.quarantined += 1
+        log.warning("record quarantined", system=system, record=raw.external_id, reason=reason)
+        return
+    digest = contact.content_hash()
+    stored = state.get_record(system, raw.external_id)
+    if stored is not None and stored.hash == digest and not stored.deleted:
+        return
+    payload = contact.model_dump(mode="json")
+    echo = state.pushed_hash(system, raw.external_id) == digest
+    state.upsert_record(
+        system,
+        raw.external_id,
+        hash=digest,
+        payload=payload,
+        source_updated_at=contact.updated_at,
+        raw=raw.payload,
+        unplanned=not echo,
+    )
+    if echo:
+        counts.echoes += 1
+        return
+    counts.staged += 1
+    result.staged.append(StagedRecord(system, raw.external_id, contact))
+
+
+def vanished(state: StateStore, system: str, seen_ids: set[str]) -> list[str]:
+    """Records a full snapshot no longer shows (deletion candidates)."""
+    return [
+        record.external_id
+        for record in state.iter_records(system)
+        if record.external_id not in seen_ids
+    ]
+
+
+def unplanned_leftovers(state: StateStore, results: Iterable[StageResult]) -> list[StageResult]:
+    """Records staged (or found deleted) by an earlier run that never got planned, and
+    not already handed on by this run: per system, ready for matching."""
+    handed_on = set()
+    for result in results:
+        handed_on |= {(result.system, item.external_id) for item in result.staged}
+        handed_on |= {(result.system, external_id) for external_id in result.deleted_ids}
+    leftovers: dict[str, StageResult] = {}
+    for record in state.unplanned_records():
+        key = (record.system, record.external_id)
+        if key in handed_on:
+            continue
+        result = leftovers.setdefault(record.system, StageResult(system=record.system))
+        if record.deleted:
+            result.deleted_ids.append(record.external_id)
+            continue
+        try:
+            contact = Contact.model_validate(record.payload)
+        except ValidationError:
+            continue
+        result.staged.append(StagedRecord(record.system, record.external_id, contact))
+    return list(leftovers.values())
+
+
+def handed_on_keys(results: Iterable[StageResult]) -> list[tuple[str, str]]:
+    """Every record a run took into account: staged or found deleted."""
+    keys: list[tuple[str, str]] = []
+    for result in results:
+        keys += [(result.system, item.external_id) for item in result.staged]
+        keys += [(result.system, external_id) for external_id in result.deleted_ids]
+    return keys

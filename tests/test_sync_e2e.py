@@ -1,0 +1,201 @@
+"""The sync engine end to end against the sandbox (issue 6's acceptance criteria).
+
+One module-scoped sandbox and one state file: the tests run in order, each
+building on the state the previous one left (backfill, quiet sync, mutate, plan,
+sync, quiet again), the way a user's deployment evolves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from contactsync.config import Settings, load_settings
+from contactsync.models import Action, ActionKind
+from contactsync.sandbox.common import SandboxOptions
+from contactsync.sandbox.server import SandboxServer
+from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
+from contactsync.sync import Engine
+
+PEOPLE = 150
+SEED = 5
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class Sandbox:
+    def __init__(self, server: SandboxServer, settings: Settings, env: dict[str, str]) -> None:
+        self.server = server
+        self.settings = settings
+        self.env = env
+        self.http = httpx.Client(timeout=30)
+
+    def admin(self, system: str, what: str) -> Any:
+        answer = self.http.get(f"{self.server.admin_urls[system]}/_sandbox/{what}")
+        answer.raise_for_status()
+        return answer.json()
+
+    def stats(self) -> dict[str, list[dict[str, Any]]]:
+        return {s: self.admin(s, "stats")["requests"] for s in self.server.admin_urls}
+
+    def live_records(self, system: str) -> list[dict[str, Any]]:
+        return [r for r in self.admin(system, "records")["records"] if not r.get("_deleted")]
+
+    def mutate(self, system: str, count: int, seed: int) -> list[str]:
+        answer = self.http.post(
+            f"{self.server.admin_urls[system]}/_sandbox/mutate", json={"count": count, "seed": seed}
+        )
+        answer.raise_for_status()
+        return [str(i) for i in answer.json()["mutated"]]
+
+
+def writes_between(
+    before: dict[str, list[dict[str, Any]]], after: dict[str, list[dict[str, Any]]]
+) -> Counter[str]:
+    """Write requests per system made between two stats snapshots."""
+
+    def count(rows: list[dict[str, Any]]) -> int:
+        return sum(
+            r["count"]
+            for r in rows
+            if r["method"] in WRITE_METHODS
+            and not r["path"].endswith("/search")
+            and "oauth" not in r["path"]
+        )
+
+    return Counter({s: count(after[s]) - count(before.get(s, [])) for s in after})
+
+
+def list_requests_between(
+    before: dict[str, list[dict[str, Any]]],
+    after: dict[str, list[dict[str, Any]]],
+    system: str,
+    path: str,
+) -> int:
+    def count(rows: list[dict[str, Any]]) -> int:
+        return sum(r["count"] for r in rows if r["method"] == "GET" and r["path"] == path)
+
+    return count(after[system]) - count(before[system])
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    folder: Path = tmp_path_factory.mktemp("e2e")
+    options = SandboxOptions(people=PEOPLE, seed=SEED, rate_limits="off")
+    with SandboxServer(options, port_base=0) as server:
+        config = folder / "e2e.toml"
+        env = read_env_file(
+            write_sandbox_config(config, server.urls, options, simulators=server.simulators)
+        )
+        settings = load_settings(config, env=env)
+        yield Sandbox(server, settings, env)
+
+
+@pytest.fixture(scope="module")
+def engine(sandbox: Sandbox) -> Iterator[Engine]:
+    engine = Engine.from_settings(sandbox.settings, sandbox.env)
+    yield engine
+    engine.close()
+
+
+def test_backfill_puts_every_person_in_every_system_that_can_hold_them(
+    sandbox: Sandbox, engine: Engine
+) -> None:
+    outcome = engine.run("backfill")
+    assert outcome.summary.status == "ok", outcome.errors
+    persons = {r.person_id for r in engine.state.iter_records() if r.person_id}
+    for system in sandbox.server.admin_urls:
+        records = sandbox.live_records(system)
+        holders = Counter(
+            engine.state.resolve_person(p)
+            for r in engine.state.iter_records(system)
+            if (p := r.person_id)
+        )
+        duplicates = {p: n for p, n in holders.items() if n > 1}
+        created = outcome.summary.systems[system].created
+        # No person was created twice in a system by the sync.
+        created_twice = [
+            p for p, n in duplicates.items() if n > 1 and _created_by_us(engine, system, p) > 1
+        ]
+        assert not created_twice, f"{system}: persons created twice: {created_twice[:5]}"
+        unholdable = {e.person_id for e in engine.state.list_unholdable(system)}
+        missing = persons - set(holders) - unholdable
+        assert len(records) >= len(holders)
+        assert not missing, f"{system}: {len(missing)} persons not held and not reported"
+        assert created >= 0
+
+
+def _created_by_us(engine: Engine, system: str, person_id: str) -> int:
+    return sum(
+        1
+        for entry in engine.state.list_actions("done", system)
+        if entry.kind is ActionKind.CREATE and entry.action.person_id == person_id
+    )
+
+
+def test_a_sync_right_after_writes_nothing(sandbox: Sandbox, engine: Engine) -> None:
+    before = sandbox.stats()
+    outcome = engine.run("sync")
+    assert outcome.summary.status == "ok", outcome.errors
+    assert sum(writes_between(before, sandbox.stats()).values()) == 0
+
+
+def test_once_the_overlap_passed_a_sync_makes_one_list_request_per_window_system(
+    sandbox: Sandbox, engine: Engine
+) -> None:
+    # The next window starts at the previous run's start minus the overlap; once a
+    # run has started an overlap after the last write, windows hold no echoes.
+    time.sleep(sandbox.settings.systems["trackops"].overlap.total_seconds() + 1.1)
+    engine.run("sync")
+    before = sandbox.stats()
+    engine.run("sync")
+    after = sandbox.stats()
+    assert list_requests_between(before, after, "trackops", "/api/v1/client/contacts") == 1
+    assert list_requests_between(before, after, "growcrm", "/api/contacts") == 1
+    assert list_requests_between(before, after, "xurrent", "/v1/people") == 1
+
+
+def test_plan_after_a_mutate_lists_the_updates_and_writes_nothing(
+    sandbox: Sandbox, engine: Engine
+) -> None:
+    mutated = sandbox.mutate("trackops", 10, seed=3)
+    before = sandbox.stats()
+    planned = engine.run("plan")
+    assert sum(writes_between(before, sandbox.stats()).values()) == 0
+    assert planned.actions, "a mutate of 10 records must plan updates elsewhere"
+    planned_keys = sorted(_key(a) for a in planned.actions)
+
+    before = sandbox.stats()
+    synced = engine.run("sync")
+    assert synced.summary.status == "ok", synced.errors
+    # Every edited record is read again; an edit that changes nothing canonical (a
+    # phone reformatted, say) is recognised as unchanged and goes no further.
+    assert synced.summary.systems["trackops"].extracted >= len(mutated)
+    assert synced.summary.systems["trackops"].staged >= 1
+    done = sorted(
+        _key(e.action)
+        for e in engine.state.list_actions("done")
+        if e.run_id == synced.summary.run_id
+    )
+    assert done == planned_keys
+    writes = writes_between(before, sandbox.stats())
+    assert sum(writes.values()) == len(planned_keys)
+
+
+def _key(action: Action) -> tuple[str, str, str]:
+    """What an action does to whom: creates by person, the rest by record."""
+    if action.kind is ActionKind.CREATE:
+        return (action.kind.value, action.system, action.person_id)
+    return (action.kind.value, action.system, action.external_id or "")
+
+
+def test_no_ping_pong_after_propagating_a_change(sandbox: Sandbox, engine: Engine) -> None:
+    before = sandbox.stats()
+    outcome = engine.run("sync")
+    assert outcome.summary.status == "ok", outcome.errors
+    assert sum(writes_between(before, sandbox.stats()).values()) == 0
