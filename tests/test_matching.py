@@ -117,15 +117,17 @@ def test_a_role_mailbox_never_decides_identity_alone() -> None:
 
 
 def test_an_address_many_unrelated_people_use_is_treated_as_shared() -> None:
-    shared = [
-        person(first_name=first, last_name=last, emails=[{"address": "frontdesk@hotel.example"}])
-        for first, last in (("Ann", "Lee"), ("Bob", "Stone"), ("Cid", "Moreau"))
-    ]
-    index = index_of(*((("pylon", str(n)), c, f"P{n}") for n, c in enumerate(shared)))
-    guest = person(
-        first_name="Dan", last_name="Ortiz", emails=[{"address": "frontdesk@hotel.example"}]
-    )
-    assert index.resolve(("pylon", "new"), guest).person_id is None
+    def guest(first: str, last: str) -> Contact:
+        return person(first_name=first, last_name=last, emails=[{"address": "desk@hotel.example"}])
+
+    holders = [guest("Ann", "Lee"), guest("Bob", "Stone"), guest("Cid", "Moreau")]
+    index = index_of(*((("pylon", str(n)), c, f"P{n}") for n, c in enumerate(holders)))
+    resolution = index.resolve(("pylon", "new"), guest("Ann", "Lee"))
+    assert resolution.person_id is None  # the name alone: a personal email would have merged
+    assert [c.person_id for c in resolution.review] == ["P0"]
+    assert "rule:role_mailbox" in resolution.review[0].evidence
+    two_holders = index_of((("pylon", "0"), holders[0], "P0"), (("pylon", "1"), holders[1], "P1"))
+    assert two_holders.resolve(("pylon", "new"), guest("Ann", "Lee")).person_id == "P0"
 
 
 # --- evidence, thresholds, review ------------------------------------------------------

@@ -217,6 +217,17 @@ def _normalised_phone(text: str, region: str) -> tuple[str, str | None]:
     return normalize_phone(text, region)
 
 
+_PLAIN_PHONE = re.compile(r"^\+?[\d\s().-]+$")
+
+
+def _phone_key(text: str) -> str:
+    """A number written with digits and punctuation only parses as its digits do
+    (``(404) 555-0101`` like ``404.555.0101``): one cache entry for every format."""
+    if _PLAIN_PHONE.match(text):
+        return ("+" if text.startswith("+") else "") + "".join(ch for ch in text if ch.isdigit())
+    return text
+
+
 def _channels(
     emails: list[dict[str, str]], phones: list[dict[str, str]], region: str
 ) -> tuple[list[Email], list[Phone], list[FieldError]]:
@@ -241,9 +252,14 @@ def _channels(
     for number, entry in enumerate(phones):
         text = entry["number"].strip()
         try:
-            e164, extension = _normalised_phone(text, region)
-        except ValueError as exc:
-            errors.append(FieldError(field=f"phones[{number}].number", message=str(exc)))
+            e164, extension = _normalised_phone(_phone_key(text), region)
+        except ValueError:
+            try:  # the message names the value as it was typed
+                normalize_phone(text, region)
+                message = "invalid phone"
+            except ValueError as exc:
+                message = str(exc)
+            errors.append(FieldError(field=f"phones[{number}].number", message=message))
             continue
         valid_phones.append(
             Phone.model_construct(number=e164, type=PhoneType.OTHER, extension=extension)

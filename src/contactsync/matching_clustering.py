@@ -24,7 +24,7 @@ from contactsync.matching_blocking import (
 )
 from contactsync.matching_compare import Vector
 from contactsync.matching_normalise import Features
-from contactsync.matching_pairs import ComparedPairs, compare_pairs, default_workers
+from contactsync.matching_pairs import ComparedPairs, compare_pairs
 from contactsync.matching_scoring import Scorer
 from contactsync.matching_stats import Frequencies, is_shared
 from contactsync.matching_weights import Weights, estimate_u, fit
@@ -33,8 +33,8 @@ from contactsync.matching_weights import Weights, estimate_u, fit
 CROSS_CHECK_PAIRS = 64
 # A conflict vetoes a join when the link's and the conflict's log2 odds add up below this.
 VETO_MARGIN = 0.0
-# Random pairs that u is measured on.
-RANDOM_PAIRS = 20_000
+# Random pairs that u is measured on: one per record, within these bounds.
+RANDOM_PAIRS = (2_000, 20_000)
 
 
 class _Clusters:
@@ -82,7 +82,7 @@ def compare_candidates(items: Sequence[Features], workers: int = 1) -> tuple[Sco
     scorer = Scorer(frequencies, shared_values(items, blocks).__contains__)
     pairs = candidate_pairs(blocks, len(items))
     del blocks
-    compared = compare_pairs(items, pairs, scorer, workers)
+    compared = compare_pairs(items, pairs, scorer)
     del pairs
     weights = Weights()
     estimate_u(weights, _random_vectors(scorer, items), frequencies.log_population)
@@ -98,7 +98,8 @@ def _random_vectors(scorer: Scorer, items: Sequence[Features]) -> list[Vector]:
         return []
     rng = random.Random(0)
     vectors = []
-    for _ in range(min(RANDOM_PAIRS, size * (size - 1) // 2)):
+    low, high = RANDOM_PAIRS
+    for _ in range(min(max(low, min(high, size)), size * (size - 1) // 2)):
         i, j = rng.randrange(size), rng.randrange(size)
         if i != j:
             vectors.append(scorer.vector(items[i], items[j])[0])
@@ -109,15 +110,9 @@ def cluster_features(
     items: Sequence[Features],
     merge_threshold: float,
     on_stage: Callable[[str], None] | None = None,
-    workers: int | None = None,
 ) -> tuple[list[int], Scorer]:
-    """Cluster number (0, 1, ... in order of first record) for each record position.
-
-    ``workers``: processes comparing pairs (default: two on a large batch).
-    """
-    if workers is None:
-        workers = default_workers(len(items))
-    scorer, compared = compare_candidates(items, workers)
+    """Cluster number (0, 1, ... in order of first record) for each record position."""
+    scorer, compared = compare_candidates(items)
     if on_stage is not None:
         on_stage(f"clustering ({len(compared):,} pairs compared)")
     patterns = [scorer.pattern(vector) for vector in compared.vectors]
