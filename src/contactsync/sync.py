@@ -50,6 +50,7 @@ log = structlog.get_logger(__name__)
 
 RunKindName = Literal["backfill", "sync", "plan"]
 MAX_ATTEMPTS = 5
+DELETE_GUARD = "delete guard: "
 Progress = Callable[[str], None]
 
 
@@ -137,6 +138,7 @@ class Engine:
                     self._read_and_plan(kind, chosen, started, since, outcome, progress)
                     raise _DryRun
             else:
+                self._recover(chosen, outcome)
                 self._read_and_plan(kind, chosen, started, since, outcome, progress)
                 self._load(chosen, outcome, force_deletes)
         except Exception as exc:
@@ -173,7 +175,7 @@ class Engine:
             resolved = self._resolve(staged, outcome)
             outcome.actions = resolved.actions
             if kind != "plan":
-                self._retry_failed()
+                self._retry_or_supersede(resolved)
             self.state.enqueue(resolved.actions, outcome.summary.run_id)
             self.state.mark_planned(handed_on_keys(staged))
         for action in resolved.actions:
@@ -289,16 +291,44 @@ class Engine:
                     outbound=self.mappings[name].outbound,
                     writable=system.is_target,
                     required_for_create=type(adapter).required_for_create,
+                    deletes_propagate=type(adapter).supports_delete,
                 )
             )
         return targets
 
-    def _retry_failed(self) -> None:
-        for entry in self.state.list_actions("failed"):
-            if entry.attempts < MAX_ATTEMPTS:
-                self.state.requeue(entry.id)
+    def _retry_or_supersede(self, resolved: ResolveResult) -> None:
+        """Earlier runs' unfinished actions: those of a person planned again this run are
+        superseded by the new plan (it re-queues whatever is still needed, with today's
+        values), so a stale write never lands over a newer edit; the others' failed
+        actions are retried."""
+        planned = {action.key for action in resolved.actions}
+        replanned = {self.state.resolve_person(p) for p in resolved.touched}
+        for status in ("failed", "pending"):
+            for entry in self.state.list_actions(status):
+                if entry.key in planned:
+                    continue  # queued again by the new plan
+                if self.state.resolve_person(entry.action.person_id) in replanned:
+                    self.state.skip(entry.id, "superseded by a newer plan for the person")
+                elif status == "failed" and entry.attempts < MAX_ATTEMPTS:
+                    self.state.requeue(entry.id)
 
     # --- load ------------------------------------------------------------------------------
+
+    def _loader(self, name: str, outcome: RunOutcome) -> Loader:
+        return Loader(
+            self.state,
+            self.adapters[name],
+            self.mappings[name],
+            self.settings.default_region,
+            outcome.summary.systems[name],
+            redact,
+        )
+
+    def _recover(self, chosen: list[str], outcome: RunOutcome) -> None:
+        """Writes a killed run left in flight are finished before anything is read."""
+        for name in chosen:
+            if self.settings.systems[name].is_target:
+                self._loader(name, outcome).recover_interrupted()
 
     def _load(self, chosen: list[str], outcome: RunOutcome, force_deletes: bool) -> None:
         for name in chosen:
@@ -306,14 +336,7 @@ class Engine:
             if not system.is_target:
                 continue
             self._guard_deletes(name, system, outcome, force_deletes)
-            loader = Loader(
-                self.state,
-                self.adapters[name],
-                self.mappings[name],
-                self.settings.default_region,
-                outcome.summary.systems[name],
-                redact,
-            )
+            loader = self._loader(name, outcome)
             loader.recover_interrupted()
             loader.run(system.concurrency)
             if outcome.summary.systems[name].failed and outcome.summary.status == "ok":
@@ -322,15 +345,22 @@ class Engine:
     def _guard_deletes(
         self, name: str, system: SystemSettings, outcome: RunOutcome, force: bool
     ) -> None:
+        if force:  # deletes an earlier run refused are applied now
+            for entry in self.state.list_actions("skipped", name):
+                if entry.kind is ActionKind.DELETE and (entry.last_error or "").startswith(
+                    DELETE_GUARD
+                ):
+                    self.state.requeue(entry.id)
+            return
         deletes = [e for e in self.state.pending_actions(name) if e.kind is ActionKind.DELETE]
-        if not deletes or force:
+        if not deletes:
             return
         held = sum(1 for _ in self.state.iter_records(name))
-        share = len(deletes) / max(1, held + len(deletes))
+        share = len(deletes) / max(1, held)
         if share <= system.max_delete_share:
             return
         message = (
-            f"{name}: refusing to delete {len(deletes)} of {held} records "
+            f"{DELETE_GUARD}{name}: refusing to delete {len(deletes)} of {held} records "
             f"({share:.0%} > max_delete_share {system.max_delete_share:.0%}); "
             "rerun with --force-deletes to apply"
         )

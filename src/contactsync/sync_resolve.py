@@ -60,6 +60,20 @@ def load_contact(record: StoredRecord) -> Contact | None:
         return None
 
 
+def load_source_contact(record: StoredRecord) -> Contact | None:
+    """The record as its own users last left it: what survivorship merges. None for a
+    record contactsync created and nobody changed since (it holds nothing new)."""
+    if record.source_payload is None:
+        return None
+    try:
+        return Contact.model_validate(record.source_payload)
+    except ValidationError:
+        log.warning(
+            "stored record no longer validates", system=record.system, record=record.external_id
+        )
+        return None
+
+
 def build_index(state: StateStore, config: MatchConfig) -> PersonIndex:
     """Every linked, live record, indexed under its person."""
     index = PersonIndex(config)
@@ -133,6 +147,11 @@ def rebuild_golden(
 ) -> Contact | None:
     """Merge the person's live records into the golden record and save it.
 
+    Each record takes part with the content its own users gave it: what contactsync
+    wrote there is derived from the golden record and never feeds back into it (a
+    system that cannot express a detail, or fills a default, would otherwise change
+    the golden record the next time the person is rebuilt).
+
     A record deleted in a system whose deletes propagate marks the person deleted
     (the planner then deletes or archives it elsewhere); a deletion elsewhere
     only means that system no longer holds the person.
@@ -143,7 +162,7 @@ def rebuild_golden(
         if record.deleted:
             deleted_by_source = deleted_by_source or record.system in propagating
             continue
-        contact = load_contact(record)
+        contact = load_source_contact(record)
         if contact is not None:
             sources.append(
                 SourceContact(
@@ -200,7 +219,7 @@ def plan_for_person(
                 current=current,
                 external_id=live[0].external_id if live else None,
                 writable=target.writable,
-                propagate_deletes=True,
+                propagate_deletes=target.deletes_propagate,
                 cannot_hold=reason,
                 name_taken=bool(taken),
             )

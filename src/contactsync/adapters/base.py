@@ -103,6 +103,8 @@ class Adapter(ABC):
     foreign_id_field: ClassVar[str | None] = None
     #: canonical fields a record must have to be created there, e.g. ("emails",)
     required_for_create: ClassVar[tuple[str, ...]] = ()
+    #: whether the vendor offers any way to delete or archive a record
+    supports_delete: ClassVar[bool] = True
 
     def __init__(self, context: AdapterContext) -> None:
         self.context = context

@@ -75,6 +75,7 @@ class TrackopsAdapter(Adapter):
     strategy: ClassVar[ChangeStrategy] = ChangeStrategy.WINDOW
     foreign_id_field: ClassVar[str | None] = ACCOUNT_CODE
     required_for_create: ClassVar[tuple[str, ...]] = ("last_name",)
+    supports_delete: ClassVar[bool] = False  # no documented delete or deactivation
 
     def __init__(self, context: AdapterContext, *, client: SystemClient | None = None) -> None:
         """``client`` replaces the one built from ``context`` (tests inject throttles)."""
