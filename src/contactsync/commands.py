@@ -18,13 +18,14 @@ from typing import Literal
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from contactsync import render
 from contactsync.config import ConfigError, Settings, load_settings
 from contactsync.errors import set_default_redactor
 from contactsync.logs import configure_logging, redact
 from contactsync.mapping import MappingError
-from contactsync.state import StateError, StateStore
+from contactsync.state import OutboxEntry, OutboxStatus, StateError, StateStore
 from contactsync.sync import Engine, RunOutcome
 
 USAGE_EXIT = 2
@@ -133,16 +134,38 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
     with store:
         status = store.status_counts()
         quarantined = store.list_quarantine()
+        failed = store.list_actions(OutboxStatus.FAILED)
     if as_json:
         payload = render.status_payload(status)
         payload["quarantine"] = [
             {"system": q.system, "record": q.external_id, "reason": q.reason} for q in quarantined
+        ]
+        payload["failed_actions"] = [
+            {
+                "system": e.action.system,
+                "action": e.key,
+                "attempts": e.attempts,
+                "error": e.last_error,
+            }
+            for e in failed
         ]
         typer.echo(json.dumps(payload, sort_keys=True))
         return
     console.print(render.status_table(status))
     if quarantined:
         console.print(render.quarantine_table(quarantined))
+    if failed:
+        console.print(failed_actions_table(failed))
+
+
+def failed_actions_table(entries: Sequence[OutboxEntry]) -> Table:
+    """Writes that failed and wait for the next run to retry them, with why."""
+    table = Table(title=f"failed writes (retried on the next run): {len(entries)}")
+    for column in ("system", "action", "attempts", "error"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(entry.action.system, entry.key, str(entry.attempts), entry.last_error or "")
+    return table
 
 
 def serve_scheduler(settings: Settings) -> None:

@@ -44,7 +44,13 @@ def _record(row: Row) -> StoredRecord:
         source_updated_at=opt_from_iso(row["updated_at"]),
         deleted_at=opt_from_iso(row["deleted_at"]),
         unplanned=bool(row.get("unplanned", 0)),
+        source_payload=_object_or_none(row.get("source_payload")),
     )
+
+
+def _object_or_none(text: str | None) -> dict[str, Any] | None:
+    value = from_json(text)
+    return value if isinstance(value, dict) else None
 
 
 def _quarantined(row: Row) -> QuarantineEntry:
@@ -98,6 +104,7 @@ class RecordsMixin(StoreCore):
         person_id: str | None = None,
         raw: Any = None,
         unplanned: bool = False,
+        own_write: bool = False,
     ) -> RecordChange:
         """Stage a record: store its canonical payload and hash, mark it seen now.
 
@@ -106,6 +113,8 @@ class RecordsMixin(StoreCore):
         seen again is no longer deleted, and a clean stage clears its quarantine.
         ``unplanned=True`` marks the record as waiting for a plan (see
         :meth:`unplanned_records`); False leaves an earlier mark in place.
+        ``own_write=True`` says the content is contactsync's own write (read back):
+        the record's source content and its times stay what its users last made them.
         """
         now = to_iso(self._now())
         with self.transaction():
@@ -118,25 +127,32 @@ class RecordsMixin(StoreCore):
             self._write(
                 """
                 INSERT INTO records (system, external_id, person_id, hash, payload, raw,
-                                     seen_at, updated_at, deleted_at, unplanned)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+                                     seen_at, updated_at, deleted_at, unplanned, source_payload)
+                VALUES (:system, :external_id, :person_id, :hash, :payload, :raw, :now,
+                        CASE WHEN :own THEN NULL ELSE :updated_at END, NULL, :unplanned,
+                        CASE WHEN :own THEN NULL ELSE :payload END)
                 ON CONFLICT (system, external_id) DO UPDATE SET
                     person_id = COALESCE(excluded.person_id, records.person_id),
                     hash = excluded.hash, payload = excluded.payload, raw = excluded.raw,
-                    seen_at = excluded.seen_at, updated_at = excluded.updated_at,
+                    seen_at = CASE WHEN :own THEN records.seen_at ELSE excluded.seen_at END,
+                    updated_at = CASE WHEN :own THEN records.updated_at
+                                      ELSE excluded.updated_at END,
+                    source_payload = CASE WHEN :own THEN records.source_payload
+                                          ELSE excluded.source_payload END,
                     deleted_at = NULL, unplanned = MAX(records.unplanned, excluded.unplanned)
                 """,
-                (
-                    system,
-                    external_id,
-                    person_id,
-                    hash,
-                    to_json(payload),
-                    opt_to_json(raw),
-                    now,
-                    opt_iso(source_updated_at),
-                    int(unplanned),
-                ),
+                {
+                    "system": system,
+                    "external_id": external_id,
+                    "person_id": person_id,
+                    "hash": hash,
+                    "payload": to_json(payload),
+                    "raw": opt_to_json(raw),
+                    "now": now,
+                    "updated_at": opt_iso(source_updated_at),
+                    "unplanned": int(unplanned),
+                    "own": int(own_write),
+                },
             )
             self._write(
                 "DELETE FROM quarantine WHERE system = ? AND external_id = ?",

@@ -21,7 +21,11 @@ Tables
     ``(system, external_id) -> person_id`` is the crosswalk. ``unplanned`` is 1
     from the moment a changed (or vanished) record is staged until the plan that
     takes it into account is in the outbox: a run killed in between finds it
-    again, even though its hash no longer differs.
+    again, even though its hash no longer differs. ``source_payload`` is the
+    record as its own users last left it (what survivorship merges), with
+    ``updated_at`` and ``seen_at`` of that content; contactsync's own writes change
+    ``payload`` and ``hash`` only, so they never feed back into the golden
+    record. NULL for a record contactsync created and nobody has changed since.
 ``pushed``
     The hash contactsync last wrote to each record, so reading back its own
     write is recognised as an echo.
@@ -217,10 +221,12 @@ def _initial(db: Database) -> None:
         db.execute(statement)
 
 
-@MIGRATIONS(name="0002_records_unplanned")
-def _records_unplanned(db: Database) -> None:
+@MIGRATIONS(name="0002_records_unplanned_and_source")
+def _records_unplanned_and_source(db: Database) -> None:
     db.execute("ALTER TABLE records ADD COLUMN unplanned INTEGER NOT NULL DEFAULT 0")
     db.execute("CREATE INDEX records_unplanned ON records (unplanned) WHERE unplanned = 1")
+    db.execute("ALTER TABLE records ADD COLUMN source_payload TEXT")
+    db.execute("UPDATE records SET source_payload = payload")
 
 
 def migrate(db: Database) -> None:

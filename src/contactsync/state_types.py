@@ -73,6 +73,11 @@ class StoredRecord:
     seen_at: datetime
     source_updated_at: datetime | None
     deleted_at: datetime | None
+    #: staged (or found deleted) but not yet taken into account by a plan in the outbox
+    unplanned: bool = False
+    #: the canonical contact as the system's own users last left it (contactsync's own
+    #: writes aside); None for a record contactsync created that nobody changed since
+    source_payload: dict[str, Any] | None = None
 
     @property
     def deleted(self) -> bool:

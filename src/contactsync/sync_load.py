@@ -12,8 +12,9 @@ idempotent and simply re-sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +52,33 @@ class Loader:
         return self.adapter.system
 
     def recover_interrupted(self) -> None:
-        """Actions left in flight by a crash go back to pending (creates reconcile)."""
+        """Finish the actions a killed run left in flight, in queue order: a create is
+        looked up first (reconciled) and only sent if it is certainly absent; an update
+        or delete is sent again. Done before anything is read, so the next extract
+        recognises these writes as contactsync's own."""
         for entry in self.state.in_flight_actions(self.system):
-            self.state.requeue(entry.id)
+            if self.state.requeue(entry.id):
+                fresh = self.state.get_action(entry.id)
+                if fresh is not None:
+                    self.execute(fresh)
+        for entry in self.state.list_actions("failed", self.system):
+            if entry.kind is ActionKind.CREATE and entry.attempts < MAX_ATTEMPTS:
+                self._reconcile_failed_create(entry)
+
+    def _reconcile_failed_create(self, entry: OutboxEntry) -> None:
+        """A create that failed may still have landed (its answer was lost): look it up
+        (nothing is sent) and record it if it is there, so the next extract sees it as
+        contactsync's own record rather than as somebody else's new one."""
+        action = entry.action
+        try:
+            existing = self.adapter.find_existing(action.payload, action.person_id)
+        except SyncError as exc:
+            log.info("lookup of a failed create failed", action=entry.key, error=str(exc))
+            return
+        if existing is None:
+            return
+        with suppress(_AlreadyHandled):
+            self._link(entry, WriteResult(existing))
 
     def run(self, concurrency: int) -> None:
         entries = self.state.pending_actions(self.system)
@@ -62,18 +87,36 @@ class Loader:
         creates = [e for e in entries if e.kind is ActionKind.CREATE]
         others = [e for e in entries if e.kind is not ActionKind.CREATE]
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            list(pool.map(self.execute, creates))
+            list(pool.map(self._execute_in_order, contending(creates, self._unique_values)))
             list(pool.map(self.execute, others))
 
-    def execute(self, entry: OutboxEntry) -> None:
+    def _unique_values(self, entry: OutboxEntry) -> set[str]:
+        """The email addresses a create would hold (a vendor may hold each only once)."""
+        try:
+            contact, _errors = self.mapping.inbound(
+                entry.action.payload, default_region=self.default_region
+            )
+        except Exception:  # a payload the mapping cannot read back competes with nobody
+            return set()
+        return {email.address for email in contact.emails} if contact is not None else set()
+
+    def _execute_in_order(self, group: list[OutboxEntry]) -> None:
+        """Creates competing for one unique value run one after the other, in queue order,
+        and wait behind one that must be retried: the first planned wins, every time."""
+        for entry in group:
+            if not self.execute(entry):
+                return
+
+    def execute(self, entry: OutboxEntry) -> bool:
+        """Run one action; False when it failed and will be retried on a later run."""
         if entry.attempts >= MAX_ATTEMPTS:
             self.state.fail(
                 entry.id, f"gave up after {entry.attempts} attempts: {entry.last_error}"
             )
-            return
+            return True
         reconcile = entry.attempts > 0 and entry.kind is ActionKind.CREATE
         if not self.state.mark_in_flight(entry.id):
-            return
+            return True
         faultpoints.hit("load")
         try:
             if entry.kind is ActionKind.CREATE:
@@ -83,15 +126,17 @@ class Loader:
             else:
                 self._delete(entry)
         except _AlreadyHandled:
-            return
+            return True
         except SyncError as exc:
             self.counts.failed += 1
             self.state.fail(entry.id, self.redact(str(exc)))
             log.warning("action failed", system=self.system, action=entry.key, error=str(exc))
+            return not isinstance(exc, RetriableError)
         except Exception as exc:  # never let one action stop the others
             self.counts.failed += 1
             self.state.fail(entry.id, self.redact(f"{type(exc).__name__}: {exc}"))
             log.error("action crashed", system=self.system, action=entry.key, error=str(exc))
+        return True
 
     # --- kinds -------------------------------------------------------------------------
 
@@ -180,13 +225,16 @@ class Loader:
             faultpoints.hit("after_vendor_answer")
         except DuplicateError as exc:
             owner = self.state.person_for(self.system, exc.existing_id or "")
-            if owner is None or self.state.resolve_person(owner) == self.state.resolve_person(
-                action.person_id
-            ):
+            if owner is None:
                 raise
+            same = self.state.resolve_person(owner) == self.state.resolve_person(
+                action.person_id
+            )
+            holder = "the same person's other record" if same else f"record of person {owner}"
+            # Retrying cannot help: the system holds the value in another record of ours.
             reason = self.redact(
                 f"{self.system} record {action.external_id}: the update would duplicate a "
-                f"unique value of record {exc.existing_id} (person {owner}): "
+                f"unique value held by {holder} {exc.existing_id}: "
                 f"{exc.vendor_message or 'duplicate'}; left as it is"
             )
             self.state.skip(entry.id, reason)
@@ -209,6 +257,7 @@ class Loader:
                     payload=contact.model_dump(mode="json"),
                     source_updated_at=contact.updated_at,
                     raw=result.record,
+                    own_write=True,
                 )
         self.counts.updated += 1
 
@@ -229,3 +278,30 @@ class Loader:
             return None
         source = SourceRef(system=self.system, external_id=external_id)
         return contact.model_copy(update={"source": source})
+
+
+def contending(
+    entries: Sequence[OutboxEntry], unique_values: Callable[[OutboxEntry], Iterable[str]]
+) -> list[list[OutboxEntry]]:
+    """``entries`` in groups that share a unique value (directly or through another
+    entry), each group in queue order; groups ordered by their first entry."""
+    owner: dict[str, int] = {}
+    parent = list(range(len(entries)))
+
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    for index, entry in enumerate(entries):
+        for value in unique_values(entry):
+            if value in owner:
+                first, second = root(owner[value]), root(index)
+                parent[max(first, second)] = min(first, second)
+            else:
+                owner[value] = index
+    groups: dict[int, list[OutboxEntry]] = {}
+    for index, entry in enumerate(entries):
+        groups.setdefault(root(index), []).append(entry)
+    return [groups[key] for key in sorted(groups)]

@@ -6,9 +6,11 @@ stage step decides, record by record:
 
 * mapping or validation fails -> quarantined with the reason (the run goes on);
   the same bad payload seen again is not re-reported;
-* the stored hash is the same -> a boundary duplicate or an unchanged record: skipped;
-* the hash is what contactsync itself last wrote there -> an *echo*: stored, but
-  nobody is told;
+* the stored hash is the same -> a boundary duplicate or an unchanged record: skipped
+  (unless a killed run left it unplanned: then it is handed on again);
+* the hash is what contactsync itself last wrote there (or the record is one it
+  created without seeing the result) -> an *echo*: stored as contactsync's own
+  write (it never feeds back into the golden record), but nobody is told;
 * otherwise -> staged and handed on to matching.
 
 A staged record stays marked *unplanned* in the state until the plan that took it
@@ -28,7 +30,7 @@ from pydantic import ValidationError
 from contactsync import faultpoints
 from contactsync.adapters.base import Adapter, ChangeStrategy, RawRecord, Window
 from contactsync.mapping import Mapping
-from contactsync.models import Contact, SourceRef, SystemCounts
+from contactsync.models import ActionKind, Contact, SourceRef, SystemCounts
 from contactsync.state import StateStore, raw_hash
 
 log = structlog.get_logger(__name__)
@@ -133,10 +135,19 @@ def _stage_one(
         return
     digest = contact.content_hash()
     stored = state.get_record(system, raw.external_id)
+    if stored is None and _adopt_own_create(state, system, raw, contact, digest):
+        counts.echoes += 1
+        return
     if stored is not None and stored.hash == digest and not stored.deleted:
+        if stored.unplanned:  # left unplanned by a killed run: hand it on again, in order
+            counts.staged += 1
+            result.staged.append(StagedRecord(system, raw.external_id, contact))
         return
     payload = contact.model_dump(mode="json")
-    echo = state.pushed_hash(system, raw.external_id) == digest
+    pushed = state.pushed_hash(system, raw.external_id)
+    # An echo: what contactsync last wrote there, or the first sight of a record it
+    # created without seeing the result (the vendor's answer was lost or empty).
+    echo = pushed is not None and pushed in (digest, "")
     state.upsert_record(
         system,
         raw.external_id,
@@ -145,12 +156,48 @@ def _stage_one(
         source_updated_at=contact.updated_at,
         raw=raw.payload,
         unplanned=not echo,
+        own_write=echo,
     )
     if echo:
+        if pushed != digest:
+            state.remember_push(system, raw.external_id, digest)
         counts.echoes += 1
         return
     counts.staged += 1
     result.staged.append(StagedRecord(system, raw.external_id, contact))
+
+
+def _adopt_own_create(
+    state: StateStore, system: str, raw: RawRecord, contact: Contact, digest: str
+) -> bool:
+    """A new record stamped with a person whose create here is still open is that
+    create's result (its answer was lost): record it as done, as contactsync's own."""
+    stamped = contact.sync_id
+    if not stamped or state.get_person(stamped) is None:
+        return False
+    person = state.resolve_person(stamped)
+    for status in ("failed", "pending"):
+        for entry in state.list_actions(status, system):
+            action = entry.action
+            if (
+                action.kind is ActionKind.CREATE
+                and state.resolve_person(action.person_id) == person
+            ):
+                payload = contact.model_dump(mode="json")
+                state.complete_create(
+                    entry.id, system, raw.external_id, action.person_id, digest, payload=payload
+                )
+                state.upsert_record(
+                    system,
+                    raw.external_id,
+                    hash=digest,
+                    payload=payload,
+                    raw=raw.payload,
+                    own_write=True,
+                )
+                log.info("lost create answer recovered", system=system, record=raw.external_id)
+                return True
+    return False
 
 
 def vanished(state: StateStore, system: str, seen_ids: set[str]) -> list[str]:
