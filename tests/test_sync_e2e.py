@@ -199,3 +199,25 @@ def test_no_ping_pong_after_propagating_a_change(sandbox: Sandbox, engine: Engin
     outcome = engine.run("sync")
     assert outcome.summary.status == "ok", outcome.errors
     assert sum(writes_between(before, sandbox.stats()).values()) == 0
+
+
+def test_golden_records_carry_their_organizations_channels(
+    sandbox: Sandbox, engine: Engine
+) -> None:
+    """Xurrent organization contacts land in the golden organization, usable outbound."""
+    channels = {key: chans for key, chans in engine.org_channels.items() if chans}
+    assert channels, "the sandbox's organizations have channels"
+    with_org = [
+        p
+        for p in engine.state.iter_persons()
+        if (p.golden.get("organization") or {}).get("refs", {}).get("xurrent")
+    ]
+    assert with_org
+    carried = [p for p in with_org if p.golden["organization"].get("channels")]
+    touched_ids = {p.person_id for p in carried}
+    assert carried, "persons in a synced organization carry its channels"
+    for person in carried:
+        org_id = person.golden["organization"]["refs"]["xurrent"]
+        expected = [c.model_dump(mode="json") for c in engine.org_channels[("xurrent", org_id)]]
+        assert person.golden["organization"]["channels"] == expected
+    assert touched_ids

@@ -23,7 +23,14 @@ from contactsync.errors import SyncError
 from contactsync.logs import redact
 from contactsync.mapping import Mapping, load_mappings
 from contactsync.matching import MatchConfig
-from contactsync.models import Action, ActionKind, PersonCounts, RunSummary, SystemCounts
+from contactsync.models import (
+    Action,
+    ActionKind,
+    OrgChannel,
+    PersonCounts,
+    RunSummary,
+    SystemCounts,
+)
 from contactsync.state import StateStore
 from contactsync.sync_load import Loader
 from contactsync.sync_resolve import (
@@ -99,6 +106,7 @@ class Engine:
         self.state = state
         self.adapters = adapters
         self.mappings = mappings
+        self.org_channels: dict[tuple[str, str], list[OrgChannel]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, env: dict[str, str] | None = None) -> Engine:
@@ -168,6 +176,7 @@ class Engine:
             result = self._extract(name, kind, started, since, outcome, progress)
             if result is not None:
                 staged.append(result)
+        self.org_channels = self._read_org_channels(chosen, outcome)
         staged += unplanned_leftovers(self.state, staged)
         # Matching, merging, planning and queueing commit together, and only then are
         # the records marked planned: a run killed on the way leaves them for the next.
@@ -182,6 +191,23 @@ class Engine:
             counts = outcome.summary.systems.get(action.system)
             if counts is not None and kind == "plan":
                 _count_planned(counts, action)
+
+    def _read_org_channels(
+        self, chosen: list[str], outcome: RunOutcome
+    ) -> dict[tuple[str, str], list[OrgChannel]]:
+        """Organizations' own channels (a snapshot) from the systems that keep them."""
+        found: dict[tuple[str, str], list[OrgChannel]] = {}
+        for name in chosen:
+            if not self.settings.systems[name].is_source:
+                continue
+            try:
+                by_org = self.adapters[name].canonical_channels()
+            except SyncError as exc:
+                outcome.errors.append(redact(str(exc)))
+                outcome.summary.status = "partial"
+                continue
+            found.update({(name, org_id): chans for org_id, chans in by_org.items()})
+        return found
 
     def _extract(
         self,
@@ -249,7 +275,7 @@ class Engine:
         taken = names_by_system(self.state, [t.system for t in targets])
         for person_id in sorted(result.touched):
             faultpoints.hit("plan")
-            golden = rebuild_golden(self.state, person_id, priority, propagating)
+            golden = rebuild_golden(self.state, person_id, priority, propagating, self.org_channels)
             if golden is None:
                 continue
             actions, unholdable = plan_for_person(self.state, person_id, golden, targets, taken)

@@ -20,7 +20,14 @@ from pydantic import ValidationError
 
 from contactsync.matching import MatchConfig, PersonIndex
 from contactsync.merge import SourceContact, merge
-from contactsync.models import Action, ActionKind, Contact, ContactStatus, SystemName
+from contactsync.models import (
+    Action,
+    ActionKind,
+    Contact,
+    ContactStatus,
+    OrgChannel,
+    SystemName,
+)
 from contactsync.planning import Target, plan_person, with_person_id
 from contactsync.state import StateStore, StoredRecord
 from contactsync.sync_stage import StagedRecord
@@ -144,8 +151,13 @@ def rebuild_golden(
     person_id: str,
     priority: Mapping[str, int],
     propagating: frozenset[str] = frozenset(),
+    channels: Mapping[tuple[str, str], list[OrgChannel]] | None = None,
 ) -> Contact | None:
     """Merge the person's live records into the golden record and save it.
+
+    ``channels`` are organizations' own channels by (system, organization id), read
+    from the systems that keep them (Xurrent): the golden organization carries its
+    channels, so outbound mappings can fall back on them (e.g. an office phone).
 
     Each record takes part with the content its own users gave it: what contactsync
     wrote there is derived from the golden record and never feeds back into it (a
@@ -176,6 +188,7 @@ def rebuild_golden(
     if not sources:
         return None
     golden, provenance = merge(sources, priority)
+    golden = with_org_channels(golden, channels or {})
     if deleted_by_source:
         golden = golden.model_copy(update={"status": ContactStatus.DELETED})
     state.save_person(
@@ -183,6 +196,21 @@ def rebuild_golden(
         golden.model_dump(mode="json"),
         {name: p.as_dict() for name, p in provenance.items()},
     )
+    return golden
+
+
+def with_org_channels(
+    golden: Contact, channels: Mapping[tuple[str, str], list[OrgChannel]]
+) -> Contact:
+    """The golden record with its organization's channels as their system holds them."""
+    organization = golden.organization
+    if organization is None or not channels:
+        return golden
+    for system, org_id in sorted(organization.refs.items()):
+        found = channels.get((system, org_id))
+        if found is not None:
+            updated = organization.model_copy(update={"channels": list(found)})
+            return golden.model_copy(update={"organization": updated})
     return golden
 
 

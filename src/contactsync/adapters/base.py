@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import httpx
 
 from contactsync.http_budgets import Budget
+from contactsync.models import OrgChannel
 
 
 class ChangeStrategy(StrEnum):
@@ -149,6 +150,10 @@ class Adapter(ABC):
     def organization_channels(self) -> Iterator[OrgChannelRecord]:
         """Organizations' own channels, for systems that have them (default: none)."""
         return iter(())
+
+    def canonical_channels(self) -> dict[str, list[OrgChannel]]:
+        """Organization id -> its channels in canonical form (default: none)."""
+        return {}
 
     def close(self) -> None:
         self.client.close()

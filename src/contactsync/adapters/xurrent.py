@@ -298,6 +298,12 @@ class XurrentAdapter(Adapter):
         """Every channel of every configured organization (a snapshot, fully paged)."""
         return self.channels.records(self.organization_ids())
 
+    def canonical_channels(self) -> dict[str, list[OrgChannel]]:
+        """The configured organizations' channels, canonical (empty without organizations)."""
+        if not self.organization_ids():
+            return {}
+        return channels_by_organization(self.organization_channels())
+
     def list_channels(self, org_id: str | int) -> list[dict[str, Any]]:
         return self.channels.fetch(org_id)
 
