@@ -227,9 +227,7 @@ class Loader:
             owner = self.state.person_for(self.system, exc.existing_id or "")
             if owner is None:
                 raise
-            same = self.state.resolve_person(owner) == self.state.resolve_person(
-                action.person_id
-            )
+            same = self.state.resolve_person(owner) == self.state.resolve_person(action.person_id)
             holder = "the same person's other record" if same else f"record of person {owner}"
             # Retrying cannot help: the system holds the value in another record of ours.
             reason = self.redact(
