@@ -104,14 +104,25 @@ def test_plenty_of_quota_means_no_waiting() -> None:
     assert clock.sleeps == []
 
 
-def test_low_quota_is_spread_over_the_time_left() -> None:
+def test_low_quota_of_a_long_window_is_spread_over_the_time_left() -> None:
     clock = FakeClock()
-    transport = httpx.MockTransport(lambda r: quota_response(10, START + 50, limit=100))
+    transport = httpx.MockTransport(lambda r: quota_response(10, START + 550, limit=100))
     client = client_for("xurrent", transport, clock)
     client.get("/people")
     client.get("/people")
-    # 10 left of 100 (under 20 %), 50 s to the reset: spread over 11 steps.
-    assert clock.sleeps == [pytest.approx(50 / 11)]
+    # 10 left of 100 (under 20 %), 550 s to the reset: spread over 11 steps.
+    assert clock.sleeps == [pytest.approx(550 / 11)]
+
+
+def test_low_quota_of_a_short_window_goes_at_full_speed_then_waits() -> None:
+    clock = FakeClock()
+    server = QuotaServer(clock, limit=10, window=60.0)
+    client = client_for("pylon", httpx.MockTransport(server), clock, budgets={})
+    for _ in range(20):
+        assert client.get("/issues").status_code == 200
+    # The first window's ten go at once; the next ten as soon as it has reset.
+    assert server.sent_at[:10] == [START] * 10
+    assert server.sent_at[10:] == [pytest.approx(START + 60.5)] * 10
 
 
 def test_a_run_against_a_quota_never_meets_a_429() -> None:

@@ -124,13 +124,21 @@ def plan(ctx: typer.Context, systems: SystemsOption = None, as_json: JsonOption 
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
+def run(
+    ctx: typer.Context,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="If another run holds the state, stand by and take over when it stops."
+        ),
+    ] = False,
+) -> None:
     """The scheduler: runs sync passes on each system's schedule (one instance per state)."""
     from contactsync import commands
 
     options: GlobalOptions = ctx.obj
     settings = commands.load(options.config, options.log_format)
-    commands.serve_scheduler(settings)
+    commands.serve_scheduler(settings, wait=wait)
 
 
 @app.command()

@@ -27,6 +27,7 @@ from contactsync.logs import configure_logging, redact
 from contactsync.mapping import MappingError
 from contactsync.state import OutboxEntry, OutboxStatus, StateError, StateStore
 from contactsync.sync import Engine, RunOutcome
+from contactsync.sync_preflight import unreachable
 
 USAGE_EXIT = 2
 console = Console(stderr=False)
@@ -96,6 +97,9 @@ def run_pass(
     unknown = [s for s in systems or () if s not in settings.systems]
     if unknown:
         raise fail(f"unknown system(s): {', '.join(unknown)}; known: {', '.join(settings.systems)}")
+    problem = unreachable(settings, systems)  # before anything is opened or changed
+    if problem is not None:
+        raise fail(problem)
     interactive = not as_json and sys.stderr.isatty()
     with engine_for(settings) as engine, progress_bars(interactive) as progress:
         tasks: dict[str, TaskID] = {}
@@ -168,21 +172,30 @@ def failed_actions_table(entries: Sequence[OutboxEntry]) -> Table:
     return table
 
 
-def serve_scheduler(settings: Settings) -> None:
-    """``contactsync run``: hold the lease, then run each system's sync on its schedule."""
-    from contactsync.scheduler import LeaseHeld, Scheduler
+def serve_scheduler(settings: Settings, *, wait: bool = False) -> None:
+    """``contactsync run``: hold the lease (refuse, or with ``wait`` stand by until it is
+    free), then run each system's sync on its schedule."""
+    from contactsync.scheduler import LeaseHeld, Scheduler, lease_ttl
 
+    try:
+        ttl = lease_ttl()
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     with engine_for(settings) as engine:
 
         def run_system(name: str) -> None:
             outcome = engine.run("sync", systems=[name])
             log_summary(outcome)
 
-        scheduler = Scheduler(settings, run_system)
-        try:
-            scheduler.acquire()
-        except LeaseHeld as exc:
-            raise fail(str(exc), code=1) from None
+        scheduler = Scheduler(settings, run_system, lease_ttl=ttl)
+        if wait:
+            if not scheduler.wait_for_lease():
+                return
+        else:
+            try:
+                scheduler.acquire()
+            except LeaseHeld as exc:
+                raise fail(str(exc), code=1) from None
         scheduler.serve()
 
 

@@ -12,8 +12,13 @@ Each request falls in a *bucket* chosen by a callable ``(method, path) -> name``
   when it arrives, and network jitter must not push one more into a vendor window;
 - the vendor's quota headers (``X-RateLimit-Limit/Remaining/Reset``). Requests sent
   but not yet answered count against ``Remaining``. Above ``pace_below`` of the
-  limit requests go at full speed; below it the remaining requests are spread
-  evenly over the time to the reset; with none left the bucket waits for the reset.
+  limit requests go at full speed; below it, in a window that resets more than
+  ``spread_beyond`` seconds (2 min) from now (an hourly quota), the remaining requests
+  are spread evenly over the time to the reset, so a long window is not emptied and
+  then waited out; a shorter window is used at full speed, since spreading its last
+  requests gains no throughput and delays the end of a run by up to a window (and a
+  budget's sliding window then repeats the spread in every later window). With none
+  left the bucket waits for the reset.
   An epoch reset is corrected for the vendor's clock skew (its ``Date`` header) and
   never believed beyond ``max_reset_wait`` seconds. A vendor that sends Limit and
   Remaining without a reset (Laravel: Grow CRM) gets an assumed window of
@@ -102,6 +107,7 @@ class RateLimiter:
         base_path: str = "",
         read_headers: bool = True,
         pace_below: float = 0.2,
+        spread_beyond: float = 120.0,
         reset_margin: float = 0.5,
         max_reset_wait: float = 3600.0,
         account_budget: Budget | None = None,
@@ -121,6 +127,7 @@ class RateLimiter:
         self.base_path = base_path.rstrip("/")
         self.read_headers = read_headers
         self.pace_below = pace_below
+        self.spread_beyond = spread_beyond
         self.reset_margin = reset_margin
         self.max_reset_wait = max_reset_wait
         self.account_budget = account_budget
@@ -253,7 +260,7 @@ class RateLimiter:
         if left <= 0:
             return bucket.reset_at + self.reset_margin
         threshold = bucket.limit * self.pace_below if bucket.limit else 0.0
-        if left > threshold:
+        if left > threshold or bucket.reset_at - now <= self.spread_beyond:
             return now
         # Spread what is left evenly, the last one a step before the reset.
         spacing = (bucket.reset_at - now) / (left + 1)

@@ -194,7 +194,9 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        # One write per event (line and newline together): events from threads and from
+        # standard-library loggers sharing the stream never run into each other's line.
+        logger_factory=structlog.WriteLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
     _route_stdlib_logging(out, numeric_level, shared, tail)

@@ -19,12 +19,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any, Literal
 
 import phonenumbers
 from nameparser import HumanName
 
-from contactsync.models import DEFAULT_REGION, normalize_phone
+from contactsync.models import DEFAULT_REGION, NORMALIZE_CACHE_SIZE, normalize_phone
 
 Direction = Literal["inbound", "outbound"]
 
@@ -159,25 +160,33 @@ def parse_phone(value: Any, default_region: str) -> tuple[str, str | None]:
     """(E.164, extension). A digits-only string that is no valid number in the default
     region is tried as an international number (``442071234567`` -> ``+442071234567``),
     since digits-only vendors (Pylon) drop the ``+``."""
-    text = as_text(value).strip()
+    number, extension, error = _parsed_phone(as_text(value).strip(), default_region)
+    if error is not None:
+        raise TransformError(error)
+    return number, extension
+
+
+@lru_cache(maxsize=NORMALIZE_CACHE_SIZE)
+def _parsed_phone(text: str, default_region: str) -> tuple[str, str | None, str | None]:
+    """:func:`parse_phone` as (E.164, extension, None) or ("", None, error); pure, cached."""
     digits_only = text.isdigit()
     try:
         number, extension = normalize_phone(text, default_region)
     except ValueError as exc:
         if digits_only:
             try:
-                return normalize_phone("+" + text, default_region)
+                return (*normalize_phone("+" + text, default_region), None)
             except ValueError:
                 pass
-        raise TransformError(str(exc)) from None
+        return "", None, str(exc)
     if digits_only and not phonenumbers.is_valid_number(phonenumbers.parse(number)):
         try:
             international = normalize_phone("+" + text, default_region)
         except ValueError:
-            return number, extension
+            return number, extension, None
         if phonenumbers.is_valid_number(phonenumbers.parse(international[0])):
-            return international
-    return number, extension
+            return (*international, None)
+    return number, extension, None
 
 
 def _e164(value: Any, ctx: TransformContext) -> Any:
@@ -205,9 +214,17 @@ def _split_name(value: Any, ctx: TransformContext) -> Any:
     text = as_text(value).strip()
     if not text:
         return None
-    parsed = HumanName(text)
-    part = {"first": parsed.first, "middle": parsed.middle, "last": parsed.last}[ctx.arg or "first"]
+    first, middle, last = _name_parts(text)
+    part = {"first": first, "middle": middle, "last": last}[ctx.arg or "first"]
     return part.strip() or None
+
+
+@lru_cache(maxsize=NORMALIZE_CACHE_SIZE)
+def _name_parts(text: str) -> tuple[str, str, str]:
+    """(first, middle, last) of a full name; parsed once per name (``split_name:first``,
+    ``:middle`` and ``:last`` rules read the same string)."""
+    parsed = HumanName(text)
+    return str(parsed.first), str(parsed.middle), str(parsed.last)
 
 
 def _join_name(value: Any, ctx: TransformContext) -> Any:

@@ -1,9 +1,11 @@
 """APScheduler wiring for ``contactsync run``: one sync job per system, one at a time.
 
 * A lease row in SQLite makes sure only one scheduler runs against a state file;
-  a second one refuses and names the holder. The lease is renewed by a heartbeat
-  and on every pass; if the holder dies (even by SIGKILL) another may take over
-  once it expires.
+  a second one refuses and names the holder, or with ``--wait`` stands by and
+  takes over once the lease expires. The lease is renewed by a heartbeat on its own
+  thread (so a pass longer than the lease never loses it) and on every pass; if the
+  holder dies (even by SIGKILL) the lease expires after ``LEASE_TTL`` (60 s;
+  ``CONTACTSYNC_LEASE_TTL`` seconds overrides it, e.g. for tests).
 * Each system's job runs on its own interval or cron (UTC). All jobs share a
   one-thread executor, so passes never overlap; misfires are coalesced.
 * SIGTERM/SIGINT stop the scheduler after the pass in progress.
@@ -15,7 +17,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from types import FrameType
 
@@ -32,6 +34,8 @@ log = structlog.get_logger(__name__)
 LEASE_NAME = "scheduler"
 LEASE_TTL = timedelta(seconds=60)
 HEARTBEAT = timedelta(seconds=20)
+LEASE_TTL_ENV = "CONTACTSYNC_LEASE_TTL"
+MAX_STANDBY_POLL = 5.0
 
 
 class LeaseHeld(Exception):
@@ -40,6 +44,20 @@ class LeaseHeld(Exception):
 
 def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lease_ttl(environ: Mapping[str, str] | None = None) -> timedelta:
+    """The lease's lifetime: ``CONTACTSYNC_LEASE_TTL`` seconds if set, else ``LEASE_TTL``."""
+    text = (os.environ if environ is None else environ).get(LEASE_TTL_ENV, "").strip()
+    if not text:
+        return LEASE_TTL
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < 86400:
+        raise ValueError(f"{LEASE_TTL_ENV}: expected seconds between 0 and 86400, got {text!r}")
+    return timedelta(seconds=seconds)
 
 
 class Scheduler:
@@ -51,26 +69,49 @@ class Scheduler:
         run_system: Callable[[str], None],
         *,
         lease_ttl: timedelta = LEASE_TTL,
-        heartbeat: timedelta = HEARTBEAT,
+        heartbeat: timedelta | None = None,
     ) -> None:
         self.settings = settings
         self.run_system = run_system
         self.lease_ttl = lease_ttl
-        self.heartbeat = heartbeat
+        self.heartbeat = heartbeat if heartbeat is not None else min(HEARTBEAT, lease_ttl / 3)
         self.holder = holder_name()
         self.state = StateStore.open(settings.state_path)
         self.scheduler = BlockingScheduler(
-            executors={"default": ThreadPoolExecutor(1)},
+            # passes one at a time; the heartbeat on its own thread, never behind a pass
+            executors={"default": ThreadPoolExecutor(1), "lease": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
             timezone="UTC",
         )
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def acquire(self) -> None:
         if not self.state.acquire_lease(LEASE_NAME, self.holder, self.lease_ttl):
             current = self.state.lease_holder(LEASE_NAME)
             who = f"{current.holder} until {current.expires_at.isoformat()}" if current else "?"
             raise LeaseHeld(f"another contactsync run holds the lease on this state: {who}")
+
+    def wait_for_lease(self) -> bool:
+        """Stand by until the lease is ours (True) or SIGTERM/SIGINT came (False)."""
+        signal.signal(signal.SIGTERM, self._stop_waiting)
+        signal.signal(signal.SIGINT, self._stop_waiting)
+        poll = min(MAX_STANDBY_POLL, self.lease_ttl.total_seconds() / 4)
+        told = False
+        while not self._stopping.is_set():
+            try:
+                self.acquire()
+                return True
+            except LeaseHeld as exc:
+                if not told:
+                    log.info("standing by for the lease", holder=self.holder, reason=str(exc))
+                    told = True
+            self._stopping.wait(poll)
+        self.state.close()
+        return False
+
+    def _stop_waiting(self, signum: int, frame: FrameType | None) -> None:
+        self._stopping.set()
 
     def _renew(self) -> None:
         with self._lock:
@@ -99,7 +140,7 @@ class Scheduler:
             self._renew,
             IntervalTrigger(seconds=self.heartbeat.total_seconds()),
             id="lease-heartbeat",
-            executor="default",
+            executor="lease",
         )
         return names
 

@@ -87,10 +87,22 @@ def default_lease_holder() -> str:
 
 
 def _create_private_file(path: Path) -> None:
+    """Create the file (mode 0600) if it is missing; never open an existing one.
+
+    Closing any descriptor of a database file drops every POSIX lock this process
+    holds on it, those of SQLite connections already open here included (the
+    scheduler and the engine each hold one): another process could then checkpoint
+    and remove the WAL under them, losing their writes.
+    """
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    os.close(fd)
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            pass  # created meanwhile by someone else
+        else:
+            os.close(fd)
     _restrict(path)
 
 

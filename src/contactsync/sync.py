@@ -20,12 +20,13 @@ from contactsync import faultpoints
 from contactsync.adapters.base import Adapter, AdapterContext, adapter_class
 from contactsync.config import Settings, SystemSettings
 from contactsync.errors import SyncError
-from contactsync.logs import redact
+from contactsync.logs import redact, register_secret
 from contactsync.mapping import Mapping, load_mappings
 from contactsync.matching import MatchConfig
 from contactsync.models import (
     Action,
     ActionKind,
+    Contact,
     OrgChannel,
     PersonCounts,
     RunSummary,
@@ -115,7 +116,10 @@ class Engine:
         adapters: dict[str, Adapter] = {}
         for name, system in settings.enabled_systems().items():
             context = adapter_context(name, system, settings.credentials(name, env))
-            adapters[name] = adapter_class(name)(context)
+            adapter = adapter_class(name)(context)
+            if hasattr(adapter, "on_new_token"):  # tokens learned at run time (Rhythm OAuth)
+                adapter.on_new_token = register_secret
+            adapters[name] = adapter
         return cls(settings, StateStore.open(settings.state_path), adapters, mappings)
 
     def close(self) -> None:
@@ -267,15 +271,11 @@ class Engine:
                 person_id = self.state.person_for(stage.system, external_id)
                 if person_id is not None:
                     result.touched.add(self.state.resolve_person(person_id))
-        priority = {n: s.priority for n, s in self.settings.systems.items()}
-        propagating = frozenset(
-            n for n, s in self.settings.systems.items() if s.enabled and s.deletes == "propagate"
-        )
         targets = self._targets()
         taken = names_by_system(self.state, [t.system for t in targets])
         for person_id in sorted(result.touched):
             faultpoints.hit("plan")
-            golden = rebuild_golden(self.state, person_id, priority, propagating, self.org_channels)
+            golden = self._golden(person_id)
             if golden is None:
                 continue
             actions, unholdable = plan_for_person(self.state, person_id, golden, targets, taken)
@@ -293,12 +293,11 @@ class Engine:
     def replan(self, person_ids: Sequence[str]) -> list[Action]:
         """Rebuild these persons' golden records and queue what they need (after a
         human merged or split them); the next pass loads the queued actions."""
-        priority = {n: s.priority for n, s in self.settings.systems.items()}
         targets = self._targets()
         taken = names_by_system(self.state, [t.system for t in targets])
         actions: list[Action] = []
         for person_id in dict.fromkeys(self.state.resolve_person(p) for p in person_ids):
-            golden = rebuild_golden(self.state, person_id, priority)
+            golden = self._golden(person_id)
             if golden is not None:
                 planned = plan_for_person(self.state, person_id, golden, targets, taken)[0]
                 claim_names(planned, golden, taken)
@@ -306,6 +305,15 @@ class Engine:
         allow_shared_names(actions, taken)
         self.state.enqueue(actions, "review")
         return actions
+
+    def _golden(self, person_id: str) -> Contact | None:
+        """The person's golden record, rebuilt and saved: the same for a run and a replan
+        (deletions that propagate, organizations' own channels from the last read)."""
+        priority = {n: s.priority for n, s in self.settings.systems.items()}
+        propagating = frozenset(
+            n for n, s in self.settings.systems.items() if s.enabled and s.deletes == "propagate"
+        )
+        return rebuild_golden(self.state, person_id, priority, propagating, self.org_channels)
 
     def _targets(self) -> list[TargetSystem]:
         targets = []

@@ -11,6 +11,9 @@ stage step decides, record by record:
 * the hash is what contactsync itself last wrote there (or the record is one it
   created without seeing the result) -> an *echo*: stored as contactsync's own
   write (it never feeds back into the golden record), but nobody is told;
+* the record is the result of one of contactsync's writes whose answer was lost
+  (:mod:`contactsync.sync_own_writes`) -> the action is recorded as done and the
+  record as contactsync's own write;
 * otherwise -> staged and handed on to matching.
 
 A staged record stays marked *unplanned* in the state until the plan that took it
@@ -20,9 +23,11 @@ killed or failed run left behind to the next one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
@@ -30,12 +35,17 @@ from pydantic import ValidationError
 from contactsync import faultpoints
 from contactsync.adapters.base import Adapter, ChangeStrategy, RawRecord, Window
 from contactsync.mapping import Mapping
-from contactsync.models import ActionKind, Contact, SourceRef, SystemCounts
+from contactsync.models import Contact, SourceRef, SystemCounts
 from contactsync.state import StateStore, raw_hash
+from contactsync.sync_own_writes import OwnWrites
 
 log = structlog.get_logger(__name__)
 
 STAGE_BATCH = 500
+#: longest text a mapped field may hold (a name, an address line, a note)
+MAX_TEXT = 20_000
+#: C0 controls but tab, line feed and carriage return; DEL and C1 controls; surrogates
+_BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass
@@ -75,10 +85,38 @@ def map_record(
     if contact is None:
         reasons = "; ".join(str(e) for e in errors) or "unknown mapping error"
         return None, f"{system} record {raw.external_id}: {reasons}"
+    problem = text_problem(contact.model_dump(mode="json"))
+    if problem is not None:
+        return None, f"{system} record {raw.external_id}: {problem}"
     update: dict[str, object] = {"source": SourceRef(system=system, external_id=raw.external_id)}
     if contact.updated_at is None and raw.updated_at is not None:
         update["updated_at"] = raw.updated_at
     return contact.model_copy(update=update), None
+
+
+def text_problem(value: Any, path: str = "") -> str | None:
+    """Why a mapped value cannot be passed on to other systems, or None: text longer
+    than :data:`MAX_TEXT`, control characters, or lone surrogates (not Unicode)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = text_problem(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = text_problem(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            return f"{path}: {len(value)} characters (at most {MAX_TEXT})"
+        bad = _BAD_CHARACTER.search(value)
+        if bad is not None:
+            kind = (
+                "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
+            )
+            return f"{path}: {kind} (U+{ord(bad.group()):04X}) at position {bad.start()}"
+    return None
 
 
 def stage_records(
@@ -94,11 +132,12 @@ def stage_records(
     result = StageResult(system=system)
     counts = result.counts
     batch: list[RawRecord] = []
+    own = OwnWrites(state, system, mapping)
 
     def flush() -> None:
         with state.transaction():
             for raw in batch:
-                _stage_one(state, system, raw, mapping, default_region, result)
+                _stage_one(state, system, raw, mapping, default_region, result, own)
         batch.clear()
 
     for raw in records:
@@ -122,10 +161,17 @@ def _stage_one(
     mapping: Mapping,
     default_region: str,
     result: StageResult,
+    own: OwnWrites,
 ) -> None:
     counts = result.counts
     digest_raw = raw_hash(raw.payload)
     if state.is_same_quarantined(system, raw.external_id, digest_raw):
+        return
+    if raw.problem is not None:  # listed, but no record (e.g. it has no usable id)
+        unusable = f"{system} record {raw.external_id}: {raw.problem}"
+        state.quarantine(system, raw.external_id, unusable, raw.payload)
+        counts.quarantined += 1
+        log.warning("record quarantined", system=system, record=raw.external_id, reason=unusable)
         return
     contact, reason = map_record(raw, mapping, system, default_region)
     if contact is None:
@@ -135,7 +181,7 @@ def _stage_one(
         return
     digest = contact.content_hash()
     stored = state.get_record(system, raw.external_id)
-    if stored is None and _adopt_own_create(state, system, raw, contact, digest):
+    if stored is None and own.adopt_create(raw, contact, digest):
         counts.echoes += 1
         return
     if stored is not None and stored.hash == digest and not stored.deleted:
@@ -148,6 +194,9 @@ def _stage_one(
     # An echo: what contactsync last wrote there, or the first sight of a record it
     # created without seeing the result (the vendor's answer was lost or empty).
     echo = pushed is not None and pushed in (digest, "")
+    if not echo and stored is not None and own.adopt_update(stored, raw, contact, digest):
+        counts.echoes += 1
+        return
     state.upsert_record(
         system,
         raw.external_id,
@@ -165,39 +214,6 @@ def _stage_one(
         return
     counts.staged += 1
     result.staged.append(StagedRecord(system, raw.external_id, contact))
-
-
-def _adopt_own_create(
-    state: StateStore, system: str, raw: RawRecord, contact: Contact, digest: str
-) -> bool:
-    """A new record stamped with a person whose create here is still open is that
-    create's result (its answer was lost): record it as done, as contactsync's own."""
-    stamped = contact.sync_id
-    if not stamped or state.get_person(stamped) is None:
-        return False
-    person = state.resolve_person(stamped)
-    for status in ("failed", "pending"):
-        for entry in state.list_actions(status, system):
-            action = entry.action
-            if (
-                action.kind is ActionKind.CREATE
-                and state.resolve_person(action.person_id) == person
-            ):
-                payload = contact.model_dump(mode="json")
-                state.complete_create(
-                    entry.id, system, raw.external_id, action.person_id, digest, payload=payload
-                )
-                state.upsert_record(
-                    system,
-                    raw.external_id,
-                    hash=digest,
-                    payload=payload,
-                    raw=raw.payload,
-                    own_write=True,
-                )
-                log.info("lost create answer recovered", system=system, record=raw.external_id)
-                return True
-    return False
 
 
 def vanished(state: StateStore, system: str, seen_ids: set[str]) -> list[str]:

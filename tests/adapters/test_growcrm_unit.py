@@ -160,10 +160,13 @@ def test_limit_is_capped_at_the_documented_maximum() -> None:
     assert vendor.requests[0].url.params["limit"] == "100"
 
 
-def test_a_listed_record_without_an_id_is_fatal_naming_where() -> None:
+def test_a_listed_record_without_an_id_is_handed_on_for_quarantine_naming_where() -> None:
     vendor = paged([contact(1), {"first_name": "x", "dates": {"updated": stamp(1)}}])
-    with pytest.raises(FatalError, match="page 1 item 1 has no usable id"):
-        list(vendor.adapter(page_size=10).extract(Window(None, END)))
+    good, bad = list(vendor.adapter(page_size=10).extract(Window(None, END)))
+    assert good.problem is None
+    assert bad.external_id.startswith("?")
+    assert bad.problem is not None
+    assert "page 1 item 1 has no usable id" in bad.problem
 
 
 def test_a_list_answer_without_the_data_envelope_is_malformed() -> None:

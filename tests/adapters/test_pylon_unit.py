@@ -142,15 +142,17 @@ def test_page_size_is_clamped_to_pylons_range() -> None:
     assert sizes == [999, 1]
 
 
-def test_a_contact_without_an_id_is_skipped_with_a_warning(
+def test_a_contact_without_an_id_is_handed_on_for_quarantine(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     page = {"data": [{"name": "No Id"}, contact("c1")], "pagination": {"has_next_page": False}}
     fake = FakePylon(lambda request: httpx.Response(200, json=page))
     with caplog.at_level(logging.WARNING):
-        records = list(adapter_for(fake).extract(EVERYTHING))
-    assert [r.external_id for r in records] == ["c1"]
-    assert "page 1 item 0 has no id" in caplog.text
+        bad, good = list(adapter_for(fake).extract(EVERYTHING))
+    assert good.external_id == "c1"
+    assert good.problem is None
+    assert bad.external_id.startswith("?")
+    assert bad.problem is not None
 
 
 @pytest.mark.parametrize(
@@ -329,6 +331,36 @@ def test_stamping_without_current_reads_first_and_sends_nothing_already_there() 
     adapter_for(fake).update("c1", {"name": "X", "external_ids": [STAMP]}, current=None)
     assert fake.calls() == ["GET /contacts/c1", "PATCH /contacts/c1"]
     assert fake.bodies()[1] == {"name": "X"}
+
+
+def test_stamping_after_a_listing_merges_the_listed_labels_without_a_read() -> None:
+    listed = contact(
+        "c1",
+        external_ids=[
+            {"label": "zendesk", "external_id": "z1"},
+            {"label": "hubspot", "external_id": "h1"},
+        ],
+    )
+    store = Store(listed)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == "/contacts":
+            return httpx.Response(200, json={"data": [store.record], "pagination": {}})
+        return store(request)
+
+    fake = FakePylon(handler)
+    adapter = adapter_for(fake)
+    assert [r.external_id for r in adapter.extract(EVERYTHING)] == ["c1"]
+    stale = contact("c1", external_ids=[{"label": "zendesk", "external_id": "z1"}])
+    adapter.update("c1", {"external_ids": [STAMP]}, current=stale)
+    assert fake.calls() == ["GET /contacts", "PATCH /contacts/c1"]
+    merged = [*listed["external_ids"], STAMP]
+    assert fake.bodies()[1] == {"external_ids": merged}
+    # A second stamp in the same run starts from what the first write left.
+    other = {"label": "contactsync", "external_id": "p_01UNIT0000000000000000002"}
+    adapter.update("c1", {"external_ids": [other]}, current=stale)
+    assert fake.calls()[2:] == ["PATCH /contacts/c1"]
+    assert fake.bodies()[2] == {"external_ids": [*listed["external_ids"], other]}
 
 
 def test_update_of_a_missing_contact_is_not_found() -> None:

@@ -134,10 +134,12 @@ def test_extract_drops_a_record_repeated_across_pages() -> None:
     assert [r.external_id for r in adapter.extract(EVERYTHING)] == ["a", "b"]
 
 
-def test_a_record_without_id_is_a_fatal_error_naming_where() -> None:
+def test_a_record_without_id_is_handed_on_for_quarantine_naming_where() -> None:
     adapter, _ = make_adapter(lambda r: httpx.Response(200, json={"Items": [{"first_name": "X"}]}))
-    with pytest.raises(FatalError, match=r"rhythm search contacts.*page 1 item 0 has no usable id"):
-        list(adapter.extract(EVERYTHING))
+    (bad,) = list(adapter.extract(EVERYTHING))
+    assert bad.external_id.startswith("?")
+    assert bad.problem is not None
+    assert "page 1 item 0 has no usable id" in bad.problem
 
 
 def test_an_unreadable_timestamp_gives_no_updated_at() -> None:

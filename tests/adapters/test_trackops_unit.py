@@ -143,10 +143,13 @@ def test_extract_reads_updated_as_utc_and_applies_the_exact_window() -> None:
     assert records[0].payload["last_name"] == "Smith2"
 
 
-def test_a_listed_record_without_an_id_is_a_fatal_error_naming_where() -> None:
+def test_a_listed_record_without_an_id_is_handed_on_for_quarantine_naming_where() -> None:
     vendor = paged([contact(1), {"first_name": "Nobody"}])
-    with pytest.raises(FatalError, match="page 1 item 1 has no usable id"):
-        list(vendor.adapter(page_size=10).extract(Window(None, END)))
+    good, bad = list(vendor.adapter(page_size=10).extract(Window(None, END)))
+    assert good.problem is None
+    assert bad.external_id.startswith("?")
+    assert bad.problem is not None
+    assert "page 1 item 1 has no usable id" in bad.problem
 
 
 def test_a_non_array_list_answer_is_a_malformed_envelope() -> None:

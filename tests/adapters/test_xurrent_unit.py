@@ -173,15 +173,17 @@ def test_extract_sends_the_window_start_in_utc_seconds_and_reads_offsets() -> No
     assert record.payload["primary_email"] == "p7@example.com"
 
 
-def test_extract_skips_a_person_without_id_and_keeps_an_unreadable_timestamp(
+def test_extract_hands_on_a_person_without_id_and_keeps_an_unreadable_timestamp(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     rows = [{"name": "No Id"}, person(3, updated_at="yesterday")]
     adapter, _ = make_adapter(paged(rows, 5), page_size=5)
     with caplog.at_level(logging.WARNING):
         records = list(adapter.extract(Window(None, END)))
-    assert [(r.external_id, r.updated_at) for r in records] == [("3", None)]
-    assert "without an id" in caplog.text
+    good = [(r.external_id, r.updated_at) for r in records if r.problem is None]
+    assert good == [("3", None)]
+    (bad,) = [r for r in records if r.problem is not None]
+    assert bad.external_id.startswith("?")
 
 
 def test_page_size_is_capped_at_the_vendor_maximum() -> None:

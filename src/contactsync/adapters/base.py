@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import httpx
 
 from contactsync.http_budgets import Budget
-from contactsync.models import OrgChannel
+from contactsync.models import OrgChannel, content_hash
 
 
 class ChangeStrategy(StrEnum):
@@ -53,6 +53,17 @@ class RawRecord:
     payload: dict[str, Any]
     updated_at: datetime | None = None
     stream: str = "people"
+    #: why this listed item cannot be a record (e.g. it has no usable id): the engine
+    #: quarantines it with this reason instead of staging it
+    problem: str | None = None
+
+
+def unusable_record(item: dict[str, Any], problem: str) -> RawRecord:
+    """A listed item that cannot be a record, under a stand-in id (``?`` and the start of
+    its content hash), for the engine to quarantine with ``problem`` as the reason."""
+    return RawRecord(
+        external_id="?" + content_hash(item)[:16], payload=item, updated_at=None, problem=problem
+    )
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from contactsync.adapters.base import (
     RawRecord,
     Window,
     WriteResult,
+    unusable_record,
 )
 from contactsync.errors import (
     DuplicateError,
@@ -101,7 +102,11 @@ class GrowcrmAdapter(Adapter):
                 return  # sorted newest first: everything after this is older still
             if updated_at is not None and updated_at > end:
                 continue  # changed during this run: the next window holds it
-            external_id = _record_id(item, "list contacts", where)
+            try:
+                external_id = _record_id(item, "list contacts", where)
+            except FatalError as exc:  # one unusable item: quarantined, the others go on
+                yield unusable_record(item, exc.message)
+                continue
             yield RawRecord(external_id=external_id, payload=item, updated_at=updated_at)
 
     def get(self, external_id: str) -> dict[str, Any]:

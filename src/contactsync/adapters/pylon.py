@@ -14,7 +14,9 @@ and the engine links to that contact.
 
 Our person id lives in the ``external_ids`` entry labelled ``contactsync``
 (``mappings/pylon.toml``). A PATCH carrying ``external_ids`` REPLACES the whole
-list, so other labels are merged in from a fresh GET before writing. External ids
+list, so other labels are merged in before writing: from this run's listing of the
+contact (every run lists every contact, so that read is already made, and is as
+fresh as the snapshot the engine diffs), else from a GET. External ids
 are not filterable in ``POST /contacts/search``: :meth:`PylonAdapter.find_existing`
 searches by email and then checks the stamp.
 
@@ -38,6 +40,7 @@ from contactsync.adapters.base import (
     RawRecord,
     Window,
     WriteResult,
+    unusable_record,
 )
 from contactsync.adapters.pylon_payload import (
     SYNC_LABEL,
@@ -118,6 +121,8 @@ class PylonAdapter(Adapter):
         )
         # (assumed) a configured page size beyond Pylon's 1..999 is clamped, not refused.
         self.page_size = min(max(1, context.page_size), MAX_LIMIT)
+        # contact id -> its external_ids as the latest list (or our own write) showed them
+        self._listed_external_ids: dict[str, Any] = {}
 
     @property
     def client(self) -> SystemClient:
@@ -133,18 +138,18 @@ class PylonAdapter(Adapter):
         """Every contact (SNAPSHOT ignores ``window``); ``updated_at`` stays None."""
         pager = CursorPaginator("query", limit=self.page_size, items="data")
         spec = RequestSpec("GET", "/contacts", operation="list contacts")
+        listed: dict[str, Any] = {}
+        self._listed_external_ids = listed
         for page in pager.pages(self._client, spec):
             for index, item in enumerate(page.items):
                 contact_id = id_of(item)
                 if contact_id is None:
-                    # A contact without an id cannot be addressed or diffed; it was never
-                    # known to us either, so skipping it cannot look like a deletion.
-                    log.warning(
-                        "pylon list contacts: page %d item %d has no id; skipped",
-                        page.number,
-                        index,
-                    )
+                    # A contact without an id cannot be addressed or diffed: quarantined.
+                    where = f"page {page.number} item {index}"
+                    problem = f"malformed record: {where} has no usable id (got {item.get('id')!r})"
+                    yield unusable_record(item, problem)
                     continue
+                listed[contact_id] = item.get("external_ids")
                 yield RawRecord(external_id=contact_id, payload=item, updated_at=None)
 
     # --- single record -------------------------------------------------------------------
@@ -188,21 +193,30 @@ class PylonAdapter(Adapter):
         """``PATCH /contacts/{id}`` with the mapped fields.
 
         ``external_ids`` is sent only when the payload's entries are not already on the
-        record (per ``current``); then the contact is read fresh and its other labels
-        merged in, because the PATCH replaces the whole list.
+        record (per ``current``); then the record's other labels are merged in, because
+        the PATCH replaces the whole list. They are taken from this run's listing of the
+        contact (or from our own last write to it), else read with a GET.
         """
         operation = "update contact"
         body = update_body(payload)
         wanted = body.pop("external_ids", None)
         if wanted is not None and not holds_all(current, wanted):
-            fresh = self.get(external_id)
+            known = self._listed_external_ids
+            fresh = (
+                {"external_ids": known[external_id]}
+                if external_id in known
+                else self.get(external_id)
+            )
             if not holds_all(fresh, wanted):
                 body["external_ids"] = merge_external_ids(fresh.get("external_ids"), wanted)
         response = self._client.patch(
             f"/contacts/{external_id}", json=body, extensions=_ext(operation, external_id)
         )
         data = expect_object(response, SYSTEM, operation, external_id)
-        return WriteResult(external_id, _contact_of(data, operation, external_id))
+        record = _contact_of(data, operation, external_id)
+        if "external_ids" in record:
+            self._listed_external_ids[external_id] = record["external_ids"]
+        return WriteResult(external_id, record)
 
     def delete(self, external_id: str) -> None:
         """``DELETE /contacts/{id}`` (permanent). A contact already gone counts as deleted:

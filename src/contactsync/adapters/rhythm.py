@@ -64,6 +64,7 @@ from contactsync.adapters.base import (
     RawRecord,
     Window,
     WriteResult,
+    unusable_record,
 )
 from contactsync.errors import (
     FatalError,
@@ -158,7 +159,11 @@ class RhythmAdapter(Adapter):
         """Every contact, whatever ``window`` says (snapshot: the engine diffs hashes)."""
         seen: set[str] = set()
         for item, where in self._search({}, "search contacts"):
-            external_id = _record_id(item, "search contacts", where)
+            try:
+                external_id = _record_id(item, "search contacts", where)
+            except FatalError as exc:  # one unusable item: quarantined, the others go on
+                yield unusable_record(item, exc.message)
+                continue
             if external_id in seen:
                 continue
             seen.add(external_id)

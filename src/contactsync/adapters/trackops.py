@@ -54,6 +54,7 @@ from contactsync.adapters.base import (
     RawRecord,
     Window,
     WriteResult,
+    unusable_record,
 )
 from contactsync.errors import FatalError, NotFoundError, expect_object
 from contactsync.http import EXT_OPERATION, EXT_RECORD_ID, SystemClient, TrackopsBasicAuth
@@ -99,7 +100,11 @@ class TrackopsAdapter(Adapter):
         if window.start is not None:
             params["updated_from"] = _lower_bound(window.start)
         for item, where in self._list(params, "list contacts"):
-            external_id = _record_id(item, "list contacts", where)
+            try:
+                external_id = _record_id(item, "list contacts", where)
+            except FatalError as exc:  # one unusable item: quarantined, the others go on
+                yield unusable_record(item, exc.message)
+                continue
             updated_at = parse_timestamp(item.get(UPDATED_FIELD))
             if updated_at is not None and not _in_window(updated_at, window):
                 continue  # outside the exact window: only the second-rounded bounds let it in

@@ -42,6 +42,7 @@ from contactsync.adapters.base import (
     RawRecord,
     Window,
     WriteResult,
+    unusable_record,
 )
 from contactsync.errors import (
     DuplicateError,
@@ -185,8 +186,12 @@ class XurrentAdapter(Adapter):
         spec = RequestSpec("GET", "/people", params=params, operation="list people")
         for person in self.paginator.items(self._client, spec):
             person_id = person.get("id")
-            if person_id is None or isinstance(person_id, bool):
-                log.warning("xurrent: skipped a person without an id in GET /people")
+            if not isinstance(person_id, int | str) or isinstance(person_id, bool):
+                problem = (
+                    "malformed record: a person in GET /people has no usable id "
+                    f"(got {person_id!r})"
+                )
+                yield unusable_record(person, problem)
                 continue
             yield RawRecord(
                 external_id=str(person_id),

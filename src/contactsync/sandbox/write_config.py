@@ -47,6 +47,10 @@ AUTH_ENV: dict[str, dict[str, str]] = {
 SANDBOX_OVERLAP = "5s"  # the sandbox clock is this machine's: a few seconds cover any skew
 SANDBOX_INTERVAL = "1m"
 SANDBOX_TIMEOUT = 10.0
+# Page sizes above the config's default where the vendor allows them: Pylon lists up to
+# 999 contacts a page, and as a snapshot system it lists every contact on every run
+# under a 60-a-minute list limit, so the largest page is the fewest requests.
+SANDBOX_PAGE_SIZES: dict[str, int] = {"pylon": 999}
 # Used when a simulator module does not say (they match the simulators' seeded fixtures).
 FALLBACK_DEFAULTS: dict[str, dict[str, Any]] = {
     "trackops": {"client_location_id": 12345, "role_id": 6},
@@ -209,6 +213,8 @@ def render_config(
             "timeout": SANDBOX_TIMEOUT,
             "rate_limit_scale": client_rate_scale(options),
         }
+        if system in SANDBOX_PAGE_SIZES:
+            settings["page_size"] = SANDBOX_PAGE_SIZES[system]
         if system in rate_limits:
             settings["rate_limit"] = rate_limits[system]
         auth: dict[str, Any] = dict(AUTH_ENV[system])

@@ -1,0 +1,158 @@
+"""Lease: two ``contactsync run --wait`` started together against one state: exactly one
+runs passes, the other stands by; SIGKILL the runner and the other takes over once the
+lease has expired (``CONTACTSYNC_LEASE_TTL`` makes it two seconds here, and the first
+passes take longer than that: the heartbeat must keep the lease alive through them).
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, TypeVar
+
+import pytest
+
+from contactsync.sandbox.common import SandboxOptions
+from contactsync.state import LeaseHolder, StateStore
+from tests.reliability.helpers import Sandbox, sandbox
+
+pytestmark = pytest.mark.slow
+
+TTL_SECONDS = 2.0
+PASS_LOG = "pass finished"
+STANDBY_LOG = "standing by for the lease"
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class Runner:
+    """One ``contactsync run --wait`` subprocess, its log in a file."""
+
+    def __init__(self, box: Sandbox, log: Path, env: dict[str, str]) -> None:
+        self.log = log
+        self._out: IO[str] = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "contactsync", "--config", str(box.config), "run", "--wait"],
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._out.close()
+
+
+def holder(state: Path) -> LeaseHolder | None:
+    if not state.exists():
+        return None
+    with StateStore.open(state) as store:
+        return store.lease_holder("scheduler")
+
+
+def runs_started_after(state: Path, moment: datetime) -> int:
+    with StateStore.open(state) as store:
+        return sum(1 for run in store.list_runs(100) if run.started_at > moment)
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Sandbox]:
+    with sandbox(tmp_path, SandboxOptions(people=30, seed=19)) as served:
+        yield served
+
+
+def test_one_runs_and_the_other_takes_over_after_a_sigkill(box: Sandbox, tmp_path: Path) -> None:
+    env = {**box.env, "CONTACTSYNC_LEASE_TTL": str(TTL_SECONDS)}
+    with ExitStack() as stack:
+        runners = [Runner(box, tmp_path / f"run{i}.log", env) for i in range(2)]
+        for runner in runners:
+            stack.callback(runner.stop)
+        first_holder = wait_for(lambda: holder(box.state_path), 90, "a lease holder")
+        pids = {runner.pid: runner for runner in runners}
+        running = pids[int(first_holder.holder.rsplit(":", 1)[1])]
+        standby = next(runner for runner in runners if runner is not running)
+
+        # Through the first passes (longer than the lease) and a few lifetimes more,
+        # the lease never changes hands and only the holder runs passes.
+        wait_for(lambda: running.text().count(PASS_LOG) >= 3, 90, "the holder's passes")
+        until = time.monotonic() + 3 * TTL_SECONDS
+        while time.monotonic() < until:
+            current = holder(box.state_path)
+            assert current is not None, "the lease lapsed while its holder was alive"
+            assert current.holder == first_holder.holder
+            time.sleep(0.2)
+        assert PASS_LOG not in standby.text()
+        assert STANDBY_LOG in standby.text()
+        assert standby.process.poll() is None, standby.text()[-2000:]
+
+        lapses = wait_for(lambda: holder(box.state_path), 5, "the lease").expires_at
+        running.process.send_signal(signal.SIGKILL)
+        running.process.wait(timeout=30)
+        killed = datetime.now(UTC)
+
+        taken = wait_for(
+            lambda: (h := holder(box.state_path)) and h.holder != first_holder.holder and h,
+            TTL_SECONDS + 30,
+            "the standby to take the lease",
+        )
+        assert taken.holder.endswith(f":{standby.pid}")
+        taken_at = taken.expires_at - timedelta(seconds=TTL_SECONDS)  # (or renewed since)
+        assert taken_at >= lapses, "the standby took the lease before it expired"
+        wait_for(lambda: PASS_LOG in standby.text(), 90, "the standby's first pass")
+        assert runs_started_after(box.state_path, killed) > 0
+        standby.stop()
+    assert standby.process.returncode == 0, standby.text()[-2000:]
+
+
+def test_a_second_store_in_one_process_keeps_the_first_ones_writes_visible(
+    tmp_path: Path,
+) -> None:
+    """The scheduler and the engine each open the state. Opening must not drop the SQLite
+    locks of the store already open, or another process closing its connection takes the
+    WAL away from under it, and what it writes next (a lease renewal) is lost."""
+    path = tmp_path / "state.sqlite"
+    with StateStore.open(path) as engine_store:
+        assert engine_store.acquire_lease("scheduler", "host:1", timedelta(seconds=60))
+        with StateStore.open(path):  # the scheduler's own store
+            peek = (
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                "c.execute('SELECT COUNT(*) FROM lease').fetchall(); c.close()"
+            )
+            subprocess.run([sys.executable, "-c", peek, str(path)], check=True, timeout=60)
+            assert engine_store.renew_lease("scheduler", "host:1", timedelta(days=1))
+            fresh = sqlite3.connect(path)
+            try:
+                (expires,) = fresh.execute("SELECT expires_at FROM lease").fetchone()
+            finally:
+                fresh.close()
+    assert datetime.fromisoformat(expires) > datetime.now(UTC) + timedelta(hours=12)
