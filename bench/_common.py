@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -223,7 +223,7 @@ class Sandbox:
     def child_cpu_seconds(self) -> float:
         """CPU seconds the sandbox process has used (user + system)."""
         try:
-            import psutil
+            import psutil  # type: ignore[import-untyped]
         except ImportError:
             return float("nan")
         times = psutil.Process(self.pid).cpu_times()
@@ -412,10 +412,11 @@ class Target:
 
 
 def print_header(title: str, command: str) -> None:
-    print(f"{title}\nmachine: {machine()}\ncommand: {command}\n")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"{title}\nmachine: {machine()}; load average {load}\ncommand: {command}\n")
 
 
-def print_table(headers: list[str], rows: list[list[object]]) -> None:
+def print_table(headers: list[str], rows: Sequence[Sequence[object]]) -> None:
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     print(

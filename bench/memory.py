@@ -52,7 +52,7 @@ class Sampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
         try:
-            import psutil
+            import psutil  # type: ignore[import-untyped]
 
             self._process: object | None = psutil.Process()
         except ImportError:

@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -75,7 +76,7 @@ class Recorder:
         self.sent: list[Sent] = []
         self._lock = threading.Lock()
 
-    def hook(self, system: str) -> object:
+    def hook(self, system: str) -> Callable[[httpx.Request], None]:
         def record(request: httpx.Request) -> None:
             sent = Sent(
                 system,

@@ -106,6 +106,8 @@ class Mapping:
     def __init__(self, compiled: CompiledMapping, file: str = "<mapping>") -> None:
         self._compiled = compiled
         self.file = file
+        # (step, rule value, direction, region) -> its context: made once, not per value
+        self._contexts: dict[tuple[int, int, Direction, str], TransformContext] = {}
 
     @property
     def system(self) -> str:
@@ -221,7 +223,13 @@ class Mapping:
             function = step.transform.function(direction)
             if function is None:  # compile rejects this; guard for transforms replaced later
                 raise TransformError(f"transform {step.transform.name!r} cannot run {direction}")
-            ctx = TransformContext(direction, step.arg, rule_value, region, self._compiled.enums)
+            key = (id(step), id(rule_value), direction, region)
+            ctx = self._contexts.get(key)
+            if ctx is None:
+                ctx = TransformContext(
+                    direction, step.arg, rule_value, region, self._compiled.enums
+                )
+                self._contexts[key] = ctx
             value = function(value, ctx)
             if is_empty(value):
                 return None

@@ -141,7 +141,16 @@ def read_path(record: Any, steps: tuple[Step, ...]) -> Any:
     remaining path holds a value (so ``contacts[label=work].telephone`` skips a
     ``work`` entry that carries an email instead).
     """
-    return _read(record, steps, 0)
+    node = record
+    for at, step in enumerate(steps):  # plain keys (most paths) without recursion
+        if node is None:
+            return MISSING
+        if type(step) is not Key or not isinstance(node, dict):
+            return _read(node, steps, at)
+        if step.name not in node:
+            return MISSING
+        node = node[step.name]
+    return MISSING if node is None else node
 
 
 def _read(node: Any, steps: tuple[Step, ...], at: int) -> Any:

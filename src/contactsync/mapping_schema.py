@@ -8,6 +8,7 @@ a mapping file into.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from contactsync.mapping_paths import Step
@@ -98,7 +99,7 @@ class InboundRule:
     only_if: tuple[tuple[tuple[Step, ...], str], ...] = ()
     unless: tuple[Step, ...] | None = None
 
-    @property
+    @cached_property
     def label(self) -> str:
         return f"{self.source} -> {self.target}"
 

@@ -68,10 +68,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
 
 
-#: Distinct values remembered by the normalisers below. A run sees each address and
-#: number several times (extract, the state's stored copies, outbound payloads, the
-#: vendors' answers) and parsing is the costly part of mapping (0.1-0.3 ms a value).
-NORMALIZE_CACHE_SIZE = 1 << 17
+#: Distinct values remembered by each normaliser below (and the mapping transforms'
+#: phone and name parsers). A run sees each address and number several times (mapping
+#: in, validating the Contact, the state's stored copies, outbound payloads, the
+#: vendors' answers) and parsing is the costly part of mapping (0.1-1 ms a value);
+#: 16,384 entries hold a run of a few thousand people in about 5 MB a cache.
+NORMALIZE_CACHE_SIZE = 1 << 14
 
 
 def normalize_email(value: str) -> str:

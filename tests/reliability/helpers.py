@@ -156,9 +156,6 @@ class Sandbox:
                     total += int(row["count"])
         return total
 
-    def set_config(self, text: str) -> None:
-        self.config.write_text(text, encoding="utf-8")
-
 
 @contextmanager
 def sandbox(folder: Path, options: SandboxOptions, name: str = "sandbox") -> Iterator[Sandbox]:
@@ -193,29 +190,3 @@ def contactsync(
         timeout=timeout,
         check=False,
     )
-
-
-def stamped_person_ids(records: list[dict[str, Any]], system: str) -> list[str]:
-    """The person ids contactsync stamped on a system's records (Grow CRM has no field)."""
-    found: list[str] = []
-    for record in records:
-        if system == "trackops":
-            value = record.get("account_code")
-        elif system == "rhythm":
-            value = record.get("origin_service_record_id")
-        elif system == "xurrent":
-            value = record.get("sourceID")
-        elif system == "pylon":
-            value = next(
-                (
-                    ref.get("external_id")
-                    for ref in record.get("external_ids") or []
-                    if ref.get("label") == STAMP_LABEL
-                ),
-                None,
-            )
-        else:
-            value = None
-        if isinstance(value, str) and value.startswith("p_"):
-            found.append(value)
-    return found

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from contactsync import commands
@@ -66,6 +66,9 @@ DATE_KEYS: dict[str, list[str]] = {
 BIRTHDAYS = {"birthday", "date_of_birth"}
 HARMLESS_WHITESPACE = set("\t\n\r")
 EXAMPLES = 30
+#: each example reads a system over HTTP, some with megabytes of text: shrinking a
+#: failure would take minutes, and the derandomized example replays as it is
+NO_SHRINKING = (Phase.explicit, Phase.generate)
 
 
 class Served:
@@ -165,6 +168,7 @@ def must_be_quarantined(corruption: RecordCorruption) -> bool:
     max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
+    phases=NO_SHRINKING,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
@@ -197,6 +201,7 @@ def test_a_broken_record_is_quarantined_with_its_reason_and_the_rest_staged(
     max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
+    phases=NO_SHRINKING,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())

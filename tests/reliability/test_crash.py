@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from contactsync import faultpoints
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.state import StateStore
 from tests.reliability.helpers import (
@@ -91,3 +92,14 @@ def test_a_backfill_killed_at_seeded_points_ends_like_an_uninterrupted_one(
         pytest.fail(describe_difference(expected, actual))
     assert actual_creates == expected_creates, "a record was created twice"
     assert stuck == {"pending": 0, "in_flight": 0, "failed": 0}
+
+
+@pytest.mark.parametrize("spec", ["load:0", "nowhere:3", "extract", "load:x"])
+def test_a_malformed_crash_spec_is_refused(spec: str) -> None:
+    with pytest.raises(ValueError, match="CONTACTSYNC_CRASH_AT"):
+        faultpoints.parse(spec)
+
+
+def test_crash_specs_name_points_and_passes() -> None:
+    assert faultpoints.parse("load:7, extract:3") == {"load": 7, "extract": 3}
+    assert faultpoints.parse("") == {}

@@ -1,7 +1,8 @@
 """Lease: two ``contactsync run --wait`` started together against one state: exactly one
 runs passes, the other stands by; SIGKILL the runner and the other takes over once the
-lease has expired (``CONTACTSYNC_LEASE_TTL`` makes it two seconds here, and the first
-passes take longer than that: the heartbeat must keep the lease alive through them).
+lease has expired (``CONTACTSYNC_LEASE_TTL`` makes it two seconds here). Also: the
+heartbeat keeps the lease through a pass longer than the lease, and a second state
+store opened in one process (the scheduler's, beside the engine's) keeps SQLite's locks.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -19,7 +21,11 @@ from typing import IO, TypeVar
 
 import pytest
 
+from contactsync.config import load_settings
 from contactsync.sandbox.common import SandboxOptions
+from contactsync.sandbox.server import BASE_PATHS
+from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
+from contactsync.scheduler import Scheduler
 from contactsync.state import LeaseHolder, StateStore
 from tests.reliability.helpers import Sandbox, sandbox
 
@@ -156,3 +162,46 @@ def test_a_second_store_in_one_process_keeps_the_first_ones_writes_visible(
             finally:
                 fresh.close()
     assert datetime.fromisoformat(expires) > datetime.now(UTC) + timedelta(hours=12)
+
+
+def test_the_heartbeat_keeps_the_lease_through_a_pass_longer_than_the_lease(
+    tmp_path: Path,
+) -> None:
+    """A first sync of a big system takes far longer than the lease: the heartbeat must
+    renew it meanwhile, or a standby would take over and two schedulers would run."""
+    options = SandboxOptions(people=5, seed=1)
+    urls = {name: f"http://127.0.0.1:9{BASE_PATHS[name]}" for name in BASE_PATHS}
+    config = tmp_path / "slow.toml"
+    env = read_env_file(write_sandbox_config(config, urls, options))
+    settings = load_settings(config, env=env)
+    ttl = timedelta(seconds=1)
+    passes: list[str] = []
+
+    def slow_pass(system: str) -> None:
+        passes.append(system)
+        time.sleep(4 * ttl.total_seconds())
+
+    scheduler = Scheduler(settings, slow_pass, lease_ttl=ttl)
+    scheduler.acquire()
+    lapses: list[str] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 3 * ttl.total_seconds()
+        while time.monotonic() < deadline:
+            current = holder(settings.state_path)
+            if current is None or current.holder != scheduler.holder:
+                lapses.append(f"{datetime.now(UTC).isoformat()}: {current}")
+            time.sleep(0.05)
+        scheduler.scheduler.shutdown(wait=False)
+
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        scheduler.serve()
+    finally:
+        watcher.join()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert passes, "no pass started"
+    assert not lapses, f"the lease lapsed during a long pass: {lapses[:3]}"

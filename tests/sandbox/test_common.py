@@ -14,6 +14,7 @@ from contactsync.sandbox.common import (
     Bucket,
     DroppedConnection,
     FaultInjector,
+    KeyIndex,
     RateLimiter,
     SandboxClock,
     SandboxOptions,
@@ -74,6 +75,39 @@ def test_store_reset_returns_to_the_frozen_seed() -> None:
     assert store.records == {"1": {"name": "Ada", "tags": ["a"]}}
     assert store.deleted == set()
     assert store.truth == {"1": "P000001"}
+
+
+def _email_key(record: dict[str, object]) -> str | None:
+    return str(record.get("email") or "").casefold() or None
+
+
+def test_key_index_finds_by_key_and_follows_the_store() -> None:
+    store = VendorStore()
+    store.records = {"2": {"email": "A@x.test"}, "10": {"email": "a@x.test"}, "3": {}}
+    index = KeyIndex(store, _email_key)
+    assert index.find("a@x.test") == "2"  # the lowest id of several
+    assert index.find("a@x.test", ignore="2") == "10"
+    assert index.find("b@x.test") is None
+    store.records["4"] = {"email": "b@x.test"}  # added without a touch: found anyway
+    assert index.find("b@x.test") == "4"
+    store.deleted.add("4")
+    assert index.find("b@x.test") is None
+    assert index.find("b@x.test", include_deleted=True) == "4"
+
+
+def test_key_index_follows_touched_changes_and_never_believes_a_stale_entry() -> None:
+    store = VendorStore()
+    store.records = {"1": {"email": "a@x.test"}}
+    store.freeze_seed()
+    index = KeyIndex(store, _email_key)
+    assert index.find("a@x.test") == "1"
+    store.records["1"]["email"] = "c@x.test"  # changed in place, not touched yet
+    assert index.find("a@x.test") is None
+    index.touch("1")
+    assert index.find("c@x.test") == "1"
+    store.reset()  # a reset store is indexed afresh
+    assert index.find("a@x.test") == "1"
+    assert index.find("c@x.test") is None
 
 
 def test_rate_limiter_allows_the_limit_per_window_then_refuses() -> None:

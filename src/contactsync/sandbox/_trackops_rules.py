@@ -208,17 +208,6 @@ def name_key(first: Any, last: Any) -> tuple[str, str]:
     )
 
 
-def find_same_name(
-    records: list[dict[str, Any]], first: Any, last: Any, ignore_id: int | None = None
-) -> int | None:
-    """The id of a live contact with the same first and last name, if any."""
-    key = name_key(first, last)
-    for record in records:
-        if record["id"] != ignore_id and name_key(record["first_name"], record["last_name"]) == key:
-            return int(record["id"])
-    return None
-
-
 # --- lists --------------------------------------------------------------------------
 
 

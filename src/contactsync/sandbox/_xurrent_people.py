@@ -18,7 +18,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from contactsync.sandbox._xurrent_query import xurrent_time
-from contactsync.sandbox.common import VendorStore
+from contactsync.sandbox.common import KeyIndex, VendorStore
 from contactsync.sandbox.people import SeedData, SeedRecord
 
 Errors = list[list[str]]
@@ -83,6 +83,7 @@ class XurrentStore(VendorStore):
             "contact": FIRST_CONTACT_ID,
         }
         self._extra_seed: tuple[dict[int, dict[str, Any]], dict[str, int]] | None = None
+        self.emails = KeyIndex(self, _primary_email_key)
 
     def freeze_seed(self) -> None:
         super().freeze_seed()
@@ -105,10 +106,16 @@ class XurrentStore(VendorStore):
     def email_taken(self, email: str, except_id: int | None) -> bool:
         """``primary_email`` is unique per account, case-insensitive (all people count)."""
         wanted = email.strip().casefold()
-        return any(
-            str(p.get("primary_email", "")).strip().casefold() == wanted and p["id"] != except_id
-            for p in self.records.values()
-        )
+        ignore = None if except_id is None else str(except_id)
+        return self.emails.find(wanted, ignore=ignore, include_deleted=True) is not None
+
+    def touch(self, person_id: str) -> None:
+        """A person was added or their ``primary_email`` changed."""
+        self.emails.touch(person_id)
+
+
+def _primary_email_key(person: dict[str, Any]) -> str | None:
+    return str(person.get("primary_email") or "").strip().casefold() or None
 
 
 def _deep(organizations: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:

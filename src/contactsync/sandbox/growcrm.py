@@ -40,7 +40,13 @@ from contactsync.sandbox._growcrm_rules import (
     validate_contact_input,
 )
 from contactsync.sandbox._user_edits import new_email, new_job_title, reformat_phone, tidy_name
-from contactsync.sandbox.common import Bucket, BucketState, SandboxOptions, VendorSimulator
+from contactsync.sandbox.common import (
+    Bucket,
+    BucketState,
+    KeyIndex,
+    SandboxOptions,
+    VendorSimulator,
+)
 from contactsync.sandbox.people import SeedData, SeedRecord
 
 DEFAULT_CREDENTIALS: dict[str, str] = {"growcrm_token": "sandbox-growcrm-token"}
@@ -61,6 +67,7 @@ class GrowcrmSimulator(VendorSimulator):
         super().__init__(options)
         self._token = options.credential("growcrm_token", DEFAULT_CREDENTIALS["growcrm_token"])
         self._next_id = FIRST_CONTACT_ID
+        self._emails = KeyIndex(self.store, lambda r: str(r.get("email") or "").casefold() or None)
         self.clients: dict[int, str] = {}
         self._client_of_org: dict[str, int] = {}
         for organization in seed.organizations:
@@ -168,10 +175,8 @@ class GrowcrmSimulator(VendorSimulator):
         wanted = email.strip().casefold()
         if any(address.casefold() == wanted for address in TEAM_USERS.values()):
             return True
-        return any(
-            r["email"].casefold() == wanted and r["id"] != ignore_id
-            for r in self.store.records.values()
-        )
+        ignore = None if ignore_id is None else str(ignore_id)
+        return self._emails.find(wanted, ignore=ignore, include_deleted=True) is not None
 
     # --- the API -----------------------------------------------------------------------
 
@@ -284,6 +289,7 @@ class GrowcrmSimulator(VendorSimulator):
             )
             record.update(phone=values.get("phone"), job_position=values.get("position"))
             self.store.records[str(record["id"])] = record
+            self._emails.touch(str(record["id"]))
             return JSONResponse(
                 {"data": record, "message": "Contact created successfully."}, status_code=201
             )
@@ -303,6 +309,7 @@ class GrowcrmSimulator(VendorSimulator):
                 name=f"{values['first_name']} {values['last_name']}",
                 email=values["email"],
             )
+            self._emails.touch(contact_id)
             if "phone" in values:  # (assumed) absent keeps, null or "" clears
                 record["phone"] = values["phone"]
             if "position" in values:
@@ -335,6 +342,7 @@ class GrowcrmSimulator(VendorSimulator):
                     record["first_name"], f"{record['last_name']}{rng.randint(2, 999)}", None, rng
                 )
             record["email"] = email
+            self._emails.touch(record_id)
         elif edit == "phone":
             record["phone"] = reformat_phone(record["phone"], rng)
         else:

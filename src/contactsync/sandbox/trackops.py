@@ -35,14 +35,13 @@ from contactsync.sandbox._trackops_rules import (
     ListQuery,
     TrackopsError,
     empty_contact,
-    find_same_name,
     format_timestamp,
     name_key,
     parse_list_query,
     validate_contact,
 )
 from contactsync.sandbox._user_edits import new_email, new_job_title, reformat_phone, tidy_name
-from contactsync.sandbox.common import Bucket, SandboxOptions, VendorSimulator
+from contactsync.sandbox.common import Bucket, KeyIndex, SandboxOptions, VendorSimulator
 from contactsync.sandbox.people import SeedData, SeedRecord
 
 DEFAULT_CREDENTIALS: dict[str, str] = {
@@ -72,6 +71,7 @@ class TrackopsSimulator(VendorSimulator):
         self._user = f"{username}/token".encode()
         self._token = options.credential("trackops_token", DEFAULT_CREDENTIALS["trackops_token"])
         self._next_id = FIRST_CONTACT_ID
+        self._names = KeyIndex(self.store, lambda r: name_key(r["first_name"], r["last_name"]))
         rng = random.Random(f"{self.name}:{options.seed}")
         anchor = self.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
         for seed_record in seed.records.get(self.name, []):
@@ -192,6 +192,7 @@ class TrackopsSimulator(VendorSimulator):
                 self._new_id(), changes["client_id"], changes["role_id"], contact, now, now
             )
             self.store.records[str(record["id"])] = record
+            self._names.touch(str(record["id"]))
             return JSONResponse(record)
 
     def _update(self, contact_id: str, fields: dict[str, Any], allow_duplicates: bool) -> Response:
@@ -204,12 +205,15 @@ class TrackopsSimulator(VendorSimulator):
             if renamed and not allow_duplicates:
                 self._refuse_duplicate(first, last, record["id"])
             record.update(changes)
+            self._names.touch(contact_id)
             record["client"] = CLIENT_LOCATIONS[record["client_id"]]
             record["updated"] = format_timestamp(self.clock.now())
             return JSONResponse(record)
 
     def _refuse_duplicate(self, first: Any, last: Any, ignore_id: int | None) -> None:
-        existing = find_same_name(self.store.live(), first, last, ignore_id)
+        ignore = None if ignore_id is None else str(ignore_id)
+        found = self._names.find(name_key(first, last), ignore=ignore)
+        existing = None if found is None else int(found)
         if existing is not None:
             problem = (
                 f"a client contact with the same name already exists (id {existing}); "
@@ -243,6 +247,7 @@ class TrackopsSimulator(VendorSimulator):
         else:
             key = rng.choice(names)
             record[key] = tidy_name(record[key])
+            self._names.touch(record_id)
         record["updated"] = format_timestamp(self.clock.now())
 
     def extra_admin_info(self) -> dict[str, Any]:

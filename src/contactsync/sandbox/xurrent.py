@@ -223,6 +223,7 @@ class XurrentSimulator(VendorSimulator):
             while self.store.email_taken(email, person["id"]):
                 email = edits.new_email(first, last, email, rng)
             person["primary_email"] = email
+            self.store.touch(record_id)
         else:
             person["job_title"] = edits.new_job_title(person.get("job_title"), rng)
         self._touch(person)
@@ -284,6 +285,7 @@ class XurrentSimulator(VendorSimulator):
                 "_state": "active",
             }
             self.store.records[str(person["id"])] = person
+            self.store.touch(str(person["id"]))
             shown = self.public_record(person)
         return JSONResponse(shown, status_code=201)
 
@@ -317,6 +319,7 @@ class XurrentSimulator(VendorSimulator):
                 person[key] = value.strip()
             else:
                 person[key] = value
+        self.store.touch(str(person["id"]))
         if self.public_record(person) != before:
             self._touch(person)
 
