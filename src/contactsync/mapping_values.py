@@ -142,8 +142,12 @@ class ContactBuilder:
         else:
             number, extension = parse_phone(text, self.region)
             entry = {"number": number, "type": kind, "extension": extension}
+            # one entry per number *and* kind: a record holding one number as its mobile
+            # and its work phone holds both, and the outbound mapping must see both (else
+            # the work phone looks missing and is planned again on every run)
             duplicate = any(
-                (item["number"], item["extension"]) == (number, extension) for item in items
+                (item["number"], item["extension"], item["type"]) == (number, extension, kind)
+                for item in items
             )
         if not duplicate:
             self.origins[f"{rule.target}[{len(items)}]"] = rule.label

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from contactsync.config import DEFAULT_MAPPINGS_DIR, load_settings
 from contactsync.mapping import Mapping, load_mappings
 from contactsync.merge import SourceContact, merge
-from contactsync.models import SYSTEMS, Action, ActionKind, Contact, normalize_phone
+from contactsync.models import SYSTEMS, Action, ActionKind, Contact
 from contactsync.planning import Target, plan_person, with_person_id
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.state import StateStore
@@ -261,9 +261,7 @@ def test_after_a_sync_planning_every_person_again_yields_no_actions(
     synced: tuple[Sandbox, Engine], edits: list[tuple[str, int, int]]
 ) -> None:
     """Users edit records (the sandbox's own edits, seeded); a sync applies the plan; then
-    planning every person again plans nothing, and another sync writes nothing. (One
-    known exception is set aside: a phone the record already holds in another field,
-    the strict xfail below.)"""
+    planning every person again plans nothing, and another sync writes nothing."""
     box, engine = synced
     for system, count, seed in edits:
         answer = box.http.post(
@@ -273,7 +271,7 @@ def test_after_a_sync_planning_every_person_again_yields_no_actions(
     outcome = engine.run("sync")
     assert outcome.summary.status == "ok", outcome.errors
     persons = sorted({r.person_id for r in engine.state.iter_records() if r.person_id})
-    replanned = [a for a in dry_replan(engine, persons) if not _number_already_held(engine, a)]
+    replanned = dry_replan(engine, persons)
     assert replanned == [], _history(engine, replanned)
     writes = box.write_requests()
     engine.run("sync")
@@ -304,27 +302,6 @@ def _history(engine: Engine, actions: list[Action]) -> str:
     return "\n".join(lines)
 
 
-def _number_already_held(engine: Engine, action: Action) -> bool:
-    """An update writing only phone numbers the record already holds in another field."""
-    record = engine.state.get_record(action.system, action.external_id or "")
-    if action.kind is not ActionKind.UPDATE or record is None or not isinstance(record.raw, dict):
-        return False
-    held, _ = engine.mappings[action.system].inbound(record.raw, default_region="US")
-    numbers = {phone.number for phone in held.phones} if held is not None else set()
-    try:
-        return all(normalize_phone(str(c.after))[0] in numbers for c in action.changes)
-    except ValueError:
-        return False
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="mapping (mapping_values._append): Rhythm holds one number as "
-    "mobile_phone_number and as work_phone_number; reading it back keeps one phone per "
-    "number (the mobile), so the golden record's work phone is planned again every time "
-    "the person is (the Rhythm adapter then sends nothing: the record holds the value). "
-    "Found by the end-to-end replan property.",
-)
 def test_a_number_held_in_two_rhythm_fields_plans_nothing_more() -> None:
     mapping = MAPPINGS["rhythm"]
     written = {
