@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +13,9 @@ import pytest
 from contactsync.adapters.base import AdapterContext, ChangeStrategy, Window
 from contactsync.adapters.growcrm import GrowcrmAdapter, parse_timestamp
 from contactsync.errors import DuplicateError, FatalError, NotFoundError, RecordError
-from contactsync.http import BearerAuth, build_client
+from contactsync.http import BearerAuth
+from tests.adapters.helpers import RecordingVendor
 
-Handler = Callable[[httpx.Request], httpx.Response]
 BASE = "https://crm.example.com/api"
 TOKEN = "tok-growcrm-unit-secret"
 END = datetime(2026, 6, 30, 12, 0, 0, tzinfo=UTC)
@@ -27,16 +25,8 @@ TAKEN = {
 }
 
 
-class Vendor:
+class Vendor(RecordingVendor):
     """Records every request and answers with ``answer``."""
-
-    def __init__(self, answer: Handler) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
 
     def adapter(self, page_size: int = 2, defaults: dict[str, Any] | None = None) -> GrowcrmAdapter:
         context = AdapterContext(
@@ -46,22 +36,7 @@ class Vendor:
             defaults={"client_id": 1} if defaults is None else defaults,
             credentials={"token": TOKEN},
         )
-        client = build_client(
-            "growcrm",
-            base_url=BASE,
-            auth=BearerAuth(TOKEN),
-            transport=httpx.MockTransport(self),
-            budgets={},
-            sleep=lambda seconds: None,
-            rng=random.Random(1),
-        )
-        return GrowcrmAdapter(context, client=client)
-
-    def calls(self) -> list[tuple[str, str]]:
-        return [(r.method, r.url.path) for r in self.requests]
-
-    def bodies(self) -> list[Any]:
-        return [json.loads(r.content) if r.content else None for r in self.requests]
+        return GrowcrmAdapter(context, client=self.client("growcrm", BASE, BearerAuth(TOKEN)))
 
 
 def contact(
@@ -206,7 +181,7 @@ def test_create_posts_the_payload_with_the_default_client() -> None:
     result = vendor.adapter().create(payload)
     assert result.external_id == "50"
     assert result.record["email"] == "ann@example.com"
-    assert vendor.calls() == [("POST", "/api/contacts")]
+    assert vendor.calls() == ["POST /api/contacts"]
     assert vendor.bodies()[0] == {**payload, "clientid": 1}
 
 
@@ -297,7 +272,7 @@ def test_update_fills_the_required_fields_from_current() -> None:
     vendor = Vendor(updated)
     current = contact(5, first_name="Old", last_name="Name", email="old@example.com")
     result = vendor.adapter().update("5", {"position": "CFO", "clientid": 3}, current=current)
-    assert vendor.calls() == [("PUT", "/api/contacts/5")]
+    assert vendor.calls() == ["PUT /api/contacts/5"]
     assert vendor.bodies()[0] == {
         "position": "CFO",
         "first_name": "Old",
@@ -320,7 +295,7 @@ def test_update_without_a_usable_current_reads_the_contact_first(
 ) -> None:
     vendor = Vendor(updated)
     vendor.adapter().update("5", {"phone": "+14155550100"}, current=current)
-    assert vendor.calls() == [("GET", "/api/contacts/5"), ("PUT", "/api/contacts/5")]
+    assert vendor.calls() == ["GET /api/contacts/5", "PUT /api/contacts/5"]
     assert vendor.bodies()[1] == {
         "phone": "+14155550100",
         "first_name": "Maria",
@@ -338,7 +313,7 @@ def test_update_reads_back_when_the_answer_is_not_a_record() -> None:
     vendor = Vendor(answer)
     result = vendor.adapter().update("5", {"position": "CFO"}, current=contact(5))
     assert result.record["job_position"] == "CFO"
-    assert vendor.calls()[-1] == ("GET", "/api/contacts/5")
+    assert vendor.calls()[-1] == "GET /api/contacts/5"
 
 
 def test_update_of_a_deleted_contact_is_not_found() -> None:
@@ -368,7 +343,7 @@ def test_delete_sends_delete_and_counts_a_404_as_done() -> None:
     adapter = vendor.adapter()
     adapter.delete("5")
     adapter.delete("5")
-    assert vendor.calls() == [("DELETE", "/api/contacts/5")] * 2
+    assert vendor.calls() == ["DELETE /api/contacts/5"] * 2
 
 
 def test_delete_refused_is_an_error() -> None:

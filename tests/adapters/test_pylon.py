@@ -8,7 +8,6 @@ mapped outbound through ``mappings/pylon.toml``. Re-record the cassettes with
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,30 +15,21 @@ import pytest
 from contactsync.adapters.base import ChangeStrategy, Window
 from contactsync.adapters.pylon import PylonAdapter
 from contactsync.errors import DuplicateError
-from contactsync.mapping import Mapping
 from contactsync.models import Contact
 from tests.adapter_contract import FAR_FUTURE, PERSON_ID, AdapterContract, Harness
+from tests.adapters.helpers import contract_person, load_mapping, outbound
 
-MAPPING = Mapping.load(Path(__file__).parents[2] / "mappings" / "pylon.toml")
+MAPPING = load_mapping("pylon")
 OTHER_PERSON = "p_01OTHERPERSON0000000000001"
 
 
 def mapped(contact: Contact) -> dict[str, Any]:
-    payload, errors = MAPPING.outbound_checked(contact)
-    assert errors == []
-    return payload
+    return outbound(MAPPING, contact)
 
 
 def person(n: int, sync_id: str | None = PERSON_ID, **changes: Any) -> Contact:
-    fields: dict[str, Any] = {
-        "first_name": "Contract",
-        "last_name": f"Person{n}",
-        "emails": [{"address": f"contract.person{n}@contract.example", "type": "work"}],
-        "phones": [{"number": f"+1 404 555 {1000 + n:04d}", "type": "mobile"}],
-        "sync_id": sync_id,
-    }
-    fields.update(changes)
-    return Contact(**fields)
+    phones = [{"number": f"+1 404 555 {1000 + n:04d}", "type": "mobile"}]
+    return contract_person(n, sync_id, **{"phones": phones, **changes})
 
 
 class TestPylon(AdapterContract):

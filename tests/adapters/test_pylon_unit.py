@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +28,7 @@ from contactsync.errors import (
     RecordError,
     RetriableError,
 )
+from tests.adapters.helpers import Handler, RecordingVendor
 
 TOKEN = "unit-pylon-token-123"
 BASE = "https://api.usepylon.test"
@@ -36,29 +36,9 @@ EVERYTHING = Window(None, datetime(2100, 1, 1, tzinfo=UTC))
 PERSON = "p_01UNIT0000000000000000001"
 STAMP = {"label": "contactsync", "external_id": PERSON}
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FakePylon:
-    """Answers with ``handler`` and keeps every request (bodies decoded)."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.handler(request)
-
-    def bodies(self) -> list[Any]:
-        return [json.loads(r.content) if r.content else None for r in self.requests]
-
-    def calls(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.requests]
-
 
 def adapter_for(
-    fake: FakePylon,
+    fake: RecordingVendor,
     *,
     page_size: int = 100,
     token: str | None = TOKEN,
@@ -111,7 +91,7 @@ def paged_contacts(count: int, size_seen: list[int]) -> Handler:
 
 def test_extract_follows_the_cursor_to_the_last_page() -> None:
     sizes: list[int] = []
-    fake = FakePylon(paged_contacts(5, sizes))
+    fake = RecordingVendor(paged_contacts(5, sizes))
     records = list(adapter_for(fake, page_size=2).extract(EVERYTHING))
     assert [r.external_id for r in records] == ["c000", "c001", "c002", "c003", "c004"]
     assert all(r.updated_at is None and r.stream == "people" for r in records)
@@ -122,14 +102,14 @@ def test_extract_follows_the_cursor_to_the_last_page() -> None:
 
 
 def test_an_exact_multiple_needs_no_extra_page() -> None:
-    fake = FakePylon(paged_contacts(4, []))
+    fake = RecordingVendor(paged_contacts(4, []))
     assert len(list(adapter_for(fake, page_size=2).extract(EVERYTHING))) == 4
     assert len(fake.requests) == 2
 
 
 def test_the_window_does_not_narrow_a_snapshot() -> None:
     assert PylonAdapter.strategy is ChangeStrategy.SNAPSHOT
-    fake = FakePylon(paged_contacts(3, []))
+    fake = RecordingVendor(paged_contacts(3, []))
     narrow = Window(datetime(2099, 12, 31, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
     assert len(list(adapter_for(fake).extract(narrow))) == 3
     assert "updated" not in str(fake.requests[0].url)
@@ -137,8 +117,8 @@ def test_the_window_does_not_narrow_a_snapshot() -> None:
 
 def test_page_size_is_clamped_to_pylons_range() -> None:
     sizes: list[int] = []
-    list(adapter_for(FakePylon(paged_contacts(1, sizes)), page_size=5000).extract(EVERYTHING))
-    list(adapter_for(FakePylon(paged_contacts(1, sizes)), page_size=0).extract(EVERYTHING))
+    list(adapter_for(RecordingVendor(paged_contacts(1, sizes)), page_size=5000).extract(EVERYTHING))
+    list(adapter_for(RecordingVendor(paged_contacts(1, sizes)), page_size=0).extract(EVERYTHING))
     assert sizes == [999, 1]
 
 
@@ -146,7 +126,7 @@ def test_a_contact_without_an_id_is_handed_on_for_quarantine(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     page = {"data": [{"name": "No Id"}, contact("c1")], "pagination": {"has_next_page": False}}
-    fake = FakePylon(lambda request: httpx.Response(200, json=page))
+    fake = RecordingVendor(lambda request: httpx.Response(200, json=page))
     with caplog.at_level(logging.WARNING):
         bad, good = list(adapter_for(fake).extract(EVERYTHING))
     assert good.external_id == "c1"
@@ -164,7 +144,7 @@ def test_a_contact_without_an_id_is_handed_on_for_quarantine(
     ],
 )
 def test_a_malformed_list_answer_is_fatal(body: dict[str, Any]) -> None:
-    fake = FakePylon(lambda request: httpx.Response(200, json=body))
+    fake = RecordingVendor(lambda request: httpx.Response(200, json=body))
     with pytest.raises(FatalError) as info:
         list(adapter_for(fake).extract(EVERYTHING))
     assert str(info.value).startswith("pylon list contacts")
@@ -172,7 +152,7 @@ def test_a_malformed_list_answer_is_fatal(body: dict[str, Any]) -> None:
 
 
 def test_a_refused_token_is_fatal_and_never_shown() -> None:
-    fake = FakePylon(lambda request: error(401, "unauthorized: invalid API token"))
+    fake = RecordingVendor(lambda request: error(401, "unauthorized: invalid API token"))
     with pytest.raises(FatalError) as info:
         list(adapter_for(fake).extract(EVERYTHING))
     assert "authentication failed" in str(info.value)
@@ -182,7 +162,7 @@ def test_a_refused_token_is_fatal_and_never_shown() -> None:
 
 def test_a_missing_token_is_fatal_at_construction() -> None:
     with pytest.raises(FatalError, match="missing credential 'token'"):
-        adapter_for(FakePylon(lambda request: answer([])), token=None)
+        adapter_for(RecordingVendor(lambda request: answer([])), token=None)
 
 
 def test_the_registry_knows_the_adapter() -> None:
@@ -193,14 +173,14 @@ def test_the_registry_knows_the_adapter() -> None:
 
 
 def test_get_sends_the_limit_the_spec_requires() -> None:
-    fake = FakePylon(lambda request: answer(contact("c1")))
+    fake = RecordingVendor(lambda request: answer(contact("c1")))
     assert adapter_for(fake).get("c1") == contact("c1")
     assert fake.requests[0].url.path == "/contacts/c1"
     assert dict(fake.requests[0].url.params) == {"limit": "1"}
 
 
 def test_get_of_a_missing_contact_is_not_found() -> None:
-    fake = FakePylon(lambda request: error(404, "contact c9 not found"))
+    fake = RecordingVendor(lambda request: error(404, "contact c9 not found"))
     with pytest.raises(NotFoundError) as info:
         adapter_for(fake).get("c9")
     assert info.value.record_id == "c9"
@@ -215,7 +195,7 @@ def echo_create(request: httpx.Request) -> httpx.Response:
 
 
 def test_create_posts_the_cleaned_payload_and_returns_the_answer() -> None:
-    fake = FakePylon(echo_create)
+    fake = RecordingVendor(echo_create)
     payload = {
         "name": "Ada Lovelace",
         "email": "ada@example.com",
@@ -232,7 +212,7 @@ def test_create_posts_the_cleaned_payload_and_returns_the_answer() -> None:
 
 
 def test_create_without_a_name_is_refused_without_a_request() -> None:
-    fake = FakePylon(echo_create)
+    fake = RecordingVendor(echo_create)
     adapter = adapter_for(fake)
     assert (
         adapter.cannot_hold({"email": "a@b.example"}) == "Pylon requires a name to create a contact"
@@ -246,7 +226,7 @@ def test_create_without_a_name_is_refused_without_a_request() -> None:
 
 
 def test_a_duplicate_answer_carries_the_existing_id() -> None:
-    fake = FakePylon(lambda request: error(400, "contact with email exists", exists_id="c7"))
+    fake = RecordingVendor(lambda request: error(400, "contact with email exists", exists_id="c7"))
     with pytest.raises(DuplicateError) as info:
         adapter_for(fake).create({"name": "A", "email": "a@b.example"}, allow_duplicates=True)
     assert info.value.existing_id == "c7"
@@ -255,7 +235,7 @@ def test_a_duplicate_answer_carries_the_existing_id() -> None:
 
 
 def test_a_refused_field_is_a_record_error() -> None:
-    fake = FakePylon(lambda request: error(400, "invalid email: 'nope'"))
+    fake = RecordingVendor(lambda request: error(400, "invalid email: 'nope'"))
     with pytest.raises(RecordError) as info:
         adapter_for(fake).create({"name": "A", "email": "nope"})
     assert not isinstance(info.value, DuplicateError)
@@ -263,7 +243,7 @@ def test_a_refused_field_is_a_record_error() -> None:
 
 
 def test_a_create_that_may_have_landed_is_never_resent() -> None:
-    fake = FakePylon(lambda request: error(500, "internal server error"))
+    fake = RecordingVendor(lambda request: error(500, "internal server error"))
     with pytest.raises(RetriableError) as info:
         adapter_for(fake).create({"name": "A"})
     assert info.value.maybe_applied
@@ -271,7 +251,7 @@ def test_a_create_that_may_have_landed_is_never_resent() -> None:
 
 
 def test_a_create_answer_without_a_contact_is_fatal() -> None:
-    fake = FakePylon(lambda request: httpx.Response(200, json={"request_id": "r"}))
+    fake = RecordingVendor(lambda request: httpx.Response(200, json={"request_id": "r"}))
     with pytest.raises(FatalError, match="malformed envelope"):
         adapter_for(fake).create({"name": "A"})
 
@@ -293,7 +273,7 @@ class Store:
 
 def test_update_skips_external_ids_the_contact_already_has() -> None:
     current = contact("c1", external_ids=[{"label": "zendesk", "external_id": "z1"}, STAMP])
-    fake = FakePylon(Store(current))
+    fake = RecordingVendor(Store(current))
     result = adapter_for(fake).update(
         "c1", {"name": "New Name", "external_ids": [STAMP]}, current=current
     )
@@ -313,7 +293,7 @@ def test_stamping_merges_the_other_labels_from_a_fresh_read() -> None:
             {"label": "hubspot", "external_id": "h1"},
         ],
     )
-    fake = FakePylon(Store(fresh))
+    fake = RecordingVendor(Store(fresh))
     result = adapter_for(fake).update("c1", {"external_ids": [STAMP]}, current=stale)
     assert fake.calls() == ["GET /contacts/c1", "PATCH /contacts/c1"]
     assert dict(fake.requests[0].url.params) == {"limit": "1"}
@@ -327,7 +307,7 @@ def test_stamping_merges_the_other_labels_from_a_fresh_read() -> None:
 
 
 def test_stamping_without_current_reads_first_and_sends_nothing_already_there() -> None:
-    fake = FakePylon(Store(contact("c1", external_ids=[STAMP])))
+    fake = RecordingVendor(Store(contact("c1", external_ids=[STAMP])))
     adapter_for(fake).update("c1", {"name": "X", "external_ids": [STAMP]}, current=None)
     assert fake.calls() == ["GET /contacts/c1", "PATCH /contacts/c1"]
     assert fake.bodies()[1] == {"name": "X"}
@@ -348,7 +328,7 @@ def test_stamping_after_a_listing_merges_the_listed_labels_without_a_read() -> N
             return httpx.Response(200, json={"data": [store.record], "pagination": {}})
         return store(request)
 
-    fake = FakePylon(handler)
+    fake = RecordingVendor(handler)
     adapter = adapter_for(fake)
     assert [r.external_id for r in adapter.extract(EVERYTHING)] == ["c1"]
     stale = contact("c1", external_ids=[{"label": "zendesk", "external_id": "z1"}])
@@ -364,7 +344,7 @@ def test_stamping_after_a_listing_merges_the_listed_labels_without_a_read() -> N
 
 
 def test_update_of_a_missing_contact_is_not_found() -> None:
-    fake = FakePylon(lambda request: error(404, "contact c9 not found"))
+    fake = RecordingVendor(lambda request: error(404, "contact c9 not found"))
     with pytest.raises(NotFoundError) as info:
         adapter_for(fake).update("c9", {"name": "X"}, current=contact("c9"))
     assert info.value.record_id == "c9"
@@ -375,19 +355,19 @@ def test_update_of_a_missing_contact_is_not_found() -> None:
 
 
 def test_delete_sends_one_delete() -> None:
-    fake = FakePylon(lambda request: httpx.Response(200, json={"request_id": "r"}))
+    fake = RecordingVendor(lambda request: httpx.Response(200, json={"request_id": "r"}))
     adapter_for(fake).delete("c1")
     assert fake.calls() == ["DELETE /contacts/c1"]
 
 
 def test_deleting_a_contact_already_gone_is_done() -> None:
-    fake = FakePylon(lambda request: error(404, "contact c1 not found"))
+    fake = RecordingVendor(lambda request: error(404, "contact c1 not found"))
     adapter_for(fake).delete("c1")
     assert len(fake.requests) == 1
 
 
 def test_a_forbidden_delete_is_fatal() -> None:
-    fake = FakePylon(lambda request: error(403, "forbidden"))
+    fake = RecordingVendor(lambda request: error(403, "forbidden"))
     with pytest.raises(FatalError, match="access forbidden"):
         adapter_for(fake).delete("c1")
 
@@ -407,7 +387,7 @@ def searching(pages: list[list[dict[str, Any]]]) -> Handler:
 
 
 def test_find_existing_searches_by_email_and_checks_the_stamp() -> None:
-    fake = FakePylon(searching([[contact("c1", external_ids=[STAMP])]]))
+    fake = RecordingVendor(searching([[contact("c1", external_ids=[STAMP])]]))
     found = adapter_for(fake).find_existing({"name": "A", "email": "a@b.example"}, PERSON)
     assert found == "c1"
     assert fake.calls() == ["POST /contacts/search"]
@@ -417,7 +397,7 @@ def test_find_existing_searches_by_email_and_checks_the_stamp() -> None:
 
 def test_find_existing_pages_through_the_search() -> None:
     other = contact("c1", external_ids=[{"label": "contactsync", "external_id": "p_OTHER"}])
-    fake = FakePylon(searching([[other], [contact("c2", external_ids=[STAMP])]]))
+    fake = RecordingVendor(searching([[other], [contact("c2", external_ids=[STAMP])]]))
     assert adapter_for(fake).find_existing({"email": "a@b.example"}, PERSON) == "c2"
     assert fake.bodies()[1]["cursor"] == "1"
 
@@ -425,12 +405,12 @@ def test_find_existing_pages_through_the_search() -> None:
 def test_find_existing_ignores_contacts_of_other_people() -> None:
     unstamped = contact("c1")
     other = contact("c2", external_ids=[{"label": "contactsync", "external_id": "p_OTHER"}])
-    fake = FakePylon(searching([[unstamped, other]]))
+    fake = RecordingVendor(searching([[unstamped, other]]))
     assert adapter_for(fake).find_existing({"email": "a@b.example"}, PERSON) is None
 
 
 def test_find_existing_without_an_email_sends_nothing() -> None:
-    fake = FakePylon(searching([[]]))
+    fake = RecordingVendor(searching([[]]))
     assert adapter_for(fake).find_existing({"name": "A", "external_ids": [STAMP]}, PERSON) is None
     assert fake.requests == []
 
@@ -458,7 +438,7 @@ def test_pylons_per_endpoint_budgets_pace_the_search_not_the_reads() -> None:
         return answer(contact("c1"))
 
     time = FakeTime()
-    adapter = adapter_for(FakePylon(handler), clock=time.clock, sleep=time.sleep)
+    adapter = adapter_for(RecordingVendor(handler), clock=time.clock, sleep=time.sleep)
     for _ in range(21):
         adapter.get("c1")
     assert time.slept == []  # 21 GETs fit the 60 a minute
@@ -474,7 +454,7 @@ def test_pylons_per_endpoint_budgets_pace_the_search_not_the_reads() -> None:
 
 def test_the_configured_rate_scale_scales_the_budgets() -> None:
     time = FakeTime()
-    fake = FakePylon(lambda request: httpx.Response(200, json={"request_id": "r"}))
+    fake = RecordingVendor(lambda request: httpx.Response(200, json={"request_id": "r"}))
     adapter = adapter_for(fake, rate_scale=0.5, clock=time.clock, sleep=time.sleep)
     for number in range(5):
         adapter.delete(f"c{number}")

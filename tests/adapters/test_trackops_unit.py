@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import random
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,25 +11,17 @@ import pytest
 from contactsync.adapters.base import AdapterContext, ChangeStrategy, Window
 from contactsync.adapters.trackops import TrackopsAdapter, parse_timestamp
 from contactsync.errors import DuplicateError, FatalError, NotFoundError, RecordError
-from contactsync.http import TrackopsBasicAuth, build_client
+from contactsync.http import TrackopsBasicAuth
+from tests.adapters.helpers import RecordingVendor
 
-Handler = Callable[[httpx.Request], httpx.Response]
 BASE = "https://acme.viewcases.com/api/v1"
 TOKEN = "tok-trackops-unit-secret"
 DEFAULTS = {"client_location_id": 12345, "role_id": 6}
 END = datetime(2026, 6, 30, 12, 0, 0, tzinfo=UTC)
 
 
-class Vendor:
+class Vendor(RecordingVendor):
     """Records every request and answers with ``answer``."""
-
-    def __init__(self, answer: Handler) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
 
     def adapter(
         self, page_size: int = 2, defaults: dict[str, Any] | None = None
@@ -44,19 +33,8 @@ class Vendor:
             defaults=DEFAULTS if defaults is None else defaults,
             credentials={"username": "api-user", "token": TOKEN},
         )
-        client = build_client(
-            "trackops",
-            base_url=BASE,
-            auth=TrackopsBasicAuth("api-user", TOKEN),
-            transport=httpx.MockTransport(self),
-            budgets={},
-            sleep=lambda seconds: None,
-            rng=random.Random(1),
-        )
-        return TrackopsAdapter(context, client=client)
-
-    def bodies(self) -> list[Any]:
-        return [json.loads(r.content) if r.content else None for r in self.requests]
+        auth = TrackopsBasicAuth("api-user", TOKEN)
+        return TrackopsAdapter(context, client=self.client("trackops", BASE, auth))
 
 
 def contact(contact_id: int, updated: str = "2026-06-15 09:30:00", **fields: Any) -> dict[str, Any]:

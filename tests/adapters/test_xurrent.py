@@ -13,7 +13,6 @@ import os
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,32 +21,22 @@ import pytest
 from contactsync.adapters.base import AdapterContext, Window
 from contactsync.adapters.xurrent import XurrentAdapter, channels_to_canonical
 from contactsync.errors import DuplicateError, NotFoundError, RecordError
-from contactsync.mapping import Mapping
 from contactsync.models import ChannelLabel, Contact, OrgChannel, normalize_phone
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.sandbox.server import SandboxServer
 from contactsync.sandbox.xurrent import XurrentSimulator
 from tests.adapter_contract import FAR_FUTURE, PERSON_ID, AdapterContract, Harness
+from tests.adapters.helpers import contract_person, load_mapping, outbound
 
-MAPPING = Mapping.load(Path(__file__).parents[2] / "mappings" / "xurrent.toml")
+MAPPING = load_mapping("xurrent")
 
 
 def mapped(contact: Contact) -> dict[str, Any]:
-    payload, errors = MAPPING.outbound_checked(contact)
-    assert errors == []
-    return payload
+    return outbound(MAPPING, contact)
 
 
 def person(n: int, sync_id: str | None = PERSON_ID, **changes: Any) -> Contact:
-    fields: dict[str, Any] = {
-        "first_name": "Contract",
-        "last_name": f"Person{n}",
-        "emails": [{"address": f"contract.person{n}@contract.example", "type": "work"}],
-        "job_title": "Claims Adjuster",
-        "sync_id": sync_id,
-    }
-    fields.update(changes)
-    return Contact(**fields)
+    return contract_person(n, sync_id, **{"job_title": "Claims Adjuster", **changes})
 
 
 def admin_organizations(harness: Harness) -> dict[str, list[dict[str, Any]]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,32 +31,21 @@ from contactsync.errors import (
     RetriableError,
 )
 from contactsync.models import ChannelLabel, OrgChannel
+from tests.adapters.helpers import Handler, RecordingVendor
 
 BASE = "https://api.example.test/v1"
 TOKEN = "tok-unit-secret-123"
 END = datetime(2100, 1, 1, tzinfo=UTC)
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
-class Recorder:
+class Recorder(RecordingVendor):
     """A MockTransport handler that records requests and answers from a routing function."""
-
-    def __init__(self, route: Handler) -> None:
-        self.route = route
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.route(request)
 
     def query(self, index: int = -1) -> dict[str, list[str]]:
         return parse_qs(urlsplit(str(self.requests[index].url)).query, keep_blank_values=True)
 
     def body(self, index: int = -1) -> Any:
         return json.loads(self.requests[index].content)
-
-    def calls(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.requests]
 
 
 def make_adapter(

@@ -14,8 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from contactsync.sandbox.common import Bucket, SandboxOptions, VendorSimulator
 from contactsync.sandbox.server import SandboxServer
-
-FAKE_TOKEN = "fake-token"
+from tests.sandbox.helpers import FAKE_TOKEN
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +102,3 @@ def fake_simulator() -> Callable[..., FakeSimulator]:
         return FakeSimulator(SandboxOptions(**options))
 
     return make
-
-
-AUTH = {"Authorization": f"Bearer {FAKE_TOKEN}"}

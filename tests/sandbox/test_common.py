@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -18,13 +17,10 @@ from contactsync.sandbox.common import (
     RateLimiter,
     SandboxClock,
     SandboxOptions,
-    VendorSimulator,
     VendorStore,
     build_app,
 )
-
-AUTH = {"Authorization": "Bearer fake-token"}  # conftest.FAKE_TOKEN
-MakeFake = Callable[..., VendorSimulator]
+from tests.sandbox.helpers import AUTH, MakeFake
 
 
 class FakeClock:

@@ -13,12 +13,17 @@ from starlette.testclient import TestClient
 
 from contactsync.sandbox.common import SandboxOptions, build_app
 from contactsync.sandbox.growcrm import GrowcrmSimulator
-from contactsync.sandbox.people import SeedData, SeedOrganization, SeedPhone, SeedRecord
+from contactsync.sandbox.people import SeedData, SeedOrganization, SeedRecord
+from tests.sandbox.helpers import (
+    admin,
+    assert_faults_land_at_rate_and_repeat,
+    collect_outcomes,
+    seed_name,
+    seed_phones,
+)
 
 BASE = "/api/contacts"
 AUTH = {"Authorization": "Bearer sandbox-growcrm-token"}
-FIRSTS = ("Susie", "Mark", "Ana", "John", "Priya", "Wei", "Olga", "Tom", "Fatima", "Luis")
-LASTS = ("Smith", "O'Brien", "Nguyen", "Garcia", "Kowalski", "Okafor", "Berg")
 ORGS = ("org-acme", "org-globex", "org-initech", "org-hooli", None)
 PLACED = 45
 DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
@@ -29,10 +34,7 @@ def make_seed(count: int = PLACED) -> SeedData:
     """``count`` placeable copies plus three Grow CRM could not hold."""
     records = []
     for i in range(count):
-        first, last = FIRSTS[i % len(FIRSTS)], LASTS[i % len(LASTS)]
-        phones = [SeedPhone(f"(404) 555-{i:04d}", "mobile")] if i % 2 == 0 else []
-        if i % 3 == 0:
-            phones.append(SeedPhone(f"+1 678-555-{i:04d}", "work"))
+        first, last = seed_name(i)
         org = ORGS[i % len(ORGS)]
         records.append(
             SeedRecord(
@@ -42,7 +44,7 @@ def make_seed(count: int = PLACED) -> SeedData:
                 emails=[
                     f" {first}.{last[0]}{i}@Example.com " if i == 7 else f"{first}.{i}@example.com"
                 ],
-                phones=phones,
+                phones=seed_phones(i),
                 job_title="Buyer" if i % 2 else None,
                 organization_key=org,
                 organization_name="Hooli Inc" if org == "org-hooli" else None,
@@ -70,11 +72,6 @@ def make_client(options: SandboxOptions | None = None, count: int = PLACED) -> T
 @pytest.fixture
 def client() -> TestClient:
     return make_client()
-
-
-def admin(client: TestClient) -> dict[str, Any]:
-    payload: dict[str, Any] = client.get("/_sandbox/records").json()
-    return payload
 
 
 def live(client: TestClient) -> list[dict[str, Any]]:
@@ -507,28 +504,15 @@ def test_rate_limit_is_a_class_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def fault_outcomes(seed: int, requests: int) -> list[str]:
     client = make_client(SandboxOptions(seed=seed, faults=0.2, slow_seconds=0), count=3)
-    outcomes = []
-    for _ in range(requests):
-        response = client.get(f"{BASE}/10")
-        try:
-            body = response.json()
-        except ValueError:
-            outcomes.append("dropped")
-            continue
-        if response.status_code >= 500:
-            assert body["message"] in ("Server Error", "Service Unavailable")
-        outcomes.append(str(response.status_code))
-    return outcomes
+
+    def check_failure(body: Any) -> None:
+        assert body["message"] in ("Server Error", "Service Unavailable")
+
+    return collect_outcomes(lambda: client.get(f"{BASE}/10"), requests, check_failure=check_failure)
 
 
 def test_faults_land_at_the_configured_rate_and_repeat_with_the_seed() -> None:
-    outcomes = fault_outcomes(seed=3, requests=500)
-    counts = Counter(outcomes)
-    visible = counts["500"] + counts["503"] + counts["dropped"]  # 3 of the 4 fault kinds
-    assert 45 <= visible <= 110, counts
-    assert min(counts["500"], counts["503"], counts["dropped"]) > 0
-    assert fault_outcomes(seed=3, requests=80) == outcomes[:80]
-    assert fault_outcomes(seed=4, requests=80) != outcomes[:80]
+    assert_faults_land_at_rate_and_repeat(fault_outcomes)
 
 
 # --- mutate and reset ------------------------------------------------------------------

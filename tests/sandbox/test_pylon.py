@@ -13,11 +13,15 @@ from contactsync.sandbox._pylon_search import decode_cursor, encode_cursor
 from contactsync.sandbox.common import SandboxOptions, build_app
 from contactsync.sandbox.people import SeedData, SeedOrganization, SeedPhone, SeedRecord
 from contactsync.sandbox.pylon import DEFAULT_CREDENTIALS, PylonSimulator
+from tests.sandbox.helpers import (
+    admin,
+    assert_faults_land_at_rate_and_repeat,
+    collect_outcomes,
+    seed_name,
+)
 
 TOKEN = DEFAULT_CREDENTIALS["pylon_token"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-FIRSTS = ("Susie", "Mark", "Ana", "John", "Priya", "Wei", "Olga", "Tom", "Fatima", "Luis")
-LASTS = ("Smith", "O'Brien", "Nguyen", "Garcia", "Kowalski", "Okafor", "Berg")
 ORGS = ("org-acme", "org-globex", None)
 PEOPLE = 23
 
@@ -26,7 +30,7 @@ def make_seed(count: int = PEOPLE) -> SeedData:
     """``count`` ordinary copies plus edge cases: nickname only, no name, a shared email."""
     records = []
     for i in range(count):
-        first, last = FIRSTS[i % len(FIRSTS)], LASTS[i % len(LASTS)]
+        first, last = seed_name(i)
         phones = [SeedPhone(f"+1 (404) 555-{i:04d}", "mobile")]
         if i % 3 == 0:
             phones.append(SeedPhone(f"404.555.{i + 5000:04d}", "fax"))
@@ -73,11 +77,6 @@ def make_client(options: SandboxOptions | None = None, count: int = PEOPLE) -> T
 @pytest.fixture
 def client() -> TestClient:
     return make_client()
-
-
-def admin(client: TestClient) -> dict[str, Any]:
-    payload: dict[str, Any] = client.get("/_sandbox/records").json()
-    return payload
 
 
 def records(client: TestClient) -> list[dict[str, Any]]:
@@ -588,29 +587,16 @@ def test_no_limits_and_no_quota_headers_when_off(client: TestClient) -> None:
 
 def fault_outcomes(seed: int, requests: int) -> list[str]:
     client = make_client(SandboxOptions(seed=seed, faults=0.2, slow_seconds=0), count=3)
-    outcomes = []
-    for _ in range(requests):
-        response = client.get("/contacts")
-        try:
-            body = response.json()
-        except ValueError:
-            outcomes.append("dropped")
-            continue
-        if response.status_code >= 500:
-            assert body["errors"]
-            assert body["request_id"]
-        outcomes.append(str(response.status_code))
-    return outcomes
+
+    def check_failure(body: Any) -> None:
+        assert body["errors"]
+        assert body["request_id"]
+
+    return collect_outcomes(lambda: client.get("/contacts"), requests, check_failure=check_failure)
 
 
 def test_faults_land_at_the_configured_rate_and_repeat_with_the_seed() -> None:
-    outcomes = fault_outcomes(seed=3, requests=500)
-    counts = Counter(outcomes)
-    visible = counts["500"] + counts["503"] + counts["dropped"]  # 3 of the 4 fault kinds
-    assert 45 <= visible <= 110, counts
-    assert min(counts["500"], counts["503"], counts["dropped"]) > 0
-    assert fault_outcomes(seed=3, requests=80) == outcomes[:80]
-    assert fault_outcomes(seed=4, requests=80) != outcomes[:80]
+    assert_faults_land_at_rate_and_repeat(fault_outcomes)
 
 
 # --- mutate and reset -----------------------------------------------------------------------

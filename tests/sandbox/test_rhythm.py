@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from contactsync.sandbox.common import SandboxOptions, build_app
-from contactsync.sandbox.people import (
-    SeedAddress,
-    SeedData,
-    SeedOrganization,
-    SeedPhone,
-    SeedRecord,
-)
+from contactsync.sandbox.people import SeedData, SeedOrganization, SeedRecord
 from contactsync.sandbox.rhythm import DEFAULT_CREDENTIALS, RhythmSimulator
+from tests.sandbox.helpers import (
+    assert_faults_land_at_rate_and_repeat,
+    basic,
+    collect_outcomes,
+    live_records,
+    seed_address,
+    seed_birthday,
+    seed_copy,
+    seed_name,
+)
 
 TENANT = "sandbox"
 BASE = f"/contacts/{TENANT}"
-FIRSTS = ("Susie", "Mark", "Ana", "John", "Priya", "Wei", "Olga", "Tom", "Fatima", "Luis")
-LASTS = ("Smith", "O'Brien", "Nguyen", "Garcia", "Kowalski", "Okafor", "Berg")
 ORGS = [
     SeedOrganization("org-acme", "Acme Insurance"),
     SeedOrganization("org-globex", "Globex Brokers"),
@@ -33,34 +33,19 @@ ORGS = [
 def make_seed(count: int) -> SeedData:
     records = []
     for i in range(count):
-        first, last = FIRSTS[i % len(FIRSTS)], LASTS[i % len(LASTS)]
-        phones = [SeedPhone(f"(404) 555-{i:04d}", "mobile")] if i % 2 == 0 else []
-        if i % 3 == 0:
-            phones.append(SeedPhone(f"+1 678-555-{i:04d}", "work"))
-        address = None
-        if i % 4 == 0:
-            address = SeedAddress(["1 Peachtree St", "Suite 200"], "Atlanta", "GA", "30303", "US")
+        first, last = seed_name(i)
         records.append(
-            SeedRecord(
-                person_key=f"p{i:03d}",
-                first_name=first,
-                last_name=last,
+            seed_copy(
+                i,
                 nickname="Suze" if first == "Susie" else None,
                 emails=[f"{first}.{i}@example.com", f"{first}.{last}@home.example.net"],
-                phones=phones,
-                job_title="Claims Adjuster" if i % 2 else None,
                 organization_key=("org-acme", "org-globex", None)[i % 3],
-                address=address,
-                birthday=date(1980, 1 + i % 12, 1 + i % 28) if i % 6 == 0 else None,
-                reference=f"REF-{i}",
+                address=seed_address(i),
+                birthday=seed_birthday(i),
             )
         )
     records.append(SeedRecord("p-noname", None, None, emails=["anon@example.com"]))
     return SeedData(persons=count + 1, records={"rhythm": records}, organizations=list(ORGS))
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 CLIENT_BASIC = basic(
@@ -97,11 +82,6 @@ def make_client(
 @pytest.fixture
 def client() -> TestClient:
     return make_client()[0]
-
-
-def live_records(client: TestClient) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = client.get("/_sandbox/records").json()["records"]
-    return [r for r in rows if not r["_deleted"]]
 
 
 def search_all(client: TestClient, body: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
@@ -459,28 +439,11 @@ def test_tenant_limit_answers_429_without_headers() -> None:
 def fault_outcomes(seed: int, requests: int) -> list[str]:
     client, _ = make_client(SandboxOptions(seed=seed, faults=0.2, slow_seconds=0), count=3)
     some_id = live_records(client)[0]["id"]
-    outcomes = []
-    for _ in range(requests):
-        try:
-            response = client.get(f"{BASE}/{some_id}")
-            response.json()
-        except ValueError:
-            outcomes.append("dropped")
-            continue
-        outcomes.append(str(response.status_code))
-    return outcomes
+    return collect_outcomes(lambda: client.get(f"{BASE}/{some_id}"), requests)
 
 
 def test_faults_land_at_the_configured_rate_and_repeat_with_the_seed() -> None:
-    outcomes = fault_outcomes(seed=3, requests=500)
-    counts = Counter(outcomes)
-    visible = counts["500"] + counts["503"] + counts["dropped"]
-    assert 45 <= visible <= 110, counts
-    assert counts["500"]
-    assert counts["503"]
-    assert counts["dropped"]
-    assert fault_outcomes(seed=3, requests=80) == outcomes[:80]
-    assert fault_outcomes(seed=4, requests=80) != outcomes[:80]
+    assert_faults_land_at_rate_and_repeat(fault_outcomes)
 
 
 def test_mutate_edits_like_a_user_and_reset_restores_the_seed(client: TestClient) -> None:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from contactsync.config import load_settings
 from contactsync.models import SYSTEMS
 from contactsync.sandbox.cli import is_loopback, sandbox_command
-from contactsync.sandbox.common import SandboxOptions, VendorSimulator
+from contactsync.sandbox.common import SandboxOptions
 from contactsync.sandbox.people import generate
 from contactsync.sandbox.server import (
     BASE_PATHS,
@@ -34,9 +34,8 @@ from contactsync.sandbox.server import (
     simulator_class,
 )
 from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
+from tests.sandbox.helpers import AUTH, MakeFake
 
-AUTH = {"Authorization": "Bearer fake-token"}  # conftest.FAKE_TOKEN
-MakeFake = Callable[..., VendorSimulator]
 ALL_CREDENTIALS = {
     "trackops_username": "ops-user",
     "trackops_token": "t0k3n trackops",

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from contactsync.sandbox.common import SandboxOptions, build_app
-from contactsync.sandbox.people import SeedAddress, SeedData, SeedPhone, SeedRecord
+from contactsync.sandbox.people import SeedData, SeedRecord
 from contactsync.sandbox.trackops import TrackopsSimulator
+from tests.sandbox.helpers import (
+    assert_faults_land_at_rate_and_repeat,
+    basic,
+    collect_outcomes,
+    live_records,
+    seed_address,
+    seed_birthday,
+    seed_copy,
+    seed_phones,
+)
 
 BASE = "/api/v1/client/contacts"
-FIRSTS = ("Susie", "Mark", "Ana", "John", "Priya", "Wei", "Olga", "Tom", "Fatima", "Luis")
-LASTS = ("Smith", "O'Brien", "Nguyen", "Garcia", "Kowalski", "Okafor", "Berg")
 ORGS = ("org-acme", "org-globex", "org-initech", None)
 PLACED = 60
 FMT = "%Y-%m-%d %H:%M:%S"
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 AUTH = basic("sandbox/token", "sandbox-trackops-token")
@@ -32,31 +35,16 @@ AUTH = basic("sandbox/token", "sandbox-trackops-token")
 
 def make_seed(count: int = PLACED) -> SeedData:
     """``count`` copies with distinct names, plus one without a last name (not placeable)."""
-    records = []
-    for i in range(count):
-        first, last = FIRSTS[i % len(FIRSTS)], LASTS[i % len(LASTS)]
-        phones = [SeedPhone(f"(404) 555-{i:04d}", "mobile")] if i % 2 == 0 else []
-        if i % 3 == 0:
-            phones.append(SeedPhone(f"+1 678-555-{i:04d}", "work"))
-        if i % 5 == 0:
-            phones.append(SeedPhone(f"404.555.{i + 5000:04d}", "fax"))
-        address = None
-        if i % 4 == 0:
-            address = SeedAddress(["1 Peachtree St", "Suite 200"], "Atlanta", "GA", "30303", "US")
-        records.append(
-            SeedRecord(
-                person_key=f"p{i:03d}",
-                first_name=first,
-                last_name=last,
-                emails=[f"{first}.{i}@example.com"],
-                phones=phones,
-                job_title="Claims Adjuster" if i % 2 else None,
-                organization_key=ORGS[i % len(ORGS)],
-                address=address,
-                birthday=date(1980, 1 + i % 12, 1 + i % 28) if i % 6 == 0 else None,
-                reference=f"REF-{i}",
-            )
+    records = [
+        seed_copy(
+            i,
+            phones=seed_phones(i, fax=True),
+            organization_key=ORGS[i % len(ORGS)],
+            address=seed_address(i),
+            birthday=seed_birthday(i),
         )
+        for i in range(count)
+    ]
     records.append(SeedRecord(person_key="p-nolast", first_name="Cher", last_name=None))
     return SeedData(persons=count + 1, records={"trackops": records}, organizations=[])
 
@@ -72,11 +60,6 @@ def make_client(options: SandboxOptions | None = None, count: int = PLACED) -> T
 @pytest.fixture
 def client() -> TestClient:
     return make_client()
-
-
-def all_records(client: TestClient) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = client.get("/_sandbox/records").json()["records"]
-    return [r for r in rows if not r["_deleted"]]
 
 
 def listed_ids(http: TestClient, /, **params: Any) -> list[int]:
@@ -97,7 +80,7 @@ def create(client: TestClient, allow: bool | None = None, **fields: Any) -> Any:
 
 
 def test_seed_places_copies_with_a_last_name_and_keeps_the_truth(client: TestClient) -> None:
-    records = all_records(client)
+    records = live_records(client)
     truth = client.get("/_sandbox/truth").json()
     assert len(records) == PLACED
     assert sorted(truth.values()) == [f"p{i:03d}" for i in range(PLACED)]
@@ -122,9 +105,9 @@ def test_seed_places_copies_with_a_last_name_and_keeps_the_truth(client: TestCli
 
 
 def test_seed_is_deterministic_and_keeps_organizations_together() -> None:
-    one, two = all_records(make_client()), all_records(make_client())
+    one, two = live_records(make_client()), live_records(make_client())
     assert one == two
-    assert one != all_records(make_client(SandboxOptions(seed=8)))
+    assert one != live_records(make_client(SandboxOptions(seed=8)))
     by_org: dict[str, set[int]] = {}
     for i, record in enumerate(one):
         org = ORGS[i % len(ORGS)]
@@ -192,7 +175,7 @@ def test_default_page_size_and_count_mode(client: TestClient) -> None:
         "page_count": 3,
     }
     counted = client.get(BASE, params={"mode": "count", "per_page": 7, "role": 7}).json()
-    sevens = [r for r in all_records(client) if r["role_id"] == 7]
+    sevens = [r for r in live_records(client) if r["role_id"] == 7]
     assert counted == {"record_count": len(sevens), "page_count": -(-len(sevens) // 7)}
     assert client.get(BASE, params={"page": 9}).json() == []
 
@@ -221,7 +204,7 @@ def test_bad_list_parameters_answer_400_naming_the_parameter(
 
 
 def test_each_id_filter(client: TestClient) -> None:
-    records = all_records(client)
+    records = live_records(client)
     some = records[17]
     assert listed_ids(client, id=some["id"]) == [some["id"]]
     cases = {
@@ -239,7 +222,7 @@ def test_each_id_filter(client: TestClient) -> None:
 
 
 def test_name_and_email_filters_ignore_case(client: TestClient) -> None:
-    records = all_records(client)
+    records = live_records(client)
     garcias = [r["id"] for r in records if r["last_name"] == "Garcia"]
     assert len(garcias) > 1
     assert listed_ids(client, last_name="GARCIA") == garcias
@@ -254,7 +237,7 @@ def test_name_and_email_filters_ignore_case(client: TestClient) -> None:
 
 @pytest.mark.parametrize("key", ["created", "updated"])
 def test_time_filters_are_inclusive_and_take_several_formats(client: TestClient, key: str) -> None:
-    records = all_records(client)
+    records = live_records(client)
     pivot = sorted(records, key=lambda r: r[key])[PLACED // 2]
     moment = datetime.strptime(pivot[key], FMT)
     after = [r["id"] for r in records if r[key] >= pivot[key]]
@@ -292,7 +275,7 @@ def test_expand_field_values_is_a_boolean(client: TestClient) -> None:
 
 
 def test_get_one_and_404s(client: TestClient) -> None:
-    record = all_records(client)[3]
+    record = live_records(client)[3]
     got = client.get(f"{BASE}/{record['id']}")
     assert got.status_code == 200
     assert got.json() == {k: v for k, v in record.items() if k != "_deleted"}
@@ -317,7 +300,7 @@ def test_soft_deleted_contacts_are_hidden() -> None:
 
 
 def test_create_returns_the_contact_with_server_fields(client: TestClient) -> None:
-    before = max(r["id"] for r in all_records(client))
+    before = max(r["id"] for r in live_records(client))
     response = create(client, first_name="Zed", last_name="Quimby", email="zed@example.com")
     assert response.status_code == 200
     made = response.json()
@@ -407,7 +390,7 @@ def test_malformed_write_bodies(client: TestClient, body: bytes, status: int) ->
 
 
 def test_same_name_is_refused_unless_duplicates_are_allowed(client: TestClient) -> None:
-    existing = all_records(client)[0]
+    existing = live_records(client)[0]
     first, last = existing["first_name"].upper(), f"  {existing['last_name'].lower()} "
     refused = create(client, first_name=first, last_name=last)
     assert refused.status_code == 422
@@ -419,7 +402,7 @@ def test_same_name_is_refused_unless_duplicates_are_allowed(client: TestClient) 
 
 
 def test_renaming_into_an_existing_name_is_a_duplicate(client: TestClient) -> None:
-    one, two = all_records(client)[:2]
+    one, two = live_records(client)[:2]
     rename = {"first_name": one["first_name"], "last_name": one["last_name"]}
     refused = client.put(f"{BASE}/{two['id']}", json={"contact": rename})
     assert refused.status_code == 422
@@ -433,7 +416,7 @@ def test_renaming_into_an_existing_name_is_a_duplicate(client: TestClient) -> No
 
 
 def test_update_is_partial_and_moves_updated(client: TestClient) -> None:
-    record = all_records(client)[4]
+    record = live_records(client)[4]
     response = client.put(f"{BASE}/{record['id']}", json={"contact": {"title": "Risk Manager"}})
     assert response.status_code == 200
     updated = response.json()
@@ -458,7 +441,7 @@ def test_update_is_partial_and_moves_updated(client: TestClient) -> None:
 def test_update_validates_what_it_is_given(
     client: TestClient, fields: dict[str, Any], field: str
 ) -> None:
-    record = all_records(client)[4]
+    record = live_records(client)[4]
     response = client.put(f"{BASE}/{record['id']}", json={"contact": fields})
     assert response.status_code == 422
     assert field in response.json()["errors"]
@@ -490,28 +473,12 @@ def test_rate_limit_is_a_class_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def fault_outcomes(seed: int, requests: int) -> list[str]:
-    options = SandboxOptions(seed=seed, faults=0.2, slow_seconds=0)
-    client = make_client(options, count=3)
-    outcomes = []
-    for _ in range(requests):
-        response = client.get(f"{BASE}/1001")
-        try:
-            response.json()
-        except ValueError:
-            outcomes.append("dropped")
-            continue
-        outcomes.append(str(response.status_code))
-    return outcomes
+    client = make_client(SandboxOptions(seed=seed, faults=0.2, slow_seconds=0), count=3)
+    return collect_outcomes(lambda: client.get(f"{BASE}/1001"), requests)
 
 
 def test_faults_land_at_the_configured_rate_and_repeat_with_the_seed() -> None:
-    outcomes = fault_outcomes(seed=3, requests=500)
-    counts = Counter(outcomes)
-    visible = counts["500"] + counts["503"] + counts["dropped"]  # 3 of the 4 fault kinds
-    assert 45 <= visible <= 110, counts
-    assert min(counts["500"], counts["503"], counts["dropped"]) > 0
-    assert fault_outcomes(seed=3, requests=80) == outcomes[:80]
-    assert fault_outcomes(seed=4, requests=80) != outcomes[:80]
+    assert_faults_land_at_rate_and_repeat(fault_outcomes)
 
 
 # --- mutate and reset ------------------------------------------------------------------
@@ -528,10 +495,10 @@ USER_FIELDS = (
 
 
 def test_mutate_edits_like_a_user_and_moves_updated(client: TestClient) -> None:
-    before = {r["id"]: r for r in all_records(client)}
+    before = {r["id"]: r for r in live_records(client)}
     mutated = client.post("/_sandbox/mutate", json={"count": 40, "seed": 5}).json()["mutated"]
     assert len(mutated) == 40
-    after = {r["id"]: r for r in all_records(client)}
+    after = {r["id"]: r for r in live_records(client)}
     edited_fields: Counter[str] = Counter()
     for record_id in map(int, mutated):
         old, new = before[record_id], after[record_id]
@@ -551,13 +518,13 @@ def test_mutate_edits_like_a_user_and_moves_updated(client: TestClient) -> None:
 
 
 def test_reset_returns_to_the_seeded_state(client: TestClient) -> None:
-    seeded = all_records(client)
+    seeded = live_records(client)
     made = create(client, last_name="Temporary").json()
     client.put(f"{BASE}/{seeded[0]['id']}", json={"contact": {"title": "Changed"}})
     client.post("/_sandbox/mutate", json={"count": 5, "seed": 1})
-    assert all_records(client) != seeded
+    assert live_records(client) != seeded
     assert client.post("/_sandbox/reset").json() == {"reset": True}
-    assert all_records(client) == seeded
+    assert live_records(client) == seeded
     assert client.get("/_sandbox/stats").json()["total"] == 0
     assert create(client, last_name="Temporary").json()["id"] > made["id"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from contactsync.sandbox.people import (
     SeedRecord,
 )
 from contactsync.sandbox.xurrent import DEFAULT_CREDENTIALS, XurrentSimulator
+from tests.sandbox.helpers import admin, assert_faults_land_at_rate_and_repeat, collect_outcomes
 
 PEOPLE = "/v1/people"
 AUTH = {
@@ -74,11 +74,6 @@ def make_client(
 @pytest.fixture
 def client() -> TestClient:
     return make_client()[0]
-
-
-def admin(client: TestClient) -> dict[str, Any]:
-    payload: dict[str, Any] = client.get("/_sandbox/records").json()
-    return payload
 
 
 def list_all(client: TestClient, **params: Any) -> tuple[list[dict[str, Any]], int]:
@@ -538,28 +533,13 @@ def test_seeded_people_carry_their_organization_and_channels(client: TestClient)
 
 def fault_outcomes(seed: int, requests: int) -> list[str]:
     client, _ = make_client(SandboxOptions(seed=seed, faults=0.2, slow_seconds=0), count=3)
-    outcomes = []
-    for _ in range(requests):
-        try:
-            response = client.get(PEOPLE)
-            response.json()
-        except (ValueError, httpx.HTTPError):
-            outcomes.append("dropped")
-            continue
-        outcomes.append(str(response.status_code))
-    return outcomes
+    return collect_outcomes(
+        lambda: client.get(PEOPLE), requests, dropped=(ValueError, httpx.HTTPError)
+    )
 
 
 def test_faults_land_at_the_configured_rate_and_repeat_with_the_seed() -> None:
-    outcomes = fault_outcomes(seed=3, requests=500)
-    counts = Counter(outcomes)
-    visible = counts["500"] + counts["503"] + counts["dropped"]
-    assert 45 <= visible <= 110, counts
-    assert counts["500"]
-    assert counts["503"]
-    assert counts["dropped"]
-    assert fault_outcomes(seed=3, requests=80) == outcomes[:80]
-    assert fault_outcomes(seed=4, requests=80) != outcomes[:80]
+    assert_faults_land_at_rate_and_repeat(fault_outcomes)
 
 
 def test_mutate_moves_updated_at_and_reset_restores_everything(client: TestClient) -> None:

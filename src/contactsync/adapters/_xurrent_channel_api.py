@@ -116,21 +116,12 @@ class OrganizationChannels:
         org = numeric_id(organization_id, "organization id", operation=operation)
         contact = numeric_id(channel_id, "contact id", operation=operation)
         record_id = f"organization {org} contact {contact}"
-        response = self.client.delete(
-            f"/organizations/{org}/contacts/{contact}",
-            extensions={EXT_OPERATION: operation, EXT_RECORD_ID: record_id},
-        )
-        raise_for_status(response, SYSTEM, operation, record_id)
+        self._delete(f"/organizations/{org}/contacts/{contact}", operation, record_id)
 
     def delete_all(self, organization_id: str | int) -> None:
         operation = "delete all organization contacts"
         org = numeric_id(organization_id, "organization id", operation=operation)
-        record_id = f"organization {org}"
-        response = self.client.delete(
-            f"/organizations/{org}/contacts/",
-            extensions={EXT_OPERATION: operation, EXT_RECORD_ID: record_id},
-        )
-        raise_for_status(response, SYSTEM, operation, record_id)
+        self._delete(f"/organizations/{org}/contacts/", operation, f"organization {org}")
 
     def replace(self, organization_id: str | int, desired: list[OrgChannel]) -> list[WriteResult]:
         """Make the organization's channels ``desired`` with the fewest writes
@@ -156,6 +147,12 @@ class OrganizationChannels:
         return [results[index] for index in range(len(desired))]
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _delete(self, path: str, operation: str, record_id: str) -> None:
+        response = self.client.delete(
+            path, extensions={EXT_OPERATION: operation, EXT_RECORD_ID: record_id}
+        )
+        raise_for_status(response, SYSTEM, operation, record_id)
 
     @staticmethod
     def _result(response: httpx.Response, operation: str, record_id: str) -> WriteResult:

@@ -33,13 +33,24 @@ Readings the vendor docs leave open, all *(assumed)* and kept here:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
+from contactsync.adapters._common import (
+    SystemClientAdapter,
+    integer_id_path,
+    located,
+    malformed_answer,
+    naming_holder,
+    parse_timestamp,
+    pooled_client,
+    positive_int_default,
+    record_id,
+    text_of,
+    utc,
+)
 from contactsync.adapters.base import (
-    Adapter,
     AdapterContext,
     ChangeStrategy,
     RawRecord,
@@ -50,14 +61,12 @@ from contactsync.adapters.base import (
 from contactsync.errors import (
     DuplicateError,
     FatalError,
-    NotFoundError,
     SyncError,
     expect_object,
     raise_for_status,
 )
 from contactsync.http import EXT_OPERATION, EXT_RECORD_ID, BearerAuth, SystemClient
-from contactsync.http import build_client as build_http_client
-from contactsync.pagination import PageMetaPaginator, RequestSpec
+from contactsync.pagination import PageMetaPaginator, RequestSpec, dig
 
 SYSTEM = "growcrm"
 CONTACTS = "/contacts"
@@ -66,7 +75,7 @@ REQUIRED_ON_UPDATE: tuple[str, ...] = ("first_name", "last_name", "email")
 UPDATE_FIELDS: frozenset[str] = frozenset({*REQUIRED_ON_UPDATE, "phone", "position"})
 
 
-class GrowcrmAdapter(Adapter):
+class GrowcrmAdapter(SystemClientAdapter):
     """Grow CRM contacts: newest-first scan, updates with the full identity, idempotent deletes."""
 
     system: ClassVar[str] = SYSTEM
@@ -81,23 +90,15 @@ class GrowcrmAdapter(Adapter):
         self._client = client or build_client(context)
         self._page_size = max(1, min(context.page_size, MAX_LIMIT))
 
-    @property
-    def client(self) -> SystemClient:
-        return self._client
-
-    @property
-    def request_count(self) -> int:
-        return self._client.stats.sent
-
     # --- reading -----------------------------------------------------------------------
 
     def extract(self, window: Window) -> Iterator[RawRecord]:
         """Contacts updated in ``[window.start, window.end]``, newest first."""
-        start = None if window.start is None else _utc(window.start)
-        end = _utc(window.end)
+        start = None if window.start is None else utc(window.start)
+        end = utc(window.end)
         params = {"sort": "updated", "order": "desc"}
         for item, where in self._list(params, "list contacts"):
-            updated_at = parse_timestamp(_dig(item, "dates", "updated"))
+            updated_at = parse_timestamp(dig(item, "dates.updated"))
             if updated_at is not None and start is not None and updated_at < start:
                 return  # sorted newest first: everything after this is older still
             if updated_at is not None and updated_at > end:
@@ -124,14 +125,14 @@ class GrowcrmAdapter(Adapter):
 
     def find_existing(self, payload: dict[str, Any], person_id: str) -> str | None:
         """The listed contact with the payload's email (no foreign-id field exists)."""
-        email = _text(payload.get("email"))
+        email = text_of(payload.get("email"))
         return None if email is None else self.find_by_email(email)
 
     def find_by_email(self, email: str) -> str | None:
         """The id of the listed contact whose email is ``email`` (any case), or None."""
         wanted = email.strip().casefold()
         for item, where in self._list({"search": email.strip()}, "find contact by email"):
-            if (_text(item.get("email")) or "").casefold() == wanted:
+            if (text_of(item.get("email")) or "").casefold() == wanted:
                 return _record_id(item, "find contact by email", where)
         return None
 
@@ -149,16 +150,14 @@ class GrowcrmAdapter(Adapter):
 
         pager = PageMetaPaginator("page", "limit", self._page_size, items=items, meta="meta")
         spec = RequestSpec("GET", CONTACTS, params=dict(params), operation=operation)
-        for page in pager.pages(self._client, spec):
-            for index, item in enumerate(page.items):
-                yield item, f"page {page.number} item {index}"
+        yield from located(pager.pages(self._client, spec))
 
     # --- writing -----------------------------------------------------------------------
 
     def cannot_hold(self, payload: dict[str, Any]) -> str | None:
-        if not _text(payload.get("email")):
+        if not text_of(payload.get("email")):
             return "Grow CRM requires an email (unique across all users) on every contact"
-        missing = [name for name in ("first_name", "last_name") if not _text(payload.get(name))]
+        missing = [name for name in ("first_name", "last_name") if not text_of(payload.get(name))]
         if missing:
             return f"Grow CRM requires {' and '.join(missing)} on every contact"
         return None
@@ -169,12 +168,14 @@ class GrowcrmAdapter(Adapter):
         operation = "create contact"
         body = dict(payload)
         if body.get("clientid") in (None, ""):
-            body["clientid"] = self._default_client_id(operation)
+            body["clientid"] = positive_int_default(
+                self.context.defaults, "client_id", SYSTEM, operation
+            )
         response = self._client.post(CONTACTS, json=body, extensions={EXT_OPERATION: operation})
         try:
             record = self._record_of(response, operation, None)
         except DuplicateError as exc:
-            raise self._with_existing_id(exc, _text(body.get("email"))) from None
+            raise self._with_existing_id(exc, text_of(body.get("email"))) from None
         return WriteResult(_record_id(record, operation, "the answer"), record)
 
     def update(
@@ -184,7 +185,7 @@ class GrowcrmAdapter(Adapter):
         operation = "update contact"
         path = _contact_path(external_id, operation)
         body = {key: value for key, value in payload.items() if key in UPDATE_FIELDS}
-        missing = [key for key in REQUIRED_ON_UPDATE if not _text(body.get(key))]
+        missing = [key for key in REQUIRED_ON_UPDATE if not text_of(body.get(key))]
         if missing:
             known = current if current is not None and _has_required(current) else None
             known = known or self.get(external_id)
@@ -196,7 +197,7 @@ class GrowcrmAdapter(Adapter):
         try:
             record = self._record_of(response, operation, external_id)
         except DuplicateError as exc:
-            raise self._with_existing_id(exc, _text(body.get("email"))) from None
+            raise self._with_existing_id(exc, text_of(body.get("email"))) from None
         return WriteResult(external_id, record)
 
     def delete(self, external_id: str) -> None:
@@ -234,33 +235,7 @@ class GrowcrmAdapter(Adapter):
             existing = self.find_by_email(email)
         except SyncError:
             return error  # the lookup is a courtesy: the duplicate stands either way
-        if existing is None:
-            return error
-        return DuplicateError(
-            error.message,
-            existing_id=existing,
-            system=error.system,
-            operation=error.operation,
-            record_id=error.record_id,
-            status=error.status,
-            vendor_message=error.vendor_message,
-            body=error.body,
-            fields=error.fields,
-            request_id=error.request_id,
-        )
-
-    def _default_client_id(self, operation: str) -> int:
-        value = self.context.defaults.get("client_id")
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise FatalError(
-                "configuration: [systems.growcrm.defaults] client_id must be a positive "
-                f"integer (got {value!r})",
-                system=SYSTEM,
-                operation=operation,
-            )
-        return value
+        return error if existing is None else naming_holder(error, existing)
 
 
 def build_client(context: AdapterContext) -> SystemClient:
@@ -270,77 +245,26 @@ def build_client(context: AdapterContext) -> SystemClient:
         raise FatalError(
             "configuration: missing credential token", system=SYSTEM, operation="connect"
         )
-    return build_http_client(
-        SYSTEM,
-        base_url=context.base_url,
-        auth=BearerAuth(token),
-        timeout=context.timeout,
-        transport=context.transport,
-        max_connections=max(10, context.concurrency),
-        rate_limit=context.rate_limit,
-    )
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """A UTC instant from ``dates.updated`` (``2026-06-15T09:30:00.000000Z``)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return _utc(moment)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _dig(record: Mapping[str, Any], *keys: str) -> Any:
-    current: Any = record
-    for key in keys:
-        if not isinstance(current, Mapping):
-            return None
-        current = current.get(key)
-    return current
+    return pooled_client(SYSTEM, context, BearerAuth(token))
 
 
 def _no_contact(response: httpx.Response, operation: str, external_id: str | None) -> FatalError:
-    return FatalError(
-        "malformed envelope: the answer holds no contact under 'data'",
+    return malformed_answer(
+        response,
+        "the answer holds no contact under 'data'",
         system=SYSTEM,
         operation=operation,
         record_id=external_id,
-        status=response.status_code,
-        body=response.text,
     )
 
 
 def _has_required(record: Mapping[str, Any] | None) -> bool:
-    return record is not None and all(_text(record.get(key)) for key in REQUIRED_ON_UPDATE)
+    return record is not None and all(text_of(record.get(key)) for key in REQUIRED_ON_UPDATE)
 
 
 def _contact_path(external_id: str, operation: str) -> str:
-    if not external_id.isdigit() or not external_id.isascii():
-        raise NotFoundError(
-            "not a Grow CRM contact id (ids are integers)",
-            system=SYSTEM,
-            operation=operation,
-            record_id=external_id,
-        )
-    return f"{CONTACTS}/{external_id}"
+    return integer_id_path(CONTACTS, external_id, "Grow CRM", SYSTEM, operation)
 
 
 def _record_id(record: Mapping[str, Any], operation: str, where: str) -> str:
-    raw = record.get("id")
-    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip():
-        raise FatalError(
-            f"malformed record: {where} has no usable id (got {raw!r})",
-            system=SYSTEM,
-            operation=operation,
-        )
-    return str(raw).strip()
-
-
-def _text(value: object) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
+    return record_id(record, SYSTEM, operation, where)

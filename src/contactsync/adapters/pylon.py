@@ -33,8 +33,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
+from contactsync.adapters._common import SystemClientAdapter, text_of
 from contactsync.adapters.base import (
-    Adapter,
     AdapterContext,
     ChangeStrategy,
     RawRecord,
@@ -51,7 +51,6 @@ from contactsync.adapters.pylon_payload import (
     merge_external_ids,
     primary_email,
     stamp_of,
-    text_of,
     update_body,
 )
 from contactsync.errors import (
@@ -66,7 +65,6 @@ from contactsync.http import (
     EXT_RECORD_ID,
     BearerAuth,
     Budget,
-    SystemClient,
     build_client,
     default_budgets,
 )
@@ -79,7 +77,7 @@ MAX_LIMIT = 999  # "Must be greater than 0 and less than 1000"
 SEARCH_LIMIT = 100
 
 
-class PylonAdapter(Adapter):
+class PylonAdapter(SystemClientAdapter):
     """Pylon's contacts: snapshot extract, create/patch/delete, person id in ``external_ids``."""
 
     system: ClassVar[str] = SYSTEM
@@ -123,14 +121,6 @@ class PylonAdapter(Adapter):
         self.page_size = min(max(1, context.page_size), MAX_LIMIT)
         # contact id -> its external_ids as the latest list (or our own write) showed them
         self._listed_external_ids: dict[str, Any] = {}
-
-    @property
-    def client(self) -> SystemClient:
-        return self._client
-
-    @property
-    def request_count(self) -> int:
-        return self._client.stats.sent
 
     # --- extract -------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from contactsync.adapters._common import text_of
+
 log = logging.getLogger(__name__)
 
 SYNC_LABEL = "contactsync"
@@ -111,13 +113,6 @@ def stamp_of(contact: Mapping[str, Any]) -> str | None:
         if entry.get("label") == SYNC_LABEL:
             return text_of(entry.get("external_id"))
     return None
-
-
-def text_of(value: Any) -> str | None:
-    """A non-blank string, stripped; None otherwise."""
-    if not isinstance(value, str):
-        return None
-    return value.strip() or None
 
 
 def id_of(contact: Mapping[str, Any]) -> str | None:

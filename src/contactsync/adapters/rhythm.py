@@ -50,15 +50,21 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 import httpx
 import jsonpatch
 
+from contactsync.adapters._common import (
+    SystemClientAdapter,
+    located,
+    lost_create_answer,
+    parse_timestamp,
+    record_id,
+    text_of,
+)
 from contactsync.adapters.base import (
-    Adapter,
     AdapterContext,
     ChangeStrategy,
     RawRecord,
@@ -78,7 +84,6 @@ from contactsync.http import (
     EXT_OPERATION,
     EXT_RECORD_ID,
     OAuthClientCredentials,
-    SystemClient,
     build_client,
 )
 from contactsync.pagination import KeyPaginator, RequestSpec
@@ -95,7 +100,7 @@ RATE_LIMIT_PAUSE = 10.0  # (assumed) seconds to hold the tenant after a header-l
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-class RhythmAdapter(Adapter):
+class RhythmAdapter(SystemClientAdapter):
     """Rhythm Rolodex contacts: snapshot search, smallest-body updates, real deletes."""
 
     system: ClassVar[str] = SYSTEM
@@ -141,14 +146,6 @@ class RhythmAdapter(Adapter):
         )
         self._contacts = f"/contacts/{quote(self.tenant_id, safe='')}"
 
-    @property
-    def client(self) -> SystemClient:
-        return self._client
-
-    @property
-    def request_count(self) -> int:
-        return self._client.stats.sent
-
     def _announce_token(self, token: str) -> None:
         if self.on_new_token is not None:
             self.on_new_token(token)
@@ -185,19 +182,17 @@ class RhythmAdapter(Adapter):
         spec = RequestSpec(
             "POST", f"{self._contacts}/search", json=dict(filters), operation=operation
         )
-        for page in KeyPaginator().pages(self._client, spec):
-            for index, item in enumerate(page.items):
-                yield item, f"page {page.number} item {index}"
+        yield from located(KeyPaginator().pages(self._client, spec))
 
     def find_existing(self, payload: dict[str, Any], person_id: str) -> str | None:
         """The contact stamped with ``person_id`` among those holding the payload's email
         (or, without an email, its first and last name); else the one unstamped contact
         holding that email; else None."""
-        emails = [e for slot in EMAIL_SLOTS if (e := _text(payload.get(slot)))]
+        emails = [e for slot in EMAIL_SLOTS if (e := text_of(payload.get(slot)))]
         if emails:
             filters: dict[str, str] = {"email_address": emails[0]}
         else:
-            filters = {k: v for k in ("first_name", "last_name") if (v := _text(payload.get(k)))}
+            filters = {k: v for k in ("first_name", "last_name") if (v := text_of(payload.get(k)))}
             if not filters:
                 return None
         operation = "find contact"
@@ -211,7 +206,7 @@ class RhythmAdapter(Adapter):
             for item, where in candidates
             if wanted is not None
             and stamped_person_id(item) is None
-            and wanted in {(_text(item.get(slot)) or "").casefold() for slot in EMAIL_SLOTS}
+            and wanted in {(text_of(item.get(slot)) or "").casefold() for slot in EMAIL_SLOTS}
         ]
         if len(unstamped) == 1:
             item, where = unstamped[0]
@@ -221,7 +216,7 @@ class RhythmAdapter(Adapter):
     # --- writing -----------------------------------------------------------------------
 
     def cannot_hold(self, payload: dict[str, Any]) -> str | None:
-        if not (_text(payload.get("first_name")) or _text(payload.get("last_name"))):
+        if not (text_of(payload.get("first_name")) or text_of(payload.get("last_name"))):
             return "Rhythm needs a first_name or a last_name on every contact"
         return None
 
@@ -239,14 +234,7 @@ class RhythmAdapter(Adapter):
             raise missing_reference(response, operation, None, body)
         data = expect_object(response, SYSTEM, operation)
         if data.get("id") in (None, ""):
-            raise FatalError(
-                "malformed envelope: the create answer holds no contact id "
-                f"(the contact may exist: it carries {STAMP_FIELD})",
-                system=SYSTEM,
-                operation=operation,
-                status=response.status_code,
-                body=response.text,
-            )
+            raise lost_create_answer(response, STAMP_FIELD, system=SYSTEM, operation=operation)
         external_id = _record_id(data, operation, "the answer")
         return WriteResult(external_id, self._complete(external_id, data))
 
@@ -373,21 +361,10 @@ def dumps(value: Any) -> bytes:
 
 def stamped_person_id(record: Mapping[str, Any]) -> str | None:
     """The contactsync person id a contact carries, if contactsync stamped it."""
-    origin = _text(record.get(ORIGIN_FIELD))
+    origin = text_of(record.get(ORIGIN_FIELD))
     if origin is None or origin.casefold() != ORIGIN_SERVICE:
         return None
-    return _text(record.get(STAMP_FIELD))
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """A UTC instant from an ISO-8601 ``sys_*`` time (naive = UTC); None when unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return text_of(record.get(STAMP_FIELD))
 
 
 class RetryAfterDefault(httpx.BaseTransport):
@@ -411,9 +388,9 @@ class RetryAfterDefault(httpx.BaseTransport):
 def _required_settings(context: AdapterContext) -> dict[str, str]:
     """tenant_id and token_url (defaults), client_id and client_secret (credentials)."""
     found = {
-        "tenant_id": _text(context.defaults.get("tenant_id")),
-        "token_url": _text(context.defaults.get("token_url")),
-        "client_id": _text(context.credentials.get("client_id")),
+        "tenant_id": text_of(context.defaults.get("tenant_id")),
+        "token_url": text_of(context.defaults.get("token_url")),
+        "client_id": text_of(context.credentials.get("client_id")),
         "client_secret": context.credentials.get("client_secret") or None,  # kept verbatim
     }
     missing = [key for key, value in found.items() if value is None]
@@ -429,15 +406,4 @@ def _required_settings(context: AdapterContext) -> dict[str, str]:
 
 
 def _record_id(record: Mapping[str, Any], operation: str, where: str) -> str:
-    raw = record.get("id")
-    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip():
-        raise FatalError(
-            f"malformed record: {where} has no usable id (got {raw!r})",
-            system=SYSTEM,
-            operation=operation,
-        )
-    return str(raw).strip()
-
-
-def _text(value: object) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
+    return record_id(record, SYSTEM, operation, where)

@@ -44,11 +44,23 @@ Readings the vendor docs leave open, all *(assumed)* and kept here:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from contactsync.adapters._common import (
+    SystemClientAdapter,
+    integer_id_path,
+    located,
+    lost_create_answer,
+    malformed_answer,
+    parse_timestamp,
+    pooled_client,
+    positive_int_default,
+    record_id,
+    text_of,
+    utc,
+)
 from contactsync.adapters.base import (
-    Adapter,
     AdapterContext,
     ChangeStrategy,
     RawRecord,
@@ -56,9 +68,8 @@ from contactsync.adapters.base import (
     WriteResult,
     unusable_record,
 )
-from contactsync.errors import FatalError, NotFoundError, expect_object
+from contactsync.errors import FatalError, expect_object
 from contactsync.http import EXT_OPERATION, EXT_RECORD_ID, SystemClient, TrackopsBasicAuth
-from contactsync.http import build_client as build_http_client
 from contactsync.pagination import PageNumberPaginator, RequestSpec
 
 SYSTEM = "trackops"
@@ -69,7 +80,7 @@ UPDATED_FIELD = "updated"  # (assumed) the last-changed field
 ACCOUNT_CODE = "account_code"
 
 
-class TrackopsAdapter(Adapter):
+class TrackopsAdapter(SystemClientAdapter):
     """Trackops client contacts: window extract, partial updates, no deletes."""
 
     system: ClassVar[str] = SYSTEM
@@ -83,14 +94,6 @@ class TrackopsAdapter(Adapter):
         super().__init__(context)
         self._client = client or build_client(context)
         self._page_size = max(1, min(context.page_size, MAX_PER_PAGE))
-
-    @property
-    def client(self) -> SystemClient:
-        return self._client
-
-    @property
-    def request_count(self) -> int:
-        return self._client.stats.sent
 
     # --- reading -----------------------------------------------------------------------
 
@@ -120,13 +123,12 @@ class TrackopsAdapter(Adapter):
         data = expect_object(response, SYSTEM, operation, external_id)
         record = _record_of(data)
         if record is None:
-            raise FatalError(
-                "malformed envelope: the answer holds no contact object",
+            raise malformed_answer(
+                response,
+                "the answer holds no contact object",
                 system=SYSTEM,
                 operation=operation,
                 record_id=external_id,
-                status=response.status_code,
-                body=response.text,
             )
         return record
 
@@ -134,25 +136,25 @@ class TrackopsAdapter(Adapter):
         """The contact stamped with ``person_id`` (or, unstamped, holding the payload's
         email); Trackops cannot filter on ``account_code``, so candidates are listed by
         email, or by name when the payload has no email."""
-        email = _text(payload.get("email"))
+        email = text_of(payload.get("email"))
         if email:
             filters = {"email": email}
         else:
             filters = {
                 name: value
                 for name in ("first_name", "last_name")
-                if (value := _text(payload.get(name)))
+                if (value := text_of(payload.get(name)))
             }
             if not filters:
                 return None
         candidates = [item for item, _ in self._list(filters, "find contact")]
         for item in candidates:
-            if _text(item.get(ACCOUNT_CODE)) == person_id:
+            if text_of(item.get(ACCOUNT_CODE)) == person_id:
                 return _record_id(item, "find contact", "a candidate")
         if email:
             for item in candidates:
-                same_email = (_text(item.get("email")) or "").casefold() == email.casefold()
-                if same_email and not _text(item.get(ACCOUNT_CODE)):
+                same_email = (text_of(item.get("email")) or "").casefold() == email.casefold()
+                if same_email and not text_of(item.get(ACCOUNT_CODE)):
                     return _record_id(item, "find contact", "a candidate")
         return None
 
@@ -162,14 +164,12 @@ class TrackopsAdapter(Adapter):
         """Every listed contact with where it was found (``page N item M``)."""
         pager = PageNumberPaginator("page", "per_page", self._page_size, items=None)
         spec = RequestSpec("GET", CONTACTS, params=dict(params), operation=operation)
-        for page in pager.pages(self._client, spec):
-            for index, item in enumerate(page.items):
-                yield item, f"page {page.number} item {index}"
+        yield from located(pager.pages(self._client, spec))
 
     # --- writing -----------------------------------------------------------------------
 
     def cannot_hold(self, payload: dict[str, Any]) -> str | None:
-        if not _text(payload.get("last_name")):
+        if not text_of(payload.get("last_name")):
             return "Trackops requires last_name on every client contact"
         return None
 
@@ -179,19 +179,16 @@ class TrackopsAdapter(Adapter):
         # The mapped client_id is this person's own Trackops location; else the default.
         for field, default_key in (("client_id", "client_location_id"), ("role_id", "role_id")):
             if contact.get(field) in (None, ""):
-                contact[field] = self._default_id(default_key, operation)
+                contact[field] = positive_int_default(
+                    self.context.defaults, default_key, SYSTEM, operation
+                )
         body = {"contact": contact, "allow_duplicates": allow_duplicates}
         response = self._client.post(CONTACTS, json=body, extensions={EXT_OPERATION: operation})
         data = expect_object(response, SYSTEM, operation)
         record = _record_of(data)
         if record is None:
-            raise FatalError(
-                "malformed envelope: the create answer holds no contact id "
-                "(the contact may exist: it carries the account_code)",
-                system=SYSTEM,
-                operation=operation,
-                status=response.status_code,
-                body=response.text,
+            raise lost_create_answer(
+                response, "the account_code", system=SYSTEM, operation=operation
             )
         external_id = _record_id(record, operation, "the answer")
         return WriteResult(external_id, self._complete(external_id, record))
@@ -231,19 +228,6 @@ class TrackopsAdapter(Adapter):
             return record
         return self.get(external_id)
 
-    def _default_id(self, key: str, operation: str) -> int:
-        value = self.context.defaults.get(key)
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise FatalError(
-                f"configuration: [systems.trackops.defaults] {key} must be a positive "
-                f"integer (got {value!r})",
-                system=SYSTEM,
-                operation=operation,
-            )
-        return value
-
 
 # --- helpers --------------------------------------------------------------------------
 
@@ -258,58 +242,28 @@ def build_client(context: AdapterContext) -> SystemClient:
             operation="connect",
         )
     auth = TrackopsBasicAuth(context.credentials["username"], context.credentials["token"])
-    return build_http_client(
-        SYSTEM,
-        base_url=context.base_url,
-        auth=auth,
-        timeout=context.timeout,
-        transport=context.transport,
-        max_connections=max(10, context.concurrency),
-        rate_limit=context.rate_limit,
-    )
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """A UTC instant from Trackops's ``updated`` (naive = UTC); None when unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return _utc(moment)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return pooled_client(SYSTEM, context, auth)
 
 
 def _lower_bound(moment: datetime) -> str:
-    return _utc(moment).replace(microsecond=0).strftime(BOUND_FORMAT)
+    return utc(moment).replace(microsecond=0).strftime(BOUND_FORMAT)
 
 
 def _upper_bound(moment: datetime) -> str:
-    instant = _utc(moment)
+    instant = utc(moment)
     if instant.microsecond:
         instant = instant.replace(microsecond=0) + timedelta(seconds=1)
     return instant.strftime(BOUND_FORMAT)
 
 
 def _in_window(moment: datetime, window: Window) -> bool:
-    if window.start is not None and moment < _utc(window.start):
+    if window.start is not None and moment < utc(window.start):
         return False
-    return moment <= _utc(window.end)
+    return moment <= utc(window.end)
 
 
 def _contact_path(external_id: str, operation: str) -> str:
-    if not external_id.isdigit() or not external_id.isascii():
-        raise NotFoundError(
-            "not a Trackops contact id (ids are integers)",
-            system=SYSTEM,
-            operation=operation,
-            record_id=external_id,
-        )
-    return f"{CONTACTS}/{external_id}"
+    return integer_id_path(CONTACTS, external_id, "Trackops", SYSTEM, operation)
 
 
 def _record_of(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -323,15 +277,4 @@ def _record_of(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _record_id(record: Mapping[str, Any], operation: str, where: str) -> str:
-    raw = record.get("id")
-    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip():
-        raise FatalError(
-            f"malformed record: {where} has no usable id (got {raw!r})",
-            system=SYSTEM,
-            operation=operation,
-        )
-    return str(raw).strip()
-
-
-def _text(value: object) -> str | None:
-    return (value.strip() or None) if isinstance(value, str) else None
+    return record_id(record, SYSTEM, operation, where)

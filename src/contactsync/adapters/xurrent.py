@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 
+from contactsync.adapters._common import SystemClientAdapter, naming_holder, parse_timestamp, utc
 from contactsync.adapters._xurrent_channel_api import OrganizationChannels, numeric_id
 from contactsync.adapters._xurrent_channels import (
     ChannelPlan,
@@ -35,7 +36,6 @@ from contactsync.adapters._xurrent_channels import (
     plan_channels,
 )
 from contactsync.adapters.base import (
-    Adapter,
     AdapterContext,
     ChangeStrategy,
     OrgChannelRecord,
@@ -102,19 +102,11 @@ def filter_time(moment: datetime) -> str:
     (the edge stays inclusive; the engine drops boundary duplicates). A naive
     datetime is read as UTC.
     """
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc(moment).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_updated_at(value: object) -> datetime | None:
-    """``2016-03-14T03:10:31-06:00`` as an aware UTC datetime; None when unreadable."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+#: ``updated_at`` (``2016-03-14T03:10:31-06:00``) as an aware UTC datetime; None when unreadable
+parse_updated_at = parse_timestamp
 
 
 def _filterable(value: object) -> str | None:
@@ -127,7 +119,7 @@ def _filterable(value: object) -> str | None:
     return text
 
 
-class XurrentAdapter(Adapter):
+class XurrentAdapter(SystemClientAdapter):
     """Xurrent people (window on ``updated_at``) and organization contacts (snapshot)."""
 
     system: ClassVar[str] = SYSTEM
@@ -160,14 +152,6 @@ class XurrentAdapter(Adapter):
         )
         self.paginator = LinkHeaderPaginator(size=self.page_size)
         self.channels = OrganizationChannels(self._client, self.page_size)
-
-    @property
-    def client(self) -> httpx.Client:
-        return self._client
-
-    @property
-    def request_count(self) -> int:
-        return self._client.stats.sent
 
     # --- people: extract ---------------------------------------------------------------
 
@@ -351,20 +335,7 @@ class XurrentAdapter(Adapter):
             return exc
         email = _filterable(body.get("primary_email"))
         rows = self._lookup({"primary_email": email}, "find person by email") if email else []
-        if not rows:
-            return exc
-        return DuplicateError(
-            exc.message,
-            existing_id=str(rows[0]["id"]),
-            system=exc.system,
-            operation=exc.operation,
-            record_id=exc.record_id,
-            status=exc.status,
-            vendor_message=exc.vendor_message,
-            body=exc.body,
-            fields=exc.fields,
-            request_id=exc.request_id,
-        )
+        return naming_holder(exc, str(rows[0]["id"])) if rows else exc
 
     @staticmethod
     def _id_of(record: dict[str, Any], operation: str, response: httpx.Response) -> str:
