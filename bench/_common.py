@@ -262,9 +262,14 @@ class SandboxProcess:
             return self._box
         if self._child is None:
             self.start()
-        if not self._ours.poll(STARTUP_TIMEOUT):
-            self.stop()
-            raise RuntimeError(f"the sandbox did not start within {STARTUP_TIMEOUT:.0f}s")
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self._ours.poll(1.0):
+            if not self._child.is_alive():
+                self.stop()
+                raise RuntimeError(f"the sandbox process died (exit {self._child.exitcode})")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the sandbox did not start within {STARTUP_TIMEOUT:.0f}s")
         info = self._ours.recv()
         self._box = Sandbox(
             options=self.options,

@@ -198,8 +198,8 @@ def report(sizes: list[Size], changes: int) -> list[Target]:
                 f"{TRACKING_FACTOR}x that at {smallest.people:,} ({high.cpu:.2f} s vs "
                 f"{low.cpu:.2f} s: {ratio:.1f}x)",
                 ratio <= TRACKING_FACTOR,
-                "work proportional to everyone stored, done on every run whatever changed; "
-                "see RESULTS.md",
+                "work proportional to everyone stored, done on every run whatever changed "
+                "(profile the pass: README, Performance)",
             )
         )
     a = largest.passes["A"]
@@ -209,7 +209,7 @@ def report(sizes: list[Size], changes: int) -> list[Target]:
             f"({a.cpu:.2f} s)",
             a.cpu < NO_CHANGE_CPU and largest.people >= 20_000,
             "Rhythm and Pylon are snapshots (every record is read and staged every run), "
-            "and work proportional to everyone stored is done on every run; see RESULTS.md"
+            "and work proportional to everyone stored is done on every run (README, Performance)"
             if a.cpu >= NO_CHANGE_CPU
             else f"the largest size measured is {largest.people:,} people, not 20,000",
         )

@@ -28,6 +28,7 @@ from contactsync.state_core import Clock, from_iso, to_iso, utc_now
 from contactsync.state_outbox import OutboxMixin
 from contactsync.state_persons import PersonsMixin, new_person_id
 from contactsync.state_records import DEFAULT_STREAM, raw_hash
+from contactsync.state_scans import RecordScansMixin
 from contactsync.state_schema import TABLES, migrate
 from contactsync.state_types import (
     LeaseHolder,
@@ -38,6 +39,7 @@ from contactsync.state_types import (
     PersonEventKind,
     QuarantineEntry,
     RecordChange,
+    RecordGlance,
     ReviewItem,
     ReviewStatus,
     RunKind,
@@ -61,6 +63,7 @@ __all__ = [
     "PersonEventKind",
     "QuarantineEntry",
     "RecordChange",
+    "RecordGlance",
     "ReviewItem",
     "ReviewStatus",
     "RunKind",
@@ -115,7 +118,7 @@ def _restrict(path: Path) -> None:
         pass
 
 
-class StateStore(OutboxMixin, PersonsMixin):
+class StateStore(OutboxMixin, PersonsMixin, RecordScansMixin):
     """Every piece of state contactsync keeps, behind typed methods.
 
     Method groups (see the mixins for each one's contract): watermarks,

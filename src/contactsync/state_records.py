@@ -48,6 +48,11 @@ def _record(row: Row) -> StoredRecord:
     )
 
 
+def digest_of(raw_digest: str | None, hash: str) -> str | None:
+    """What ``records.raw_digest`` holds: the raw record's digest joined to its hash."""
+    return None if raw_digest is None else f"{raw_digest}:{hash}"
+
+
 def _object_or_none(text: str | None) -> dict[str, Any] | None:
     value = from_json(text)
     return value if isinstance(value, dict) else None
@@ -105,6 +110,7 @@ class RecordsMixin(StoreCore):
         raw: Any = None,
         unplanned: bool = False,
         own_write: bool = False,
+        raw_digest: str | None = None,
     ) -> RecordChange:
         """Stage a record: store its canonical payload and hash, mark it seen now.
 
@@ -115,6 +121,8 @@ class RecordsMixin(StoreCore):
         :meth:`unplanned_records`); False leaves an earlier mark in place.
         ``own_write=True`` says the content is contactsync's own write (read back):
         the record's source content and its times stay what its users last made them.
+        ``raw_digest`` identifies ``raw`` under the mapping that gave ``hash`` (see
+        :meth:`RecordScansMixin.stage_glances`); None when there is no such raw record.
         """
         now = to_iso(self._now())
         with self.transaction():
@@ -127,10 +135,11 @@ class RecordsMixin(StoreCore):
             self._write(
                 """
                 INSERT INTO records (system, external_id, person_id, hash, payload, raw,
-                                     seen_at, updated_at, deleted_at, unplanned, source_payload)
+                                     seen_at, updated_at, deleted_at, unplanned, source_payload,
+                                     raw_digest)
                 VALUES (:system, :external_id, :person_id, :hash, :payload, :raw, :now,
                         CASE WHEN :own THEN NULL ELSE :updated_at END, NULL, :unplanned,
-                        CASE WHEN :own THEN NULL ELSE :payload END)
+                        CASE WHEN :own THEN NULL ELSE :payload END, :raw_digest)
                 ON CONFLICT (system, external_id) DO UPDATE SET
                     person_id = COALESCE(excluded.person_id, records.person_id),
                     hash = excluded.hash, payload = excluded.payload, raw = excluded.raw,
@@ -139,7 +148,8 @@ class RecordsMixin(StoreCore):
                                       ELSE excluded.updated_at END,
                     source_payload = CASE WHEN :own THEN records.source_payload
                                           ELSE excluded.source_payload END,
-                    deleted_at = NULL, unplanned = MAX(records.unplanned, excluded.unplanned)
+                    deleted_at = NULL, unplanned = MAX(records.unplanned, excluded.unplanned),
+                    raw_digest = excluded.raw_digest
                 """,
                 {
                     "system": system,
@@ -152,6 +162,7 @@ class RecordsMixin(StoreCore):
                     "updated_at": opt_iso(source_updated_at),
                     "unplanned": int(unplanned),
                     "own": int(own_write),
+                    "raw_digest": digest_of(raw_digest, hash),
                 },
             )
             self._write(

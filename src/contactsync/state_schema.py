@@ -26,6 +26,9 @@ Tables
     ``updated_at`` and ``seen_at`` of that content; contactsync's own writes change
     ``payload`` and ``hash`` only, so they never feed back into the golden
     record. NULL for a record contactsync created and nobody has changed since.
+    ``raw_digest`` is ``"<digest of the raw record and the mapping>:<hash>"`` for
+    the raw record whose mapping gave ``hash``: an extract of the same raw record
+    under the same mapping is then known unchanged without mapping it again.
 ``pushed``
     The hash contactsync last wrote to each record, so reading back its own
     write is recognised as an echo.
@@ -227,6 +230,18 @@ def _records_unplanned_and_source(db: Database) -> None:
     db.execute("CREATE INDEX records_unplanned ON records (unplanned) WHERE unplanned = 1")
     db.execute("ALTER TABLE records ADD COLUMN source_payload TEXT")
     db.execute("UPDATE records SET source_payload = payload")
+
+
+@MIGRATIONS(name="0003_records_raw_digest_and_run_indexes")
+def _records_raw_digest_and_run_indexes(db: Database) -> None:
+    """The raw digest, and indexes so that a run's bookkeeping never reads every row:
+    a system's live ids and counts (records), the persons count, open actions by
+    status, and a record's earlier actions (outbox)."""
+    db.execute("ALTER TABLE records ADD COLUMN raw_digest TEXT")
+    db.execute("CREATE INDEX records_system_live ON records (system, deleted_at, external_id)")
+    db.execute("CREATE INDEX persons_merged_into ON persons (merged_into)")
+    db.execute("CREATE INDEX outbox_status ON outbox (status)")
+    db.execute("CREATE INDEX outbox_record ON outbox (system, external_id)")
 
 
 def migrate(db: Database) -> None:

@@ -61,6 +61,21 @@ class RecordChange(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class RecordGlance:
+    """What staging needs of a stored record (:meth:`StateStore.stage_glances`)."""
+
+    hash: str
+    raw_digest: str | None
+    deleted: bool
+    unplanned: bool
+
+    def unchanged_by(self, raw_digest: str) -> bool:
+        """The raw record with this digest (raw record and mapping) was staged into the
+        stored hash: mapping it again would give the same content."""
+        return self.raw_digest == f"{raw_digest}:{self.hash}"
+
+
+@dataclass(frozen=True, slots=True)
 class StoredRecord:
     """One system's record as last staged, and the person it belongs to (the crosswalk)."""
 

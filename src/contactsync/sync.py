@@ -9,6 +9,7 @@ everything, or from ``--since``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from contactsync.sync_resolve import (
     claim_names,
     link_records,
     names_by_system,
+    needs_matching,
     plan_for_person,
     rebuild_golden,
 )
@@ -264,7 +266,8 @@ class Engine:
             default_region=self.settings.default_region,
         )
         result = ResolveResult()
-        index = build_index(self.state, config)
+        matching = any(needs_matching(self.state, stage.staged) for stage in staged)
+        index = build_index(self.state, config) if matching else None
         for stage in staged:
             link_records(self.state, index, stage.staged, result)
             for external_id in stage.deleted_ids:
@@ -272,7 +275,8 @@ class Engine:
                 if person_id is not None:
                     result.touched.add(self.state.resolve_person(person_id))
         targets = self._targets()
-        taken = names_by_system(self.state, [t.system for t in targets])
+        systems = [t.system for t in targets] if result.touched else []
+        taken = names_by_system(self.state, systems)
         for person_id in sorted(result.touched):
             faultpoints.hit("plan")
             golden = self._golden(person_id)
@@ -365,16 +369,27 @@ class Engine:
                 self._loader(name, outcome).recover_interrupted()
 
     def _load(self, chosen: list[str], outcome: RunOutcome, force_deletes: bool) -> None:
+        """Each system's outbox, the systems side by side (their vendors limit each
+        system's requests on their own, so one system's waits never hold up another's);
+        within a system, ``concurrency`` writes at a time."""
+        loads: list[tuple[str, Loader, int]] = []
         for name in chosen:
             system = self.settings.systems[name]
             if not system.is_target:
                 continue
             self._guard_deletes(name, system, outcome, force_deletes)
-            loader = self._loader(name, outcome)
-            loader.recover_interrupted()
-            loader.run(system.concurrency)
+            loads.append((name, self._loader(name, outcome), system.concurrency))
+        if not loads:
+            return
+        with ThreadPoolExecutor(max_workers=len(loads), thread_name_prefix="load") as pool:
+            futures = [pool.submit(_load_system, loader, workers) for _, loader, workers in loads]
+        for name, _loader, _workers in loads:
             if outcome.summary.systems[name].failed and outcome.summary.status == "ok":
                 outcome.summary.status = "partial"
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                raise error
 
     def _guard_deletes(
         self, name: str, system: SystemSettings, outcome: RunOutcome, force: bool
@@ -389,7 +404,7 @@ class Engine:
         deletes = [e for e in self.state.pending_actions(name) if e.kind is ActionKind.DELETE]
         if not deletes:
             return
-        held = sum(1 for _ in self.state.iter_records(name))
+        held = self.state.count_live_records(name)
         share = len(deletes) / max(1, held)
         if share <= system.max_delete_share:
             return
@@ -411,6 +426,11 @@ class Engine:
         self.state.finish_run(
             outcome.summary.run_id, outcome.summary.status, outcome.summary.model_dump(mode="json")
         )
+
+
+def _load_system(loader: Loader, concurrency: int) -> None:
+    loader.recover_interrupted()
+    loader.run(concurrency)
 
 
 def _count_planned(counts: SystemCounts, action: Action) -> None:

@@ -84,31 +84,62 @@ def load_source_contact(record: StoredRecord) -> Contact | None:
 def build_index(state: StateStore, config: MatchConfig) -> PersonIndex:
     """Every linked, live record, indexed under its person."""
     index = PersonIndex(config)
-    for record in state.iter_records():
-        if record.person_id is None:
+    for system, external_id, person_id, payload in state.iter_linked_contacts():
+        if not payload:  # a create whose answer carried no record: staged next extract
             continue
-        contact = load_contact(record)
-        if contact is not None:
-            index.add((record.system, record.external_id), contact, record.person_id)
+        try:
+            contact = Contact.model_validate(payload)
+        except ValidationError:
+            log.warning("stored record no longer validates", system=system, record=external_id)
+            continue
+        index.add((system, external_id), contact, person_id)
     return index
 
 
+def _validated(payload: dict[str, Any]) -> Contact | None:
+    try:
+        return Contact.model_validate(payload)
+    except ValidationError:
+        return None
+
+
+def needs_matching(state: StateStore, staged: Iterable[StagedRecord]) -> bool:
+    """Whether any staged record lacks a crosswalk link (only those are matched: a run
+    whose records are all linked needs no index of everyone stored)."""
+    return any(state.person_for(item.system, item.external_id) is None for item in staged)
+
+
 def link_records(
-    state: StateStore, index: PersonIndex, staged: Iterable[StagedRecord], result: ResolveResult
+    state: StateStore,
+    index: PersonIndex | None,
+    staged: Iterable[StagedRecord],
+    result: ResolveResult,
 ) -> None:
-    """Give every staged record a person (crosswalk, stamped id, matcher or new)."""
+    """Give every staged record a person (crosswalk, stamped id, matcher or new).
+    ``index`` may be None only when every staged record is linked already."""
+    staged = list(staged)
+    if not staged:
+        return
     refused: dict[str, list[str]] = {}
     for entry in state.list_unholdable():
         refused.setdefault(entry.person_id, []).append(entry.system)
     for item in staged:
         key = (item.system, item.external_id)
-        person_id = state.person_for(item.system, item.external_id)
+        stored = state.linked_payload(item.system, item.external_id)
+        contact = _validated(stored[1]) if stored is not None else None
+        if stored is None or contact is None:
+            log.warning("staged record not found", system=item.system, record=item.external_id)
+            continue
+        person_id = stored[0]
         if person_id is None:
-            person_id = _match(state, index, key, item.contact, result)
+            if index is None:
+                raise ValueError(f"{key}: not linked, and there is no index to match it against")
+            person_id = _match(state, index, key, contact, result)
             state.link(item.system, item.external_id, person_id)
-        index.remove(key)
         person_id = state.resolve_person(person_id)
-        index.add(key, item.contact, person_id)
+        if index is not None:
+            index.remove(key)
+            index.add(key, contact, person_id)
         for system in refused.pop(person_id, ()):  # its data changed: try again
             state.clear_unholdable(system, person_id)
         result.touched.add(person_id)
@@ -295,13 +326,7 @@ def names_by_system(
     """(first, last) -> person ids, per system: who would collide on a same-name rule."""
     wanted = set(systems)
     taken: dict[str, dict[tuple[str, str], set[str]]] = {s: {} for s in wanted}
-    for record in state.iter_records():
-        if record.system not in wanted or record.person_id is None:
-            continue
-        payload = record.payload
-        key = (
-            (payload.get("first_name") or "").casefold(),
-            (payload.get("last_name") or "").casefold(),
-        )
-        taken[record.system].setdefault(key, set()).add(record.person_id)
+    for system, person_id, first, last in state.linked_names(wanted):
+        key = (first.casefold(), last.casefold())
+        taken[system].setdefault(key, set()).add(person_id)
     return taken
