@@ -19,7 +19,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, cast
 from urllib.parse import quote, quote_plus
 
 import structlog
@@ -172,7 +172,7 @@ def configure_logging(
         raise ValueError(f"unknown log format {fmt!r}; expected console or json")
     for secret in secrets:
         register_secret(secret)
-    out = stream if stream is not None else sys.stderr
+    out = stream if stream is not None else cast(TextIO, _CurrentStderr())
 
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -200,6 +200,21 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     _route_stdlib_logging(out, numeric_level, shared, tail)
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when an event is written, not when logging was set up
+    (a caller that swaps stderr for a while, then closes its stand-in, leaves logging
+    working)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
 
 
 class _ContactsyncHandler(logging.StreamHandler[TextIO]):

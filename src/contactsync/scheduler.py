@@ -85,6 +85,7 @@ class Scheduler:
         )
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._closed = False  # the lease given back and the state closed: no more passes
 
     def acquire(self) -> None:
         if not self.state.acquire_lease(LEASE_NAME, self.holder, self.lease_ttl):
@@ -113,14 +114,20 @@ class Scheduler:
     def _stop_waiting(self, signum: int, frame: FrameType | None) -> None:
         self._stopping.set()
 
-    def _renew(self) -> None:
+    def _renew(self) -> bool:
+        """Extend the lease; False (and the scheduler stopping) when it is no longer ours."""
         with self._lock:
+            if self._closed:
+                return False
             if not self.state.renew_lease(LEASE_NAME, self.holder, self.lease_ttl):
                 log.error("lease lost; stopping", holder=self.holder)
                 self.scheduler.shutdown(wait=False)
+                return False
+            return True
 
     def _job(self, system: str) -> None:
-        self._renew()
+        if not self._renew():
+            return  # stopping: a pass queued before the stop does not start
         try:
             self.run_system(system)
         except Exception as exc:  # one failed pass must not stop the scheduler
@@ -159,6 +166,8 @@ class Scheduler:
         try:
             self.scheduler.start()
         finally:
-            self.state.release_lease(LEASE_NAME, self.holder)
-            self.state.close()
+            with self._lock:
+                self._closed = True
+                self.state.release_lease(LEASE_NAME, self.holder)
+                self.state.close()
             log.info("scheduler stopped", holder=self.holder)

@@ -151,15 +151,46 @@ class OutboxMixin(RecordsMixin):
         return None if row is None else _entry(row)
 
     def list_actions(
-        self, status: OutboxStatus | str, system: str | None = None
+        self,
+        status: OutboxStatus | str,
+        system: str | None = None,
+        *,
+        except_run: str | None = None,
     ) -> list[OutboxEntry]:
-        """Actions with that status, in the order they were queued."""
+        """Actions with that status (queued by another run than ``except_run``, if
+        given), in the order they were queued."""
         rows = self._all(
             "SELECT * FROM outbox WHERE status = :status "
-            "AND (:system IS NULL OR system = :system) ORDER BY id",
-            {"status": OutboxStatus(status).value, "system": system},
+            "AND (:system IS NULL OR system = :system) "
+            "AND (:run IS NULL OR run_id != :run) ORDER BY id",
+            {"status": OutboxStatus(status).value, "system": system, "run": except_run},
         )
         return [_entry(row) for row in rows]
+
+    def pending_page(
+        self, system: str, *, creates: bool, after_id: int, limit: int
+    ) -> list[OutboxEntry]:
+        """Up to ``limit`` pending creates (or other actions) of ``system`` queued after
+        the action ``after_id``, in queue order: a loader reads its outbox a page at a
+        time, not all of it at once."""
+        rows = self._all(
+            "SELECT * FROM outbox WHERE system = ? AND status = 'pending' AND id > ? "
+            "AND (kind = 'create') = ? ORDER BY id LIMIT ?",
+            (system, after_id, int(creates), limit),
+        )
+        return [_entry(row) for row in rows]
+
+    def allow_duplicates(self, keys: Iterable[str], run_id: str) -> int:
+        """Send these actions queued by ``run_id`` with ``allow_duplicates``."""
+        changed = 0
+        with self.transaction():
+            for key in keys:
+                changed += self._write(
+                    "UPDATE outbox SET allow_duplicates = 1 "
+                    "WHERE action_key = ? AND run_id = ? AND status = 'pending'",
+                    (key, run_id),
+                )
+        return changed
 
     def pending_actions(self, system: str | None = None) -> list[OutboxEntry]:
         return self.list_actions(OutboxStatus.PENDING, system)

@@ -102,6 +102,29 @@ class RecordScansMixin(StoreCore):
         for system, person_id, first, last in rows:
             yield system, person_id, _text(first), _text(last)
 
+    def linked_unique_values(
+        self, system: str, fields: Iterable[str]
+    ) -> list[tuple[str, str, str]]:
+        """(value, person id, external id) for each text value of the top-level ``fields``
+        of the raw record of every live linked record of ``system`` (a list field gives
+        each of its text items), in external id order: one query, read by SQLite."""
+        paths = ['$."' + name.replace('"', "") + '"' for name in dict.fromkeys(fields)]
+        if not paths:
+            return []
+        items = " UNION ALL ".join(
+            "SELECT item.value, person_id, external_id FROM records, json_each(raw, ?) AS item "
+            "WHERE system = ? AND person_id IS NOT NULL AND deleted_at IS NULL "
+            "AND item.type = 'text'"
+            for _ in paths
+        )
+        parameters = [value for path in paths for value in (path, system)]
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM ({items}) ORDER BY 3, 1",  # noqa: S608
+                parameters,
+            ).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
     def unplanned_keys(self) -> list[tuple[str, str]]:
         """(system, external id) of every record waiting for a plan (see
         :meth:`RecordsMixin.unplanned_records`), without reading the records."""

@@ -8,7 +8,7 @@ everything, or from ``--since``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -35,17 +35,19 @@ from contactsync.models import (
 )
 from contactsync.state import StateStore
 from contactsync.sync_load import Loader
+from contactsync.sync_queue import PlanQueue, allow_shared_names
 from contactsync.sync_resolve import (
     ResolveResult,
     TargetSystem,
-    allow_shared_names,
     build_index,
     claim_names,
+    claim_unique_values,
     link_records,
     names_by_system,
     needs_matching,
     plan_for_person,
     rebuild_golden,
+    unique_values_by_system,
 )
 from contactsync.sync_stage import (
     StageResult,
@@ -187,11 +189,11 @@ class Engine:
         # Matching, merging, planning and queueing commit together, and only then are
         # the records marked planned: a run killed on the way leaves them for the next.
         with self.state.transaction():
-            resolved = self._resolve(staged, outcome)
-            outcome.actions = resolved.actions
+            queue = PlanQueue(self.state, outcome.summary.run_id, keep=kind == "plan")
+            resolved = self._resolve(staged, outcome, queue)
+            outcome.actions = resolved.actions = queue.kept
             if kind != "plan":
-                self._retry_or_supersede(resolved)
-            self.state.enqueue(resolved.actions, outcome.summary.run_id)
+                self._retry_or_supersede(resolved, queue)
             self.state.mark_planned(handed_on_keys(staged))
         for action in resolved.actions:
             counts = outcome.summary.systems.get(action.system)
@@ -259,7 +261,11 @@ class Engine:
             self.state.set_watermark(name, started)
         return result
 
-    def _resolve(self, staged: list[StageResult], outcome: RunOutcome) -> ResolveResult:
+    def _resolve(
+        self, staged: list[StageResult], outcome: RunOutcome, queue: PlanQueue
+    ) -> ResolveResult:
+        """Match and merge what was staged, then plan every touched person into ``queue``
+        (which writes the actions to the outbox as they come)."""
         config = MatchConfig(
             merge_threshold=self.settings.merge_threshold,
             review_threshold=self.settings.review_threshold,
@@ -277,20 +283,24 @@ class Engine:
         targets = self._targets()
         systems = [t.system for t in targets] if result.touched else []
         taken = names_by_system(self.state, systems)
+        held = unique_values_by_system(self.state, self._unique_fields(systems))
         for person_id in sorted(result.touched):
             faultpoints.hit("plan")
             golden = self._golden(person_id)
             if golden is None:
                 continue
-            actions, unholdable = plan_for_person(self.state, person_id, golden, targets, taken)
+            actions, unholdable = plan_for_person(
+                self.state, person_id, golden, targets, taken, unique_held=held
+            )
             claim_names(actions, golden, taken)
-            result.actions.extend(actions)
+            claim_unique_values(actions, held)
+            queue.add(actions)
             for system, reason in unholdable:
                 if self.state.mark_unholdable(system, person_id, reason):
                     log.info(
                         "person cannot be held", system=system, person=person_id, reason=reason
                     )
-        allow_shared_names(result.actions, taken)
+        queue.finish(taken)
         outcome.summary.persons = PersonCounts(new=result.new_persons, merged=result.merged_persons)
         return result
 
@@ -299,16 +309,24 @@ class Engine:
         human merged or split them); the next pass loads the queued actions."""
         targets = self._targets()
         taken = names_by_system(self.state, [t.system for t in targets])
+        held = unique_values_by_system(self.state, self._unique_fields(t.system for t in targets))
         actions: list[Action] = []
         for person_id in dict.fromkeys(self.state.resolve_person(p) for p in person_ids):
             golden = self._golden(person_id)
             if golden is not None:
-                planned = plan_for_person(self.state, person_id, golden, targets, taken)[0]
+                planned = plan_for_person(
+                    self.state, person_id, golden, targets, taken, unique_held=held
+                )[0]
                 claim_names(planned, golden, taken)
+                claim_unique_values(planned, held)
                 actions.extend(planned)
         allow_shared_names(actions, taken)
         self.state.enqueue(actions, "review")
         return actions
+
+    def _unique_fields(self, systems: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """The vendor fields each system keeps unique (creates are checked against them)."""
+        return {name: type(self.adapters[name]).unique_fields for name in systems}
 
     def _golden(self, person_id: str) -> Contact | None:
         """The person's golden record, rebuilt and saved: the same for a run and a replan
@@ -334,15 +352,15 @@ class Engine:
             )
         return targets
 
-    def _retry_or_supersede(self, resolved: ResolveResult) -> None:
+    def _retry_or_supersede(self, resolved: ResolveResult, queue: PlanQueue) -> None:
         """Earlier runs' unfinished actions: those of a person planned again this run are
         superseded by the new plan (it re-queues whatever is still needed, with today's
         values), so a stale write never lands over a newer edit; the others' failed
         actions are retried."""
-        planned = {action.key for action in resolved.actions}
+        planned = queue.planned_keys
         replanned = {self.state.resolve_person(p) for p in resolved.touched}
         for status in ("failed", "pending"):
-            for entry in self.state.list_actions(status):
+            for entry in self.state.list_actions(status, except_run=queue.run_id):
                 if entry.key in planned:
                     continue  # queued again by the new plan
                 if self.state.resolve_person(entry.action.person_id) in replanned:

@@ -12,7 +12,7 @@ idempotent and simply re-sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -32,6 +32,8 @@ log = structlog.get_logger(__name__)
 #: attempts after which an action is left failed (visible in ``status``) until a new
 #: plan for different content replaces it
 MAX_ATTEMPTS = 5
+#: outbox entries a loader reads at a time
+LOAD_PAGE = 500
 
 
 class _AlreadyHandled(Exception):
@@ -81,14 +83,43 @@ class Loader:
             self._link(entry, WriteResult(existing))
 
     def run(self, concurrency: int) -> None:
-        entries = self.state.pending_actions(self.system)
-        if not entries:
-            return
-        creates = [e for e in entries if e.kind is ActionKind.CREATE]
-        others = [e for e in entries if e.kind is not ActionKind.CREATE]
+        """The system's pending creates, then its other actions, a page at a time in
+        queue order. Creates competing for a unique value run one after the other; one
+        that must be retried holds back every later create competing with it (in this
+        page and the following ones), so the first planned wins, every time."""
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            list(pool.map(self._execute_in_order, contending(creates, self._unique_values)))
-            list(pool.map(self.execute, others))
+            held_back: set[str] = set()  # unique values of creates left for a later run
+            for page in self._pages(creates=True):
+                groups = []
+                for group, wanted in self._contending_creates(page):
+                    if wanted & held_back:
+                        held_back |= wanted
+                    else:
+                        groups.append((group, wanted))
+                done = pool.map(self._execute_in_order, [group for group, _ in groups])
+                for (_, wanted), finished in zip(groups, done, strict=True):
+                    if not finished:
+                        held_back |= wanted
+            for page in self._pages(creates=False):
+                list(pool.map(self.execute, page))
+
+    def _contending_creates(
+        self, page: list[OutboxEntry]
+    ) -> list[tuple[list[OutboxEntry], set[str]]]:
+        """The page's creates grouped by the unique values they compete for (with them)."""
+        values = {entry.id: self._unique_values(entry) for entry in page}
+        return [
+            (group, set().union(*(values[entry.id] for entry in group)))
+            for group in contending(page, lambda entry: values[entry.id])
+        ]
+
+    def _pages(self, *, creates: bool) -> Iterator[list[OutboxEntry]]:
+        after = 0
+        while page := self.state.pending_page(
+            self.system, creates=creates, after_id=after, limit=LOAD_PAGE
+        ):
+            yield page
+            after = page[-1].id
 
     def _unique_values(self, entry: OutboxEntry) -> set[str]:
         """The email addresses a create would hold (a vendor may hold each only once)."""
@@ -100,12 +131,10 @@ class Loader:
             return set()
         return {email.address for email in contact.emails} if contact is not None else set()
 
-    def _execute_in_order(self, group: list[OutboxEntry]) -> None:
+    def _execute_in_order(self, group: list[OutboxEntry]) -> bool:
         """Creates competing for one unique value run one after the other, in queue order,
-        and wait behind one that must be retried: the first planned wins, every time."""
-        for entry in group:
-            if not self.execute(entry):
-                return
+        and wait behind one that must be retried (False): the first planned wins."""
+        return all(self.execute(entry) for entry in group)  # stops at the first False
 
     def execute(self, entry: OutboxEntry) -> bool:
         """Run one action; False when it failed and will be retried on a later run."""

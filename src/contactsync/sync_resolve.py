@@ -251,8 +251,14 @@ def plan_for_person(
     golden: Contact,
     targets: Iterable[TargetSystem],
     names_taken: Mapping[str, Mapping[tuple[str, str], set[str]]],
+    *,
+    unique_held: Mapping[str, UniqueHolders] | None = None,
 ) -> tuple[list[Action], list[tuple[str, str]]]:
-    """Actions for one person, and the (system, reason) pairs it cannot be held in."""
+    """Actions for one person, and the (system, reason) pairs it cannot be held in.
+
+    ``unique_held`` (see :func:`unique_values_by_system`): a system where the person has
+    no record, and whose unique value the create would send another person's record
+    holds, cannot hold the person (the vendor would refuse the create)."""
     records = state.records_for_person(person_id, include_deleted=True)
     plan_targets: list[Target] = []
     unholdable: list[tuple[str, str]] = []
@@ -265,7 +271,13 @@ def plan_for_person(
         reason = None
         if not live:
             reason = _cannot_hold(golden, target.required_for_create)
+            if reason is None and unique_held is not None and target.system in unique_held:
+                stamped = with_person_id(golden, person_id)
+                reason = unique_held[target.system].refusal(target.outbound(stamped), person_id)
             if reason is not None:
+                # reported (and remembered) as the vendor's refusal was before: should the
+                # create that claimed the value this run fail for good, a user's edit to
+                # this person plans them again
                 unholdable.append((target.system, reason))
             elif state.is_unholdable(target.system, person_id):
                 reason = "reported earlier: the system refused this person"
@@ -298,19 +310,6 @@ def claim_names(
             )
 
 
-def allow_shared_names(
-    actions: Iterable[Action], taken: Mapping[str, Mapping[tuple[str, str], set[str]]]
-) -> None:
-    """A create whose name another person holds (or is about to) is sent with
-    ``allow_duplicates``: the matcher decided they are different people."""
-    for action in actions:
-        if action.kind is not ActionKind.CREATE:
-            continue
-        for key, persons in taken.get(action.system, {}).items():
-            if action.person_id in persons and len(persons) > 1 and any(key):
-                action.allow_duplicates = True
-
-
 def _cannot_hold(golden: Contact, required: tuple[str, ...]) -> str | None:
     missing = [name for name in required if not getattr(golden, name, None)]
     return f"missing {', '.join(missing)}" if missing else None
@@ -318,6 +317,71 @@ def _cannot_hold(golden: Contact, required: tuple[str, ...]) -> str | None:
 
 def _name_key(contact: Contact) -> tuple[str, str]:
     return ((contact.first_name or "").casefold(), (contact.last_name or "").casefold())
+
+
+@dataclass(frozen=True)
+class UniqueHolders:
+    """Who holds the values one system keeps unique: ``fields`` are the vendor payload
+    fields (one namespace for all of them), ``holders`` map each value (stripped,
+    casefolded) to (person id, external id) of the stored record holding it, or
+    (person id, None) for a create already planned in this run."""
+
+    fields: tuple[str, ...]
+    holders: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    def values_of(self, payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(field, value) of each unique value a payload carries, as sent."""
+        found: list[tuple[str, str]] = []
+        for name in self.fields:
+            value = payload.get(name)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and item.strip():
+                    found.append((name, item))
+        return found
+
+    def refusal(self, payload: Mapping[str, Any], person_id: str) -> str | None:
+        """Why the vendor would refuse to create this payload for ``person_id``, or None."""
+        for name, value in self.values_of(payload):
+            holder = self.holders.get(_unique_key(value))
+            if holder is None or holder[0] == person_id:
+                continue
+            if holder[1] is None:
+                return f"another person ({holder[0]}) is being created with {name} {value.strip()}"
+            return f"another person's record (id {holder[1]}) already holds {name} {value.strip()}"
+        return None
+
+
+def unique_values_by_system(
+    state: StateStore, unique_fields: Mapping[str, Iterable[str]]
+) -> dict[str, UniqueHolders]:
+    """Per system with unique fields (an adapter's ``unique_fields``), who holds each
+    value among its stored live linked records: one query per such system. Pass an
+    empty mapping when no person is to be planned."""
+    held: dict[str, UniqueHolders] = {}
+    for system, fields in unique_fields.items():
+        names = tuple(fields)
+        if not names:
+            continue
+        holders: dict[str, tuple[str, str | None]] = {}
+        for value, person_id, external_id in state.linked_unique_values(system, names):
+            holders.setdefault(_unique_key(value), (person_id, external_id))
+        held[system] = UniqueHolders(names, holders)
+    return held
+
+
+def claim_unique_values(actions: Iterable[Action], held: Mapping[str, UniqueHolders]) -> None:
+    """Register the unique values the creates of this plan will hold, so a person planned
+    after it in the same run is not sent to the vendor with one of them."""
+    for action in actions:
+        unique = held.get(action.system)
+        if action.kind is not ActionKind.CREATE or unique is None:
+            continue
+        for _name, value in unique.values_of(action.payload):
+            unique.holders.setdefault(_unique_key(value), (action.person_id, None))
+
+
+def _unique_key(value: str) -> str:
+    return value.strip().casefold()
 
 
 def names_by_system(

@@ -117,6 +117,11 @@ class Adapter(ABC):
     required_for_create: ClassVar[tuple[str, ...]] = ()
     #: whether the vendor offers any way to delete or archive a record
     supports_delete: ClassVar[bool] = True
+    #: top-level vendor payload fields whose values the vendor lets only one record
+    #: hold (compared stripped and casefolded; all the fields share one namespace, and a
+    #: list field holds each of its items): a create sending one that another person's
+    #: record holds is refused, so the planner does not send it
+    unique_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: AdapterContext) -> None:
         self.context = context

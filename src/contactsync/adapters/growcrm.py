@@ -83,6 +83,7 @@ class GrowcrmAdapter(SystemClientAdapter):
     foreign_id_field: ClassVar[str | None] = None
     # The create body needs first_name, last_name and a (unique) email.
     required_for_create: ClassVar[tuple[str, ...]] = ("emails", "first_name", "last_name")
+    unique_fields: ClassVar[tuple[str, ...]] = ("email",)  # across all users, any case
 
     def __init__(self, context: AdapterContext, *, client: SystemClient | None = None) -> None:
         """``client`` replaces the one built from ``context`` (tests inject throttles)."""

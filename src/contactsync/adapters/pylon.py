@@ -86,6 +86,9 @@ class PylonAdapter(SystemClientAdapter):
     # Pylon needs a `name`, which any of the canonical name fields can give: checked
     # by cannot_hold() on the payload instead (required_for_create means "all of").
     required_for_create: ClassVar[tuple[str, ...]] = ()
+    # every address of every contact, any case (a create sends ``email``; ``emails``
+    # lists all of a contact's addresses, the primary included)
+    unique_fields: ClassVar[tuple[str, ...]] = ("email", "emails")
 
     def __init__(
         self,

@@ -126,6 +126,7 @@ class XurrentAdapter(SystemClientAdapter):
     strategy: ClassVar[ChangeStrategy] = ChangeStrategy.WINDOW
     foreign_id_field: ClassVar[str | None] = "sourceID"
     required_for_create: ClassVar[tuple[str, ...]] = ("emails",)
+    unique_fields: ClassVar[tuple[str, ...]] = ("primary_email",)  # per account, any case
 
     def __init__(self, context: AdapterContext) -> None:
         super().__init__(context)

@@ -1,0 +1,159 @@
+"""Planned actions go to the outbox as they are planned, and loaders read it a page at a
+time: the whole plan of a big backfill is never held in memory, and the order rules
+(competing creates, first planned wins) still hold across pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contactsync import sync_load, sync_queue
+from contactsync.adapters.base import WriteResult
+from contactsync.config import DEFAULT_MAPPINGS_DIR
+from contactsync.errors import RetriableError
+from contactsync.mapping import load_mappings
+from contactsync.models import Action, ActionKind, SystemCounts
+from contactsync.state import StateStore
+from contactsync.sync_load import Loader
+from contactsync.sync_queue import PlanQueue, allow_shared_names, shared_name_persons
+
+MAPPINGS = load_mappings(DEFAULT_MAPPINGS_DIR)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[StateStore]:
+    with StateStore.open(tmp_path / "state.sqlite") as opened:
+        yield opened
+
+
+@pytest.fixture
+def run_id(state: StateStore) -> str:
+    return state.start_run("sync")
+
+
+def create(person: str, email: str, system: str = "growcrm") -> Action:
+    first, last = person.split()
+    return Action(
+        kind=ActionKind.CREATE,
+        system=system,  # type: ignore[arg-type]
+        person_id=person.replace(" ", "_"),
+        payload={"first_name": first, "last_name": last, "email": email},
+    )
+
+
+def known(state: StateStore, actions: list[Action]) -> list[Action]:
+    """The actions, their persons now in the state (the outbox refers to them)."""
+    for person_id in dict.fromkeys(a.person_id for a in actions):
+        if state.get_person(person_id) is None:
+            state.create_person(person_id=person_id)
+    return actions
+
+
+def update(external_id: str, title: str) -> Action:
+    return Action(
+        kind=ActionKind.UPDATE,
+        system="growcrm",
+        person_id=f"p_{external_id}",
+        external_id=external_id,
+        payload={"job_position": title},
+    )
+
+
+def test_shared_names_are_the_persons_sharing_a_non_empty_name() -> None:
+    taken = {
+        "trackops": {("ann", "lee"): {"p1", "p2"}, ("bo", "ng"): {"p3"}, ("", ""): {"p4", "p5"}}
+    }
+    assert shared_name_persons(taken) == {"trackops": {"p1", "p2"}}
+    actions = [create("Ann Lee", "a@x.io", "trackops"), create("Bo Ng", "b@x.io", "trackops")]
+    actions[0].person_id, actions[1].person_id = "p1", "p3"
+    allow_shared_names(actions, taken)
+    assert [a.allow_duplicates for a in actions] == [True, False]
+
+
+def test_the_queue_writes_in_batches_and_keeps_only_keys_unless_asked(
+    state: StateStore, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_queue, "ENQUEUE_BATCH", 2)
+    queue = PlanQueue(state, run_id)
+    planned = known(state, [create(f"Ann Lee{n}", f"a{n}@x.io") for n in range(3)])
+    queue.add(planned[:1])
+    assert state.pending_actions("growcrm") == []  # under a batch: not written yet
+    queue.add(planned[1:])
+    assert len(state.pending_actions("growcrm")) == 3
+    queue.finish({})
+    assert queue.planned_keys == {a.key for a in planned}
+    assert queue.kept == []
+
+
+def test_shared_name_creates_are_flagged_in_the_outbox_after_planning(
+    state: StateStore,
+    run_id: str,
+) -> None:
+    queue = PlanQueue(state, run_id, keep=True)
+    first, second, other = (
+        create("Ann Lee", "a@x.io"),
+        create("Ann Lee", "b@x.io"),
+        update("7", "CTO"),
+    )
+    first.person_id, second.person_id = "p1", "p2"
+    known(state, [first, second, other])
+    queue.add([first, other])
+    queue.add([second])
+    queue.finish({"growcrm": {("ann", "lee"): {"p1", "p2"}}})
+    flagged = {e.key: e.action.allow_duplicates for e in state.pending_actions("growcrm")}
+    assert flagged == {first.key: True, second.key: True, other.key: False}
+    assert [a.allow_duplicates for a in queue.kept] == [True, False, True]
+
+
+def test_pages_come_in_queue_order_by_kind(state: StateStore, run_id: str) -> None:
+    state.enqueue(
+        known(state, [update("1", "A"), create("Ann Lee", "a@x.io"), update("2", "B")]), run_id
+    )
+    state.enqueue(known(state, [create("Bo Ng", "b@x.io")]), run_id)
+    creates = state.pending_page("growcrm", creates=True, after_id=0, limit=1)
+    assert [e.action.person_id for e in creates] == ["Ann_Lee"]
+    more = state.pending_page("growcrm", creates=True, after_id=creates[0].id, limit=5)
+    assert [e.action.person_id for e in more] == ["Bo_Ng"]
+    others = state.pending_page("growcrm", creates=False, after_id=0, limit=5)
+    assert [e.action.external_id for e in others] == ["1", "2"]
+    assert state.pending_page("trackops", creates=True, after_id=0, limit=5) == []
+
+
+class RefusingVendor:
+    """Every create is refused as retriable (the vendor is down): records who was sent."""
+
+    system = "growcrm"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def create(self, payload: dict[str, Any], *, allow_duplicates: bool = False) -> WriteResult:
+        self.sent.append(payload["email"])
+        raise RetriableError("unavailable", system="growcrm", operation="create contact")
+
+
+def test_a_create_to_retry_holds_back_competing_creates_on_later_pages(
+    state: StateStore, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_load, "LOAD_PAGE", 1)
+    state.enqueue(
+        known(
+            state,
+            [
+                create("Ann Lee", "shared@x.io"),  # fails: must be retried first
+                create("Cy Ray", "cy@x.io"),  # competes with nobody
+                create("Bo Ng", "SHARED@x.io"),  # competes with Ann, a page later
+                create("Di Fox", "di@x.io"),
+            ],
+        ),
+        run_id,
+    )
+    vendor = RefusingVendor()
+    loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())  # type: ignore[arg-type]
+    loader.run(concurrency=2)
+    assert vendor.sent == ["shared@x.io", "cy@x.io", "di@x.io"]
+    waiting = [e.action.person_id for e in state.pending_actions("growcrm")]
+    assert waiting == ["Bo_Ng"]
