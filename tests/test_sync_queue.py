@@ -4,6 +4,7 @@ time: the whole plan of a big backfill is never held in memory, and the order ru
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ class RefusingVendor:
     """Every create is refused as retriable (the vendor is down): records who was sent."""
 
     system = "growcrm"
+    unique_fields = ("email",)
 
     def __init__(self) -> None:
         self.sent: list[str] = []
@@ -157,3 +159,38 @@ def test_a_create_to_retry_holds_back_competing_creates_on_later_pages(
     assert vendor.sent == ["shared@x.io", "cy@x.io", "di@x.io"]
     waiting = [e.action.person_id for e in state.pending_actions("growcrm")]
     assert waiting == ["Bo_Ng"]
+
+
+class SlowRecordingVendor(RefusingVendor):
+    """Creates take a while; every write is recorded (and refused as retriable)."""
+
+    def create(self, payload: dict[str, Any], *, allow_duplicates: bool = False) -> WriteResult:
+        time.sleep(0.05)
+        return super().create(payload, allow_duplicates=allow_duplicates)
+
+    def update(
+        self, external_id: str, payload: dict[str, Any], *, current: Any = None
+    ) -> WriteResult:
+        self.sent.append(f"update {external_id} {sorted(payload)}")
+        raise RetriableError("unavailable", system="growcrm", operation="update contact")
+
+
+def test_updates_that_cannot_meet_a_create_run_beside_the_creates(
+    state: StateStore, run_id: str
+) -> None:
+    creates = [create(f"Ann Lee{n}", f"a{n}@x.io") for n in range(4)]
+    rename = update("8", "CTO")
+    rename.payload = {"first_name": "Annie"}
+    new_email = update("9", "CTO")
+    new_email.payload = {"email": "a3@x.io"}
+    state.enqueue(known(state, [*creates, rename, new_email, update("7", "CTO")]), run_id)
+    vendor = SlowRecordingVendor()
+    loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())  # type: ignore[arg-type]
+    loader.run(concurrency=1)
+    last_create = max(i for i, sent in enumerate(vendor.sent) if "@" in sent)
+    assert vendor.sent.index("update 7 ['job_position']") < last_create  # beside the creates
+    # a rename or a changed unique value could decide a create's fate: after the creates
+    assert vendor.sent[last_create + 1 :] == [
+        "update 8 ['first_name']",
+        "update 9 ['email']",
+    ]

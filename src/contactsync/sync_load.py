@@ -34,6 +34,8 @@ log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 5
 #: outbox entries a loader reads at a time
 LOAD_PAGE = 500
+#: vendor payload fields holding a name (a vendor may refuse a second contact by name)
+NAME_FIELDS = ("first_name", "last_name", "name", "full_name")
 
 
 class _AlreadyHandled(Exception):
@@ -84,24 +86,47 @@ class Loader:
 
     def run(self, concurrency: int) -> None:
         """The system's pending creates, then its other actions, a page at a time in
-        queue order. Creates competing for a unique value run one after the other; one
-        that must be retried holds back every later create competing with it (in this
-        page and the following ones), so the first planned wins, every time."""
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            held_back: set[str] = set()  # unique values of creates left for a later run
-            for page in self._pages(creates=True):
-                groups = []
-                for group, wanted in self._contending_creates(page):
-                    if wanted & held_back:
-                        held_back |= wanted
-                    else:
-                        groups.append((group, wanted))
-                done = pool.map(self._execute_in_order, [group for group, _ in groups])
-                for (_, wanted), finished in zip(groups, done, strict=True):
-                    if not finished:
-                        held_back |= wanted
+        queue order, ``concurrency`` at a time. Updates that cannot change what a create
+        meets at the vendor run beside the creates (see :meth:`_run_independent_updates`);
+        the rest (renames, changed unique values, deletes) wait until the creates are
+        done."""
+        with (
+            ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="updates") as side,
+        ):
+            alongside = side.submit(self._run_independent_updates)
+            self._run_creates(pool)
+            alongside.result()
             for page in self._pages(creates=False):
                 list(pool.map(self.execute, page))
+
+    def _run_creates(self, pool: ThreadPoolExecutor) -> None:
+        """Creates competing for a unique value run one after the other; one that must be
+        retried holds back every later create competing with it (in this page and the
+        following ones), so the first planned wins, every time."""
+        held_back: set[str] = set()  # unique values of creates left for a later run
+        for page in self._pages(creates=True):
+            groups = []
+            for group, wanted in self._contending_creates(page):
+                if wanted & held_back:
+                    held_back |= wanted
+                else:
+                    groups.append((group, wanted))
+            done = pool.map(self._execute_in_order, [group for group, _ in groups])
+            for (_, wanted), finished in zip(groups, done, strict=True):
+                if not finished:
+                    held_back |= wanted
+
+    def _run_independent_updates(self) -> None:
+        """Updates that change no name and no value the vendor keeps unique cannot make
+        a create succeed or fail: they run on a worker of their own while the creates
+        run, so a vendor that limits each endpoint on its own (Pylon) serves both at
+        once instead of one after the other."""
+        competing = {*type(self.adapter).unique_fields, *NAME_FIELDS}
+        for page in self._pages(creates=False):
+            for entry in page:
+                if entry.kind is ActionKind.UPDATE and not entry.action.payload.keys() & competing:
+                    self.execute(entry)
 
     def _contending_creates(
         self, page: list[OutboxEntry]
