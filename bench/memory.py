@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with Sampler() as sampler:
                 outcome = engine.run("backfill")
+            failed = [
+                f"{entry.key}: {entry.last_error}" for entry in engine.state.list_actions("failed")
+            ]
         finally:
             engine.close()
         wall = time.perf_counter() - started
@@ -162,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     print("  timeline: " + ", ".join(f"{t - started:.0f} s {mb:.0f} MB" for t, mb in marks))
     for error in outcome.errors[:5]:
         print(f"  error: {error}")
+    for write in failed[:5]:
+        print(f"  failed write (retried on the next run): {write}")
     targets = [
         Target(
             f"peak resident set {peak:.0f} MB under {TARGET_MB:.0f} MB",

@@ -14,7 +14,7 @@ import pytest
 from contactsync import sync_load, sync_queue
 from contactsync.adapters.base import WriteResult
 from contactsync.config import DEFAULT_MAPPINGS_DIR
-from contactsync.errors import RetriableError
+from contactsync.errors import DuplicateError, RetriableError
 from contactsync.mapping import load_mappings
 from contactsync.models import Action, ActionKind, SystemCounts
 from contactsync.state import StateStore
@@ -194,3 +194,31 @@ def test_updates_that_cannot_meet_a_create_run_beside_the_creates(
         "update 8 ['first_name']",
         "update 9 ['email']",
     ]
+
+
+class TakenAddressVendor(RefusingVendor):
+    """Every update is refused: another record (one contactsync never saw) holds the
+    address, as Pylon answers for a shared mailbox held by a quarantined contact."""
+
+    def update(
+        self, external_id: str, payload: dict[str, Any], *, current: Any = None
+    ) -> WriteResult:
+        self.sent.append(f"update {external_id}")
+        raise DuplicateError(
+            "contact with email hello@x.io already exists",
+            system="growcrm",
+            operation="update contact",
+            record_id=external_id,
+            existing_id="x9",
+        )
+
+
+def test_an_update_refused_for_a_value_an_untracked_record_holds_is_left_not_retried(
+    state: StateStore, run_id: str
+) -> None:
+    state.enqueue(known(state, [update("7", "CTO")]), run_id)
+    loader = Loader(state, TakenAddressVendor(), MAPPINGS["growcrm"], "US", SystemCounts())  # type: ignore[arg-type]
+    loader.run(concurrency=1)
+    assert state.list_actions("failed") == []
+    (skipped,) = state.list_actions("skipped")
+    assert "held by a record contactsync does not track x9" in (skipped.last_error or "")

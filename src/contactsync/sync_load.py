@@ -279,11 +279,14 @@ class Loader:
             faultpoints.hit("after_vendor_answer")
         except DuplicateError as exc:
             owner = self.state.person_for(self.system, exc.existing_id or "")
-            if owner is None:
-                raise
-            same = self.state.resolve_person(owner) == self.state.resolve_person(action.person_id)
-            holder = "the same person's other record" if same else f"record of person {owner}"
-            # Retrying cannot help: the system holds the value in another record of ours.
+            if owner is None:  # e.g. a quarantined record, or one the vendor hides from lists
+                holder = "a record contactsync does not track"
+            elif self.state.resolve_person(owner) == self.state.resolve_person(action.person_id):
+                holder = "the same person's other record"
+            else:
+                holder = f"record of person {owner}"
+            # Retrying cannot help: the system holds the value in another record; the
+            # update is planned again when the person changes.
             reason = self.redact(
                 f"{self.system} record {action.external_id}: the update would duplicate a "
                 f"unique value held by {holder} {exc.existing_id}: "
