@@ -35,6 +35,7 @@ from contactsync.models import (
 )
 from contactsync.state import StateStore
 from contactsync.sync_load import Loader
+from contactsync.sync_outbox import guard_deletes, retry_or_supersede
 from contactsync.sync_queue import PlanQueue, allow_shared_names
 from contactsync.sync_resolve import (
     ResolveResult,
@@ -61,8 +62,6 @@ from contactsync.sync_stage import (
 log = structlog.get_logger(__name__)
 
 RunKindName = Literal["backfill", "sync", "plan"]
-MAX_ATTEMPTS = 5
-DELETE_GUARD = "delete guard: "
 Progress = Callable[[str], None]
 
 
@@ -193,7 +192,7 @@ class Engine:
             resolved = self._resolve(staged, outcome, queue)
             outcome.actions = resolved.actions = queue.kept
             if kind != "plan":
-                self._retry_or_supersede(resolved, queue)
+                retry_or_supersede(self.state, resolved.touched, queue)
             self.state.mark_planned(handed_on_keys(staged))
         for action in resolved.actions:
             counts = outcome.summary.systems.get(action.system)
@@ -352,22 +351,6 @@ class Engine:
             )
         return targets
 
-    def _retry_or_supersede(self, resolved: ResolveResult, queue: PlanQueue) -> None:
-        """Earlier runs' unfinished actions: those of a person planned again this run are
-        superseded by the new plan (it re-queues whatever is still needed, with today's
-        values), so a stale write never lands over a newer edit; the others' failed
-        actions are retried."""
-        planned = queue.planned_keys
-        replanned = {self.state.resolve_person(p) for p in resolved.touched}
-        for status in ("failed", "pending"):
-            for entry in self.state.list_actions(status, except_run=queue.run_id):
-                if entry.key in planned:
-                    continue  # queued again by the new plan
-                if self.state.resolve_person(entry.action.person_id) in replanned:
-                    self.state.skip(entry.id, "superseded by a newer plan for the person")
-                elif status == "failed" and entry.attempts < MAX_ATTEMPTS:
-                    self.state.requeue(entry.id)
-
     # --- load ------------------------------------------------------------------------------
 
     def _loader(self, name: str, outcome: RunOutcome) -> Loader:
@@ -395,7 +378,10 @@ class Engine:
             system = self.settings.systems[name]
             if not system.is_target:
                 continue
-            self._guard_deletes(name, system, outcome, force_deletes)
+            refused = guard_deletes(self.state, name, system.max_delete_share, force_deletes)
+            if refused is not None:
+                outcome.errors.append(refused)
+                outcome.summary.status = "partial"
             loads.append((name, self._loader(name, outcome), system.concurrency))
         if not loads:
             return
@@ -408,34 +394,6 @@ class Engine:
             error = future.exception()
             if error is not None:
                 raise error
-
-    def _guard_deletes(
-        self, name: str, system: SystemSettings, outcome: RunOutcome, force: bool
-    ) -> None:
-        if force:  # deletes an earlier run refused are applied now
-            for entry in self.state.list_actions("skipped", name):
-                if entry.kind is ActionKind.DELETE and (entry.last_error or "").startswith(
-                    DELETE_GUARD
-                ):
-                    self.state.requeue(entry.id)
-            return
-        deletes = [e for e in self.state.pending_actions(name) if e.kind is ActionKind.DELETE]
-        if not deletes:
-            return
-        held = self.state.count_live_records(name)
-        share = len(deletes) / max(1, held)
-        if share <= system.max_delete_share:
-            return
-        message = (
-            f"{DELETE_GUARD}{name}: refusing to delete {len(deletes)} of {held} records "
-            f"({share:.0%} > max_delete_share {system.max_delete_share:.0%}); "
-            "rerun with --force-deletes to apply"
-        )
-        for entry in deletes:
-            self.state.skip(entry.id, message)
-        outcome.errors.append(message)
-        outcome.summary.status = "partial"
-        log.error("delete guard", system=name, message=message)
 
     def _finish(self, outcome: RunOutcome) -> None:
         report = self.state.status_counts()
