@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from contactsync.errors import FatalError
-from contactsync.http import BearerAuth, SystemClient, build_client
+from contactsync.http import BearerAuth, SystemClient
 from contactsync.pagination import (
     CursorPaginator,
     KeyPaginator,
@@ -21,6 +20,7 @@ from contactsync.pagination import (
     RequestSpec,
     total_from_header,
 )
+from tests.adapters.helpers import RecordingVendor
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -29,27 +29,11 @@ def people(count: int) -> list[dict[str, Any]]:
     return [{"id": number, "name": f"person {number}"} for number in range(1, count + 1)]
 
 
-class Vendor:
+class Vendor(RecordingVendor):
     """Records requests; ``answer`` builds the response from the request."""
 
-    def __init__(self, answer: Handler) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
-
-    def client(self, system: str = "trackops") -> SystemClient:
-        return build_client(
-            system,
-            base_url="https://vendor.test/api",
-            auth=BearerAuth("tok-page-1"),
-            transport=httpx.MockTransport(self),
-            budgets={},
-            sleep=lambda seconds: None,
-            rng=random.Random(3),
-        )
+    def client(self, system: str = "trackops") -> SystemClient:  # type: ignore[override]
+        return super().client(system, "https://vendor.test/api", BearerAuth("tok-page-1"))
 
 
 def page_slice(rows: list[dict[str, Any]], page: int, size: int) -> list[dict[str, Any]]:
