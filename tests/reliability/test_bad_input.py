@@ -69,6 +69,14 @@ EXAMPLES = 30
 #: each example reads a system over HTTP, some with megabytes of text: shrinking a
 #: failure would take minutes, and the derandomized example replays as it is
 NO_SHRINKING = (Phase.explicit, Phase.generate)
+#: both properties: seeded, no deadline (HTTP), the fixture shared by the examples
+SEEDED_EXAMPLES = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    phases=NO_SHRINKING,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 class Served:
@@ -164,13 +172,7 @@ def must_be_quarantined(corruption: RecordCorruption) -> bool:
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    phases=NO_SHRINKING,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@SEEDED_EXAMPLES
 @given(data=st.data())
 def test_a_broken_record_is_quarantined_with_its_reason_and_the_rest_staged(
     system: str, served: Served, data: st.DataObject
@@ -197,13 +199,7 @@ def test_a_broken_record_is_quarantined_with_its_reason_and_the_rest_staged(
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    phases=NO_SHRINKING,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@SEEDED_EXAMPLES
 @given(data=st.data())
 def test_a_broken_page_is_a_clear_retriable_or_fatal_error(
     system: str, served: Served, data: st.DataObject
