@@ -35,7 +35,7 @@ MAX_ATTEMPTS = 5
 #: outbox entries a loader reads at a time
 LOAD_PAGE = 500
 #: vendor payload fields holding a name (a vendor may refuse a second contact by name)
-NAME_FIELDS = ("first_name", "last_name", "name", "full_name")
+VENDOR_NAME_KEYS = ("first_name", "last_name", "name", "full_name")
 
 
 class _AlreadyHandled(Exception):
@@ -122,7 +122,7 @@ class Loader:
         a create succeed or fail: they run on a worker of their own while the creates
         run, so a vendor that limits each endpoint on its own (Pylon) serves both at
         once instead of one after the other."""
-        competing = {*type(self.adapter).unique_fields, *NAME_FIELDS}
+        competing = {*type(self.adapter).unique_fields, *VENDOR_NAME_KEYS}
         for page in self._pages(creates=False):
             for entry in page:
                 if entry.kind is ActionKind.UPDATE and not entry.action.payload.keys() & competing:
