@@ -166,7 +166,7 @@ def test_pylon_budgets_are_per_endpoint_under_a_base_path() -> None:
     client.get("/contacts", params={"limit": 100})
     assert clock.sleeps == []
     client.delete("/contacts/c-10")
-    assert clock.sleeps == [pytest.approx(63.0)]  # 60 s and the 5 % margin
+    assert clock.sleeps == [pytest.approx(61.0)]  # 60 s and the margin (5 %, at most 1 s)
     names = {view.name for view in client.limiter.view()}
     assert names == {"DELETE /contacts/{id}", "GET /contacts"}
 
@@ -407,6 +407,23 @@ def test_the_budget_margin_is_configurable() -> None:
         for _ in range(21):
             client.get("/people")
         assert clock.sleeps == [pytest.approx(wait)]
+
+
+@pytest.mark.parametrize(
+    ("per_seconds", "waited"),
+    [(2.0, 2.1), (20.0, 21.0), (60.0, 61.0), (3600.0, 3601.0)],
+)
+def test_the_budget_margin_is_at_most_a_second(per_seconds: float, waited: float) -> None:
+    """5 % of the window, but jitter does not grow with the window: a minute's budget
+    waits one second more than the window, not three (an hour's, not three minutes)."""
+    clock = FakeClock()
+    limiter = RateLimiter(
+        "x", budgets={"*": Budget(2, per_seconds)}, clock=clock.time, sleep=clock.sleep
+    )
+    for _ in range(3):
+        limiter.acquire("default")
+        limiter.observe("default", httpx.Response(200))
+    assert clock.sleeps == [pytest.approx(waited)]
 
 
 def test_a_configured_rate_limit_counts_every_bucket_together() -> None:

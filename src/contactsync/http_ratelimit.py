@@ -8,8 +8,10 @@ Each request falls in a *bucket* chosen by a callable ``(method, path) -> name``
   per ``per_seconds``), enforced as a sliding window (Xurrent's burst limit, Pylon's
   per-endpoint limits); an ``account_budget`` (a configured ``rate_limit``) counts
   the sends of all buckets together. Every budget's period is stretched by
-  ``budget_margin`` (5 %): the client counts a request when it leaves, the vendor
-  when it arrives, and network jitter must not push one more into a vendor window;
+  ``budget_margin`` (5 %), at most ``budget_margin_cap`` seconds (1 s): the client
+  counts a request when it leaves, the vendor when it arrives, and network jitter
+  must not push one more into a vendor window. Jitter does not grow with the window,
+  so a minute's budget waits one second more, not three (an hour's, not three minutes);
 - the vendor's quota headers (``X-RateLimit-Limit/Remaining/Reset``). Requests sent
   but not yet answered count against ``Remaining``. Above ``pace_below`` of the
   limit requests go at full speed; below it, in a window that resets more than
@@ -61,6 +63,8 @@ from contactsync.http_headers import (
 )
 
 DEFAULT_BUDGET_MARGIN = 0.05
+#: the most, in seconds, that the margin stretches a budget's period
+DEFAULT_BUDGET_MARGIN_CAP = 1.0
 MAX_LEARN_WINDOW = 3600.0
 
 
@@ -112,13 +116,16 @@ class RateLimiter:
         max_reset_wait: float = 3600.0,
         account_budget: Budget | None = None,
         budget_margin: float = DEFAULT_BUDGET_MARGIN,
+        budget_margin_cap: float = DEFAULT_BUDGET_MARGIN_CAP,
         quota_window: float | None = None,
         probe_concurrency: int | None = 1,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if budget_margin < 0 or (quota_window is not None and quota_window <= 0):
-            raise ValueError("budget_margin must be >= 0 and quota_window positive")
+        if budget_margin < 0 or budget_margin_cap < 0:
+            raise ValueError("budget_margin and budget_margin_cap must be >= 0")
+        if quota_window is not None and quota_window <= 0:
+            raise ValueError("quota_window must be positive")
         if probe_concurrency is not None and probe_concurrency < 1:
             raise ValueError("probe_concurrency must be at least 1 (None: no cap)")
         self.system = system
@@ -132,6 +139,7 @@ class RateLimiter:
         self.max_reset_wait = max_reset_wait
         self.account_budget = account_budget
         self.budget_margin = budget_margin
+        self.budget_margin_cap = budget_margin_cap
         self.quota_window = quota_window
         self.probe_concurrency = probe_concurrency
         self._clock = clock
@@ -229,7 +237,8 @@ class RateLimiter:
         self._cond.notify_all()
 
     def _period(self, budget: Budget) -> float:
-        return budget.per_seconds * (1.0 + self.budget_margin)
+        margin = min(budget.per_seconds * self.budget_margin, self.budget_margin_cap)
+        return budget.per_seconds + margin
 
     def _window_slot(self, sent: deque[float], budget: Budget, now: float) -> float:
         """The earliest send, after every planned one, that keeps ``budget`` in any window."""
