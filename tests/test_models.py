@@ -10,6 +10,7 @@ from contactsync.models import (
     Contact,
     OrgChannel,
     PhoneType,
+    dumped_content_hash,
     field_errors,
     normalize_email,
     normalize_phone,
@@ -115,6 +116,8 @@ def test_content_hash_ignores_source_and_timestamp_only() -> None:
     c = Contact.model_validate({**base, "job_title": "Adjuster"})
     assert a.content_hash() == b.content_hash()
     assert a.content_hash() != c.content_hash()
+    for contact in (a, b, c):  # the loader hashes what it stores, dumped once
+        assert dumped_content_hash(contact.model_dump(mode="json")) == contact.content_hash()
 
 
 def test_address_drops_blank_lines_and_upper_cases_country() -> None:

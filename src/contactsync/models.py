@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -263,7 +264,16 @@ class Contact(_Model):
 
     def content_hash(self) -> str:
         """A stable hash of the person's fields (not of the source or timestamp)."""
-        return content_hash(self.model_dump(mode="json", exclude={"source", "updated_at"}))
+        return content_hash(self.model_dump(mode="json", exclude=set(_NOT_CONTENT)))
+
+
+#: fields of a Contact that are not the person's content (see :meth:`Contact.content_hash`)
+_NOT_CONTENT = frozenset({"source", "updated_at"})
+
+
+def dumped_content_hash(dumped: Mapping[str, Any]) -> str:
+    """:meth:`Contact.content_hash` of a contact already dumped in JSON mode."""
+    return content_hash({key: value for key, value in dumped.items() if key not in _NOT_CONTENT})
 
 
 def content_hash(payload: Any) -> str:

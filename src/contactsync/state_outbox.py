@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -30,6 +31,16 @@ from contactsync.state_types import (
 )
 
 _MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class _Completing:
+    kind: ActionKind
+    system: str
+    person_id: str
+    external_id: str | None
+
+
 _REARMABLE = (OutboxStatus.FAILED.value, OutboxStatus.SKIPPED.value)
 
 
@@ -231,8 +242,7 @@ class OutboxMixin(RecordsMixin):
         at = self._now()
         now = to_iso(at)
         with self.transaction():
-            entry = self._entry_for_completion(action_id)
-            action = entry.action
+            action = self._pending_completion(action_id)
             if action.kind is not ActionKind.CREATE:
                 raise StateError(
                     f"outbox action {action_id}: is a {action.kind.value}, not a create"
@@ -241,6 +251,10 @@ class OutboxMixin(RecordsMixin):
                 raise StateError(
                     f"outbox action {action_id}: creates {action.system} for "
                     f"{action.person_id}, not {system} for {person_id}"
+                )
+            if payload is None:
+                payload = json_object(
+                    self._scalar("SELECT payload FROM outbox WHERE id = ?", (action_id,))
                 )
             live = self._live_person(person_id, system, external_id)
             linked = self.person_for(system, external_id)
@@ -260,7 +274,7 @@ class OutboxMixin(RecordsMixin):
                     external_id,
                     live,
                     pushed_hash,
-                    to_json(action.payload if payload is None else payload),
+                    to_json(payload),
                     now,
                 ),
             )
@@ -277,7 +291,7 @@ class OutboxMixin(RecordsMixin):
         at = self._now()
         now = to_iso(at)
         with self.transaction():
-            action = self._entry_for_completion(action_id).action
+            action = self._pending_completion(action_id)
             if action.kind is ActionKind.CREATE:
                 raise StateError(
                     f"outbox action {action_id}: a create completes via complete_create"
@@ -325,13 +339,20 @@ class OutboxMixin(RecordsMixin):
         counts.update({row["status"]: int(row["n"]) for row in rows})
         return counts
 
-    def _entry_for_completion(self, action_id: int) -> OutboxEntry:
-        entry = self.get_action(action_id)
-        if entry is None:
+    def _pending_completion(self, action_id: int) -> _Completing:
+        """What completing an action needs to know of it (not its payload, which can be
+        large); a ``StateError`` if it does not exist or is already done."""
+        row = self._one(
+            "SELECT kind, system, person_id, external_id, status FROM outbox WHERE id = ?",
+            (action_id,),
+        )
+        if row is None:
             raise StateError(f"outbox action {action_id}: no such action")
-        if entry.status is OutboxStatus.DONE:
-            raise StateError(f"outbox action {action_id}: already {entry.status.value}")
-        return entry
+        if row["status"] == OutboxStatus.DONE.value:
+            raise StateError(f"outbox action {action_id}: already {row['status']}")
+        return _Completing(
+            ActionKind(row["kind"]), row["system"], row["person_id"], row["external_id"]
+        )
 
     def _set_outcome(self, action_id: int, status: OutboxStatus, message: str) -> None:
         changed = self._write(

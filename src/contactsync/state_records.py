@@ -179,6 +179,16 @@ class RecordsMixin(StoreCore):
         )
         return None if row is None else _record(row)
 
+    def record_raw(self, system: str, external_id: str) -> Any:
+        """The vendor record as last read or written (None if unknown), without parsing
+        the rest of the stored record."""
+        return from_json(
+            self._scalar(
+                "SELECT raw FROM records WHERE system = ? AND external_id = ?",
+                (system, external_id),
+            )
+        )
+
     def person_for(self, system: str, external_id: str) -> str | None:
         """The crosswalk: which person a system's record belongs to."""
         value = self._scalar(

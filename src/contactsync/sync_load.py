@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -24,7 +25,7 @@ from contactsync import faultpoints
 from contactsync.adapters.base import Adapter, WriteResult
 from contactsync.errors import DuplicateError, RetriableError, SyncError
 from contactsync.mapping import Mapping
-from contactsync.models import ActionKind, Contact, SourceRef, SystemCounts
+from contactsync.models import ActionKind, SourceRef, SystemCounts, dumped_content_hash
 from contactsync.state import OutboxEntry, StateError, StateStore
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,15 @@ MAX_ATTEMPTS = 5
 LOAD_PAGE = 500
 #: vendor payload fields holding a name (a vendor may refuse a second contact by name)
 VENDOR_NAME_KEYS = ("first_name", "last_name", "name", "full_name")
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A vendor's answer to a write, mapped in: what the state keeps of the record."""
+
+    payload: dict[str, Any]
+    digest: str
+    updated_at: datetime | None
 
 
 class _AlreadyHandled(Exception):
@@ -243,17 +253,15 @@ class Loader:
 
     def _link(self, entry: OutboxEntry, result: WriteResult) -> None:
         action = entry.action
-        contact = self._canonical(result.external_id, result.record)
-        digest = contact.content_hash() if contact is not None else ""
-        payload = contact.model_dump(mode="json") if contact is not None else {}
+        answer = self._canonical(result.external_id, result.record)
         try:
             self.state.complete_create(
                 entry.id,
                 self.system,
                 result.external_id,
                 action.person_id,
-                digest,
-                payload=payload,
+                answer.digest if answer is not None else "",
+                payload=answer.payload if answer is not None else {},
             )
         except StateError as exc:  # linked meanwhile to another person (a shared value)
             owner = self.state.person_for(self.system, result.external_id) or "?"
@@ -272,8 +280,8 @@ class Loader:
     def _update(self, entry: OutboxEntry) -> None:
         action = entry.action
         assert action.external_id is not None
-        stored = self.state.get_record(self.system, action.external_id)
-        current = stored.raw if stored is not None and isinstance(stored.raw, dict) else None
+        stored = self.state.record_raw(self.system, action.external_id)
+        current = stored if isinstance(stored, dict) else None
         try:
             result = self.adapter.update(action.external_id, action.payload, current=current)
             faultpoints.hit("after_vendor_answer")
@@ -300,17 +308,16 @@ class Loader:
                 reason=reason,
             )
             return
-        contact = self._canonical(action.external_id, result.record)
-        digest = contact.content_hash() if contact is not None else None
+        answer = self._canonical(action.external_id, result.record)
         with self.state.transaction():
-            self.state.complete(entry.id, digest)
-            if contact is not None and digest is not None:
+            self.state.complete(entry.id, answer.digest if answer is not None else None)
+            if answer is not None:
                 self.state.upsert_record(
                     self.system,
                     action.external_id,
-                    hash=digest,
-                    payload=contact.model_dump(mode="json"),
-                    source_updated_at=contact.updated_at,
+                    hash=answer.digest,
+                    payload=answer.payload,
+                    source_updated_at=answer.updated_at,
                     raw=result.record,
                     own_write=True,
                 )
@@ -324,7 +331,7 @@ class Loader:
         self.state.complete(entry.id)
         self.counts.deleted += 1
 
-    def _canonical(self, external_id: str, record: dict[str, Any]) -> Contact | None:
+    def _canonical(self, external_id: str, record: dict[str, Any]) -> _Answer | None:
         """The vendor's answer mapped in, so the next extract of it is seen as our echo."""
         if not record:
             return None
@@ -332,7 +339,8 @@ class Loader:
         if contact is None:
             return None
         source = SourceRef(system=self.system, external_id=external_id)
-        return contact.model_copy(update={"source": source})
+        payload = contact.model_copy(update={"source": source}).model_dump(mode="json")
+        return _Answer(payload, dumped_content_hash(payload), contact.updated_at)
 
 
 def contending(
