@@ -16,7 +16,9 @@ from contactsync.state import StateStore
 from contactsync.sync_resolve import (
     TargetSystem,
     UniqueHolders,
+    claim_names,
     claim_unique_values,
+    names_by_system,
     plan_for_person,
     unique_values_by_system,
 )
@@ -221,3 +223,63 @@ def test_unique_values_of_a_payload_read_lists_and_skip_blanks() -> None:
         "another person's record (id 9) already holds emails B@X.IO"
     )
     assert unique.refusal({"email": "b@x.io"}, "p_other") is None
+
+
+def test_only_a_create_reads_who_holds_names_and_unique_values(
+    store: StateStore, mappings: dict[str, Mapping]
+) -> None:
+    """A sync of edits to people every system already holds reads no one else's names or
+    unique values (its cost does not grow with the people stored); a create reads them
+    for its own system only."""
+    ann = store.create_person()
+    other = store.create_person()
+    stored(store, "growcrm", "501", {"id": 501, "email": "ann@example.com"}, ann)
+    stored(store, "pylon", "c-1", {"email": "ann@example.com"}, ann)
+    stored(store, "xurrent", "7", {"id": 7, "primary_email": "ann@example.com"}, ann)
+    stored(store, "growcrm", "502", {"id": 502, "email": "desk@example.com"}, other)
+    held = unique_values_by_system(store, unique_fields())
+    names = names_by_system(store, UNIQUE_SYSTEMS)
+
+    edits, _ = plan_for_person(
+        store,
+        ann,
+        person("ann@example.com", "Ann", "Lea"),
+        targets(mappings),
+        names,
+        unique_held=held,
+    )
+    claim_names(edits, person("ann@example.com", "Ann", "Lea"), names)
+    claim_unique_values(edits, held)
+    assert {a.kind for a in edits} == {ActionKind.UPDATE}
+    assert held.read == []
+    assert names.read == []
+
+    newcomer = store.create_person()
+    store.upsert_record(
+        "pylon",
+        "c-2",
+        hash="h",
+        payload={"first_name": "Bo", "last_name": "Ek"},
+        raw={"email": "bo@example.com"},
+        person_id=newcomer,
+    )
+    store.upsert_record(
+        "xurrent",
+        "8",
+        hash="h",
+        payload={"first_name": "Bo", "last_name": "Ek"},
+        raw={"primary_email": "bo@example.com"},
+        person_id=newcomer,
+    )
+    creates, _ = plan_for_person(
+        store,
+        newcomer,
+        person("bo@example.com", "Bo", "Ek"),
+        targets(mappings),
+        names,
+        unique_held=held,
+    )
+    assert [a.system for a in creates if a.kind is ActionKind.CREATE] == ["growcrm"]
+    assert held.read == ["growcrm"]
+    assert names.read == ["growcrm"]
+    assert held["growcrm"].holders["desk@example.com"] == (other, "502")

@@ -13,7 +13,8 @@ person, key) and flags the shared ones in the outbox once planning is over.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TypeVar
 
 from contactsync.models import Action, ActionKind
 from contactsync.state import StateStore
@@ -21,7 +22,43 @@ from contactsync.state import StateStore
 #: actions written to the outbox per batch
 ENQUEUE_BATCH = 500
 
-NamesTaken = Mapping[str, Mapping[tuple[str, str], set[str]]]
+#: (first name, last name), casefolded -> the persons holding it in one system
+NameTable = dict[tuple[str, str], set[str]]
+NamesTaken = Mapping[str, NameTable]
+Table = TypeVar("Table")
+
+
+class PerSystem(Mapping[str, Table]):
+    """One table per system (e.g. the names its records hold), read from the state the
+    first time it is asked for. Only creates need them, so a run that plans no create
+    in a system never reads what everyone there holds: the cost of a sync of a few
+    edits does not grow with the people stored."""
+
+    def __init__(self, systems: Iterable[str], read: Callable[[str], Table]) -> None:
+        self._systems = tuple(dict.fromkeys(systems))
+        self._read = read
+        self._tables: dict[str, Table] = {}
+
+    def __getitem__(self, system: str) -> Table:
+        if system not in self._systems:
+            raise KeyError(system)
+        if system not in self._tables:
+            self._tables[system] = self._read(system)
+        return self._tables[system]
+
+    def __contains__(self, system: object) -> bool:
+        return system in self._systems
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._systems)
+
+    def __len__(self) -> int:
+        return len(self._systems)
+
+    @property
+    def read(self) -> list[str]:
+        """The systems whose table has been read so far."""
+        return list(self._tables)
 
 
 def shared_name_persons(taken: NamesTaken) -> dict[str, set[str]]:
@@ -69,7 +106,10 @@ class PlanQueue:
     def finish(self, taken: NamesTaken) -> None:
         """Write what is left, then flag the creates whose name is shared."""
         self._flush()
-        shared = shared_name_persons(taken)
+        if not self._creates:
+            return
+        creating = {system for system, _person, _key in self._creates}
+        shared = shared_name_persons({s: taken[s] for s in creating if s in taken})
         keys = {
             key for system, person_id, key in self._creates if person_id in shared.get(system, ())
         }

@@ -30,6 +30,7 @@ from contactsync.models import (
 )
 from contactsync.planning import Target, plan_person, with_person_id
 from contactsync.state import StateStore, StoredRecord
+from contactsync.sync_queue import NamesTaken, NameTable, PerSystem
 from contactsync.sync_stage import StagedRecord
 
 log = structlog.get_logger(__name__)
@@ -250,7 +251,7 @@ def plan_for_person(
     person_id: str,
     golden: Contact,
     targets: Iterable[TargetSystem],
-    names_taken: Mapping[str, Mapping[tuple[str, str], set[str]]],
+    names_taken: NamesTaken,
     *,
     unique_held: Mapping[str, UniqueHolders] | None = None,
 ) -> tuple[list[Action], list[tuple[str, str]]]:
@@ -269,6 +270,7 @@ def plan_for_person(
             continue  # deleted there by a user: not ours to resurrect
         current = load_contact(live[0]) if live else None
         reason = None
+        name_taken = False
         if not live:
             reason = _cannot_hold(golden, target.required_for_create)
             if reason is None and unique_held is not None and target.system in unique_held:
@@ -281,8 +283,9 @@ def plan_for_person(
                 unholdable.append((target.system, reason))
             elif state.is_unholdable(target.system, person_id):
                 reason = "reported earlier: the system refused this person"
-        name_key = _name_key(golden)
-        taken = names_taken.get(target.system, {}).get(name_key, set()) - {person_id}
+            if reason is None:  # a create: does another person there have the name?
+                others = names_taken.get(target.system, {}).get(_name_key(golden), set())
+                name_taken = bool(others - {person_id})
         plan_targets.append(
             Target(
                 system=target.system,
@@ -292,22 +295,18 @@ def plan_for_person(
                 writable=target.writable,
                 propagate_deletes=target.deletes_propagate,
                 cannot_hold=reason,
-                name_taken=bool(taken),
+                name_taken=name_taken,
             )
         )
     return plan_person(person_id, with_person_id(golden, person_id), plan_targets), unholdable
 
 
-def claim_names(
-    actions: Iterable[Action], golden: Contact, taken: dict[str, dict[tuple[str, str], set[str]]]
-) -> None:
+def claim_names(actions: Iterable[Action], golden: Contact, taken: NamesTaken) -> None:
     """Register the names this plan is about to create, so two different people with one
     name planned in the same run both know the name is shared."""
     for action in actions:
-        if action.kind is ActionKind.CREATE:
-            taken.setdefault(action.system, {}).setdefault(_name_key(golden), set()).add(
-                action.person_id
-            )
+        if action.kind is ActionKind.CREATE and action.system in taken:
+            taken[action.system].setdefault(_name_key(golden), set()).add(action.person_id)
 
 
 def _cannot_hold(golden: Contact, required: tuple[str, ...]) -> str | None:
@@ -353,29 +352,28 @@ class UniqueHolders:
 
 def unique_values_by_system(
     state: StateStore, unique_fields: Mapping[str, Iterable[str]]
-) -> dict[str, UniqueHolders]:
+) -> PerSystem[UniqueHolders]:
     """Per system with unique fields (an adapter's ``unique_fields``), who holds each
-    value among its stored live linked records: one query per such system. Pass an
-    empty mapping when no person is to be planned."""
-    held: dict[str, UniqueHolders] = {}
-    for system, fields in unique_fields.items():
-        names = tuple(fields)
-        if not names:
-            continue
+    value among its stored live linked records: one query per such system, made when
+    the first create there is planned."""
+    fields_of = {system: tuple(fields) for system, fields in unique_fields.items() if fields}
+
+    def read(system: str) -> UniqueHolders:
         holders: dict[str, tuple[str, str | None]] = {}
-        for value, person_id, external_id in state.linked_unique_values(system, names):
+        for value, person_id, external_id in state.linked_unique_values(system, fields_of[system]):
             holders.setdefault(_unique_key(value), (person_id, external_id))
-        held[system] = UniqueHolders(names, holders)
-    return held
+        return UniqueHolders(fields_of[system], holders)
+
+    return PerSystem(fields_of, read)
 
 
 def claim_unique_values(actions: Iterable[Action], held: Mapping[str, UniqueHolders]) -> None:
     """Register the unique values the creates of this plan will hold, so a person planned
     after it in the same run is not sent to the vendor with one of them."""
     for action in actions:
-        unique = held.get(action.system)
-        if action.kind is not ActionKind.CREATE or unique is None:
+        if action.kind is not ActionKind.CREATE or action.system not in held:
             continue
+        unique = held[action.system]
         for _name, value in unique.values_of(action.payload):
             unique.holders.setdefault(_unique_key(value), (action.person_id, None))
 
@@ -384,13 +382,14 @@ def _unique_key(value: str) -> str:
     return value.strip().casefold()
 
 
-def names_by_system(
-    state: StateStore, systems: Iterable[str]
-) -> dict[str, dict[tuple[str, str], set[str]]]:
-    """(first, last) -> person ids, per system: who would collide on a same-name rule."""
-    wanted = set(systems)
-    taken: dict[str, dict[tuple[str, str], set[str]]] = {s: {} for s in wanted}
-    for system, person_id, first, last in state.linked_names(wanted):
-        key = (first.casefold(), last.casefold())
-        taken[system].setdefault(key, set()).add(person_id)
-    return taken
+def names_by_system(state: StateStore, systems: Iterable[str]) -> PerSystem[NameTable]:
+    """(first, last) -> person ids, per system: who would collide on a same-name rule
+    (read when the first create there is planned)."""
+
+    def read(system: str) -> NameTable:
+        table: NameTable = {}
+        for _system, person_id, first, last in state.linked_names([system]):
+            table.setdefault((first.casefold(), last.casefold()), set()).add(person_id)
+        return table
+
+    return PerSystem(systems, read)
