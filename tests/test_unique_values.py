@@ -13,15 +13,15 @@ from contactsync.adapters.base import adapter_class
 from contactsync.mapping import Mapping, load_mappings
 from contactsync.models import ActionKind, Contact
 from contactsync.state import StateStore
-from contactsync.sync_resolve import (
-    TargetSystem,
+from contactsync.sync_claims import (
     UniqueHolders,
     claim_names,
     claim_unique_values,
     names_by_system,
-    plan_for_person,
     unique_values_by_system,
 )
+from contactsync.sync_resolve import ResolveResult, TargetSystem, link_records, plan_for_person
+from contactsync.sync_stage import StagedRecord
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "mappings"
 UNIQUE_SYSTEMS = ("growcrm", "pylon", "xurrent")
@@ -283,3 +283,25 @@ def test_only_a_create_reads_who_holds_names_and_unique_values(
     assert held.read == ["growcrm"]
     assert names.read == ["growcrm"]
     assert held["growcrm"].holders["desk@example.com"] == (other, "502")
+
+
+@pytest.mark.parametrize("others", [0, 5])
+def test_a_restaged_person_is_tried_again_where_it_was_unholdable(
+    store: StateStore, others: int
+) -> None:
+    """Notes are read all at once when they are fewer than the staged records, else per
+    person; either way a staged person's notes go (its data changed) and no one else's."""
+    ann = store.create_person()
+    stored(store, "pylon", "c-1", {"email": "ann@example.com"}, ann)
+    store.mark_unholdable("xurrent", ann, "another person's record holds the email")
+    bystanders = [store.create_person() for _ in range(others)]
+    for person_id in bystanders:
+        store.mark_unholdable("growcrm", person_id, "no email")
+    result = ResolveResult()
+
+    link_records(store, None, [StagedRecord("pylon", "c-1")], result)
+
+    assert result.touched == {ann}
+    assert store.unholdable_systems(ann) == []
+    assert all(store.unholdable_systems(p) == ["growcrm"] for p in bystanders)
+    assert store.unholdable_count() == others

@@ -258,6 +258,16 @@ class PersonsMixin(StoreCore):
             )
         )
 
+    def unholdable_systems(self, person_id: str) -> list[str]:
+        """The systems noted as unable to hold ``person_id``."""
+        rows = self._all(
+            "SELECT system FROM unholdable WHERE person_id = ? ORDER BY system", (person_id,)
+        )
+        return [row["system"] for row in rows]
+
+    def unholdable_count(self) -> int:
+        return int(self._scalar("SELECT COUNT(*) FROM unholdable") or 0)
+
     def list_unholdable(self, system: str | None = None) -> list[UnholdableEntry]:
         rows = self._all(
             "SELECT * FROM unholdable WHERE (:system IS NULL OR system = :system) "

@@ -244,6 +244,12 @@ def _records_raw_digest_and_run_indexes(db: Database) -> None:
     db.execute("CREATE INDEX outbox_record ON outbox (system, external_id)")
 
 
+@MIGRATIONS(name="0004_unholdable_by_person")
+def _unholdable_by_person(db: Database) -> None:
+    """A person's unholdable notes without reading everyone's (a sync of a few edits)."""
+    db.execute("CREATE INDEX unholdable_person ON unholdable (person_id)")
+
+
 def migrate(db: Database) -> None:
     """Apply pending migrations; the caller holds a write transaction."""
     MIGRATIONS.apply(db)

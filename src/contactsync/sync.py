@@ -34,6 +34,12 @@ from contactsync.models import (
     SystemCounts,
 )
 from contactsync.state import StateStore
+from contactsync.sync_claims import (
+    claim_names,
+    claim_unique_values,
+    names_by_system,
+    unique_values_by_system,
+)
 from contactsync.sync_load import Loader
 from contactsync.sync_outbox import guard_deletes, retry_or_supersede
 from contactsync.sync_queue import PlanQueue, allow_shared_names
@@ -41,14 +47,10 @@ from contactsync.sync_resolve import (
     ResolveResult,
     TargetSystem,
     build_index,
-    claim_names,
-    claim_unique_values,
     link_records,
-    names_by_system,
     needs_matching,
     plan_for_person,
     rebuild_golden,
-    unique_values_by_system,
 )
 from contactsync.sync_stage import (
     StageResult,

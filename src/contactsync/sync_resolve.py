@@ -22,7 +22,6 @@ from contactsync.matching import MatchConfig, PersonIndex
 from contactsync.merge import SourceContact, merge
 from contactsync.models import (
     Action,
-    ActionKind,
     Contact,
     ContactStatus,
     OrgChannel,
@@ -30,7 +29,8 @@ from contactsync.models import (
 )
 from contactsync.planning import Target, plan_person, with_person_id
 from contactsync.state import StateStore, StoredRecord
-from contactsync.sync_queue import NamesTaken, NameTable, PerSystem
+from contactsync.sync_claims import UniqueHolders, name_key
+from contactsync.sync_queue import NamesTaken
 from contactsync.sync_stage import StagedRecord
 
 log = structlog.get_logger(__name__)
@@ -121,9 +121,7 @@ def link_records(
     staged = list(staged)
     if not staged:
         return
-    refused: dict[str, list[str]] = {}
-    for entry in state.list_unholdable():
-        refused.setdefault(entry.person_id, []).append(entry.system)
+    refused = _UnholdableNotes(state, len(staged))
     for item in staged:
         key = (item.system, item.external_id)
         stored = state.linked_payload(item.system, item.external_id)
@@ -141,9 +139,32 @@ def link_records(
         if index is not None:
             index.remove(key)
             index.add(key, contact, person_id)
-        for system in refused.pop(person_id, ()):  # its data changed: try again
+        for system in refused.pop(person_id):  # its data changed: try again
             state.clear_unholdable(system, person_id)
         result.touched.add(person_id)
+
+
+class _UnholdableNotes:
+    """The systems noted as unable to hold each person, handed out once per person: read
+    all at once when there are fewer notes than staged records (a backfill), else looked
+    up person by person (a sync of a few edits over many people)."""
+
+    def __init__(self, state: StateStore, staged: int) -> None:
+        self._state = state
+        self._all: dict[str, list[str]] | None = None
+        self._handed: set[str] = set()
+        if state.unholdable_count() <= staged:
+            self._all = {}
+            for entry in state.list_unholdable():
+                self._all.setdefault(entry.person_id, []).append(entry.system)
+
+    def pop(self, person_id: str) -> list[str]:
+        if person_id in self._handed:
+            return []
+        self._handed.add(person_id)
+        if self._all is not None:
+            return self._all.pop(person_id, [])
+        return self._state.unholdable_systems(person_id)
 
 
 def _match(
@@ -284,7 +305,7 @@ def plan_for_person(
             elif state.is_unholdable(target.system, person_id):
                 reason = "reported earlier: the system refused this person"
             if reason is None:  # a create: does another person there have the name?
-                others = names_taken.get(target.system, {}).get(_name_key(golden), set())
+                others = names_taken.get(target.system, {}).get(name_key(golden), set())
                 name_taken = bool(others - {person_id})
         plan_targets.append(
             Target(
@@ -301,95 +322,6 @@ def plan_for_person(
     return plan_person(person_id, with_person_id(golden, person_id), plan_targets), unholdable
 
 
-def claim_names(actions: Iterable[Action], golden: Contact, taken: NamesTaken) -> None:
-    """Register the names this plan is about to create, so two different people with one
-    name planned in the same run both know the name is shared."""
-    for action in actions:
-        if action.kind is ActionKind.CREATE and action.system in taken:
-            taken[action.system].setdefault(_name_key(golden), set()).add(action.person_id)
-
-
 def _cannot_hold(golden: Contact, required: tuple[str, ...]) -> str | None:
     missing = [name for name in required if not getattr(golden, name, None)]
     return f"missing {', '.join(missing)}" if missing else None
-
-
-def _name_key(contact: Contact) -> tuple[str, str]:
-    return ((contact.first_name or "").casefold(), (contact.last_name or "").casefold())
-
-
-@dataclass(frozen=True)
-class UniqueHolders:
-    """Who holds the values one system keeps unique: ``fields`` are the vendor payload
-    fields (one namespace for all of them), ``holders`` map each value (stripped,
-    casefolded) to (person id, external id) of the stored record holding it, or
-    (person id, None) for a create already planned in this run."""
-
-    fields: tuple[str, ...]
-    holders: dict[str, tuple[str, str | None]] = field(default_factory=dict)
-
-    def values_of(self, payload: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """(field, value) of each unique value a payload carries, as sent."""
-        found: list[tuple[str, str]] = []
-        for name in self.fields:
-            value = payload.get(name)
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, str) and item.strip():
-                    found.append((name, item))
-        return found
-
-    def refusal(self, payload: Mapping[str, Any], person_id: str) -> str | None:
-        """Why the vendor would refuse to create this payload for ``person_id``, or None."""
-        for name, value in self.values_of(payload):
-            holder = self.holders.get(_unique_key(value))
-            if holder is None or holder[0] == person_id:
-                continue
-            if holder[1] is None:
-                return f"another person ({holder[0]}) is being created with {name} {value.strip()}"
-            return f"another person's record (id {holder[1]}) already holds {name} {value.strip()}"
-        return None
-
-
-def unique_values_by_system(
-    state: StateStore, unique_fields: Mapping[str, Iterable[str]]
-) -> PerSystem[UniqueHolders]:
-    """Per system with unique fields (an adapter's ``unique_fields``), who holds each
-    value among its stored live linked records: one query per such system, made when
-    the first create there is planned."""
-    fields_of = {system: tuple(fields) for system, fields in unique_fields.items() if fields}
-
-    def read(system: str) -> UniqueHolders:
-        holders: dict[str, tuple[str, str | None]] = {}
-        for value, person_id, external_id in state.linked_unique_values(system, fields_of[system]):
-            holders.setdefault(_unique_key(value), (person_id, external_id))
-        return UniqueHolders(fields_of[system], holders)
-
-    return PerSystem(fields_of, read)
-
-
-def claim_unique_values(actions: Iterable[Action], held: Mapping[str, UniqueHolders]) -> None:
-    """Register the unique values the creates of this plan will hold, so a person planned
-    after it in the same run is not sent to the vendor with one of them."""
-    for action in actions:
-        if action.kind is not ActionKind.CREATE or action.system not in held:
-            continue
-        unique = held[action.system]
-        for _name, value in unique.values_of(action.payload):
-            unique.holders.setdefault(_unique_key(value), (action.person_id, None))
-
-
-def _unique_key(value: str) -> str:
-    return value.strip().casefold()
-
-
-def names_by_system(state: StateStore, systems: Iterable[str]) -> PerSystem[NameTable]:
-    """(first, last) -> person ids, per system: who would collide on a same-name rule
-    (read when the first create there is planned)."""
-
-    def read(system: str) -> NameTable:
-        table: NameTable = {}
-        for _system, person_id, first, last in state.linked_names([system]):
-            table.setdefault((first.casefold(), last.casefold()), set()).add(person_id)
-        return table
-
-    return PerSystem(systems, read)
