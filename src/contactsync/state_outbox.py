@@ -31,17 +31,17 @@ from contactsync.state_types import (
 )
 
 _MAX_ERROR_CHARS = 2000
+_REARMABLE = (OutboxStatus.FAILED.value, OutboxStatus.SKIPPED.value)
 
 
 @dataclass(frozen=True)
 class _Completing:
+    """What completing an action checks of it (not its payload)."""
+
     kind: ActionKind
     system: str
     person_id: str
     external_id: str | None
-
-
-_REARMABLE = (OutboxStatus.FAILED.value, OutboxStatus.SKIPPED.value)
 
 
 def _entry(row: Row) -> OutboxEntry:
