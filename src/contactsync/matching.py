@@ -26,12 +26,13 @@ records stay apart.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from contactsync.matching_blocking import block_limit, blocking_keys
+from contactsync.matching_blocking import block_limit, blocking_keys, build_blocks, candidate_pairs
 from contactsync.matching_clustering import cluster_features, compare_candidates
+from contactsync.matching_linkage import exclusive_sources, source_numbers
 from contactsync.matching_normalise import Features, features
 from contactsync.matching_scoring import PairScore, Scorer
 from contactsync.matching_stats import Frequencies, is_shared
@@ -43,6 +44,7 @@ __all__ = [
     "PersonIndex",
     "RecordKey",
     "Resolution",
+    "candidate_pairs_of",
     "cluster",
 ]
 
@@ -243,25 +245,57 @@ def cluster(
     config: MatchConfig,
     *,
     on_stage: Callable[[str], None] | None = None,
+    source_of: Callable[[K], str] | None = None,
+    dedup_free: Collection[str] = (),
 ) -> dict[K, int]:
     """Batch: record key -> cluster number (0, 1, ... in order of first appearance).
 
     ``records`` may be a generator: only each record's features are kept. The
     cyclic garbage collector is paused meanwhile (millions of small objects, no
     cycles), which makes a large batch about twice as fast.
+
+    ``source_of`` (key -> source name) makes it a linkage: only pairs across sources
+    are compared. A cluster then holds at most one record of a source named in
+    ``dedup_free`` or seen to hold no duplicates (see :mod:`contactsync.matching_linkage`).
     """
     collecting = gc.isenabled()
     gc.disable()
     try:
-        keys: list[K] = []
-        items: list[Features] = []
-        for key, contact in records:
-            keys.append(key)
-            items.append(features(contact))
+        keys, items = _featured(records)
+        sources: list[int] | None = None
+        exclusive: list[int] | None = None
+        if source_of is not None:
+            sources, names = source_numbers(keys, source_of)
+            exclusive = exclusive_sources(items, sources, names, dedup_free)
         if on_stage is not None:
             on_stage(f"comparing {len(items):,} records")
-        numbers, _ = cluster_features(items, config.merge_threshold, on_stage=on_stage)
+        numbers, _ = cluster_features(
+            items, config.merge_threshold, on_stage=on_stage, sources=sources, exclusive=exclusive
+        )
         return dict(zip(keys, numbers, strict=True))
     finally:
         if collecting:
             gc.enable()
+
+
+def candidate_pairs_of(
+    records: Iterable[tuple[K, Contact]],
+    config: MatchConfig,
+    *,
+    source_of: Callable[[K], str] | None = None,
+) -> set[tuple[K, K]]:
+    """The pairs :func:`cluster` would compare (its blocking), for pair completeness."""
+    keys, items = _featured(records)
+    sources = source_numbers(keys, source_of)[0] if source_of is not None else None
+    size = len(items)
+    pairs = candidate_pairs(build_blocks(items), size, sources)
+    return {(keys[code // size], keys[code % size]) for code in pairs}
+
+
+def _featured(records: Iterable[tuple[K, Contact]]) -> tuple[list[K], list[Features]]:
+    keys: list[K] = []
+    items: list[Features] = []
+    for key, contact in records:
+        keys.append(key)
+        items.append(features(contact))
+    return keys, items

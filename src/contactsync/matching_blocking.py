@@ -16,7 +16,7 @@ name and from the maiden name too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from contactsync.matching_normalise import Features
 
@@ -102,11 +102,15 @@ def build_blocks(items: Iterable[Features]) -> dict[str, list[int]]:
     return blocks
 
 
-def candidate_pairs(blocks: dict[str, list[int]], size: int) -> dict[int, int]:
+def candidate_pairs(
+    blocks: dict[str, list[int]], size: int, sources: Sequence[int] | None = None
+) -> dict[int, int]:
     """Every pair sharing a block of at most MAX_BLOCK records, once.
 
     Returns ``i * size + j`` (``i < j``) -> a bit mask of the key families (bit ``n``
     for ``FAMILIES[n]``) whose blocks brought the pair, in a deterministic order.
+    With ``sources`` (a source number per position: linkage), pairs within one source
+    are left out.
     """
     pairs: dict[int, int] = {}
     bits = {family: 1 << number for number, family in enumerate(FAMILIES)}
@@ -120,6 +124,8 @@ def candidate_pairs(blocks: dict[str, list[int]], size: int) -> dict[int, int]:
             first = members[x]
             for y in range(x + 1, count):
                 second = members[y]
+                if sources is not None and sources[first] == sources[second]:
+                    continue
                 code = first * size + second if first < second else second * size + first
                 pairs[code] = pairs.get(code, 0) | bit
     return pairs

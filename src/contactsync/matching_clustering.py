@@ -40,10 +40,17 @@ RANDOM_PAIRS = (2_000, 20_000)
 class _Clusters:
     """Union-find over record positions, with each cluster's members and sync id."""
 
-    def __init__(self, items: Sequence[Features]) -> None:
+    def __init__(self, items: Sequence[Features], exclusive: Sequence[int] | None = None) -> None:
         self.parent = list(range(len(items)))
         self.members: dict[int, list[int]] = {i: [i] for i in range(len(items))}
         self.sync: dict[int, str] = {i: item.sync_id for i, item in enumerate(items)}
+        # Per cluster, the dedup-free sources it holds a record of (linkage): a second
+        # record of such a source may not join (one partner per record of that source).
+        self.exclusive: dict[int, frozenset[int]] = {}
+        if exclusive is not None:
+            self.exclusive = {
+                i: frozenset({source}) for i, source in enumerate(exclusive) if source >= 0
+            }
 
     def find(self, position: int) -> int:
         parent = self.parent
@@ -61,6 +68,14 @@ class _Clusters:
         self.parent[small] = big
         self.members[big].extend(self.members.pop(small))
         self.sync[big] = self.sync[big] or self.sync.pop(small)
+        if self.exclusive:
+            held = self.exclusive.pop(small, frozenset())
+            self.exclusive[big] = self.exclusive.get(big, frozenset()) | held
+
+    def clash(self, first: int, second: int) -> bool:
+        """Whether both clusters hold a record of one dedup-free source."""
+        a, b = self.exclusive.get(first), self.exclusive.get(second)
+        return bool(a and b and not a.isdisjoint(b))
 
 
 def shared_values(items: Sequence[Features], blocks: dict[str, list[int]]) -> set[str]:
@@ -73,26 +88,34 @@ def shared_values(items: Sequence[Features], blocks: dict[str, list[int]]) -> se
     return shared
 
 
-def compare_candidates(items: Sequence[Features], workers: int = 1) -> tuple[Scorer, ComparedPairs]:
-    """Block, compare every candidate pair and fit the weights on these records."""
+def compare_candidates(
+    items: Sequence[Features], workers: int = 1, sources: Sequence[int] | None = None
+) -> tuple[Scorer, ComparedPairs]:
+    """Block, compare every candidate pair and fit the weights on these records.
+
+    ``sources`` (a source number per record) switches to linkage: only pairs across
+    sources are compared and sampled."""
     frequencies = Frequencies()
     for item in items:
         frequencies.update(item)
     blocks = build_blocks(items)
     scorer = Scorer(frequencies, shared_values(items, blocks).__contains__)
-    pairs = candidate_pairs(blocks, len(items))
+    pairs = candidate_pairs(blocks, len(items), sources)
     del blocks
     compared = compare_pairs(items, pairs, scorer)
     del pairs
     weights = Weights()
-    estimate_u(weights, _random_vectors(scorer, items), frequencies.log_population)
+    random_vectors = _random_vectors(scorer, items, sources)
+    estimate_u(weights, random_vectors, frequencies.log_population)
     sessions, primary = compared.sessions()
     fit(weights, sessions, primary, FAMILY_FIELDS, len(items))
     scorer.set_weights(weights)
     return scorer, compared
 
 
-def _random_vectors(scorer: Scorer, items: Sequence[Features]) -> list[Vector]:
+def _random_vectors(
+    scorer: Scorer, items: Sequence[Features], sources: Sequence[int] | None = None
+) -> list[Vector]:
     size = len(items)
     if size < 2:
         return []
@@ -101,7 +124,7 @@ def _random_vectors(scorer: Scorer, items: Sequence[Features]) -> list[Vector]:
     low, high = RANDOM_PAIRS
     for _ in range(min(max(low, min(high, size)), size * (size - 1) // 2)):
         i, j = rng.randrange(size), rng.randrange(size)
-        if i != j:
+        if i != j and (sources is None or sources[i] != sources[j]):
             vectors.append(scorer.vector(items[i], items[j])[0])
     return vectors
 
@@ -110,9 +133,16 @@ def cluster_features(
     items: Sequence[Features],
     merge_threshold: float,
     on_stage: Callable[[str], None] | None = None,
+    *,
+    sources: Sequence[int] | None = None,
+    exclusive: Sequence[int] | None = None,
 ) -> tuple[list[int], Scorer]:
-    """Cluster number (0, 1, ... in order of first record) for each record position."""
-    scorer, compared = compare_candidates(items)
+    """Cluster number (0, 1, ... in order of first record) for each record position.
+
+    ``sources``: linkage (see :func:`compare_candidates`). ``exclusive``: per record, its
+    source number when that source holds no duplicates, else -1; links are taken
+    strongest first, so each such record keeps its one best partner."""
+    scorer, compared = compare_candidates(items, sources=sources)
     if on_stage is not None:
         on_stage(f"clustering ({len(compared):,} pairs compared)")
     patterns = [scorer.pattern(vector) for vector in compared.vectors]
@@ -136,12 +166,12 @@ def cluster_features(
             links.append((result.weight, i, j))
     del compared
     links.sort(key=lambda link: (-link[0], link[1], link[2]))
-    clusters = _Clusters(items)
+    clusters = _Clusters(items, exclusive)
     for weight, i, j in links:
         first, second = clusters.find(i), clusters.find(j)
-        if first != second and not _must_stay_apart(
-            clusters, conflicts, scorer, items, (first, second), weight
-        ):
+        if first == second or clusters.clash(first, second):
+            continue
+        if not _must_stay_apart(clusters, conflicts, scorer, items, (first, second), weight):
             clusters.union(first, second)
     return _numbered(clusters, len(items)), scorer
 
