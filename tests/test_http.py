@@ -345,3 +345,56 @@ def test_stats_count_every_attempt() -> None:
     assert stats["transport_errors"] == 1
     assert stats["retries"] == 2
     assert stats["by_status"] == {200: 2, 503: 1}
+
+
+class CutBody(httpx.SyncByteStream):
+    """A body the connection drops part way through (what the sandbox's drop fault does)."""
+
+    def __iter__(self) -> Any:
+        yield b'{"data": [{"id": '
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+
+
+def cut_answer(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, headers={"Content-Length": "5000"}, stream=CutBody())
+
+
+def test_a_body_cut_mid_stream_is_retried_for_a_read() -> None:
+    clock = FakeClock()
+    server = Recorder(cut_answer, httpx.Response(200, json={"data": []}))
+    client = make_client(server, clock)
+    response = client.get("/contacts")
+    assert response.json() == {"data": []}
+    assert len(server.requests) == 2
+    assert client.stats.snapshot()["transport_errors"] == 1
+
+
+def test_every_transport_error_of_a_read_is_retried() -> None:
+    for error in (
+        httpx.ReadError("reset by peer"),
+        httpx.ReadTimeout("slow"),
+        httpx.WriteError("broken pipe"),
+        httpx.RemoteProtocolError("bad status line"),
+        httpx.ProxyError("proxy refused"),
+    ):
+        server = Recorder(error, httpx.Response(200, json=[]))
+        assert make_client(server, FakeClock()).get("/contacts").json() == [], error
+        assert len(server.requests) == 2, error
+
+
+def test_a_write_whose_answer_is_cut_mid_body_is_not_resent_and_may_have_landed() -> None:
+    server = Recorder(cut_answer, httpx.Response(201, json={"id": 5}))
+    client = make_client(server, FakeClock())
+    with pytest.raises(RetriableError) as caught:
+        client.post("/contacts", json={"first_name": "Ada"})
+    assert caught.value.maybe_applied is True
+    assert "RemoteProtocolError" in str(caught.value)
+    assert len(server.requests) == 1
+
+
+def test_a_request_that_cannot_be_sent_as_it_is_fails_at_once() -> None:
+    server = Recorder(httpx.UnsupportedProtocol("no such scheme"), httpx.Response(200))
+    with pytest.raises(FatalError) as caught:
+        make_client(server, FakeClock()).get("/contacts")
+    assert "UnsupportedProtocol" in str(caught.value)
+    assert len(server.requests) == 1

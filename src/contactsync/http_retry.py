@@ -1,16 +1,26 @@
 """The transport under every client: throttle, retry, count.
 
-What is retried (see :class:`RetryPolicy`):
+The whole answer, body included, is read here, inside the retry: httpx would
+otherwise read the body after the transport returned, and a connection cut in the
+middle of it would escape every retry as a bare ``httpx`` exception.
 
-- a failure before the request left (``ConnectError``, ``ConnectTimeout``,
-  ``PoolTimeout``): any method, since nothing reached the vendor;
-- a read timeout, a broken connection or an HTTP 408/5xx: idempotent requests
-  only (GET, HEAD, OPTIONS, PUT, DELETE, and a POST marked ``idempotent``);
-- HTTP 429: any method, since a 429 means the vendor refused the request
-  unprocessed (RFC 6585); ``RetryPolicy(retry_unsafe_on_429=False)`` turns that off.
+Every transport failure is sorted once (:func:`sort_transport_error`):
+
+- ``NOT_SENT``: the request never left (``ConnectError``, ``ConnectTimeout``,
+  ``PoolTimeout``, a proxy refusing): retried for any method;
+- ``MAYBE_SENT``: anything after the request may have reached the vendor (a read
+  or write timeout, a read or write error, a ``RemoteProtocolError`` such as a body
+  cut mid-stream): retried for idempotent requests only (GET, HEAD, OPTIONS, PUT,
+  DELETE, and a POST marked ``idempotent``);
+- ``FATAL``: our side is wrong (``UnsupportedProtocol``, ``LocalProtocolError``):
+  never retried, raised as :class:`~contactsync.errors.FatalError`.
+
+HTTP 408/5xx are retried for idempotent requests; HTTP 429 for any method, since a
+429 means the vendor refused the request unprocessed (RFC 6585);
+``RetryPolicy(retry_unsafe_on_429=False)`` turns that off.
 
 A non-idempotent request (POST, PATCH) that may have reached the vendor is never
-sent twice: a read timeout raises :class:`~contactsync.errors.RetriableError`
+sent twice: a ``MAYBE_SENT`` failure raises :class:`~contactsync.errors.RetriableError`
 with ``maybe_applied=True``, and a 5xx answer is returned as is, which
 :func:`~contactsync.errors.classify` turns into the same error. The caller then
 looks the record up (reconciles) before any second attempt.
@@ -28,18 +38,57 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 
 import httpx
 
-from contactsync.errors import Redactor, transport_failure
-from contactsync.http_headers import is_idempotent, parse_retry_after
+from contactsync.errors import (
+    FatalError,
+    Redactor,
+    RetriableError,
+    masking_redactor,
+    request_secrets,
+    transport_failure,
+)
+from contactsync.http_headers import (
+    is_idempotent,
+    operation_name,
+    parse_retry_after,
+    record_id_of,
+)
 from contactsync.http_ratelimit import RateLimiter
 
 NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
+    httpx.ProxyError,
 )
+#: failures that no retry can cure: the request itself cannot be sent as it is
+FATAL_ERRORS: tuple[type[httpx.TransportError], ...] = (
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
+
+#: headers describing the body as it came over the wire, no longer true once it is read
+_BODY_FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class TransportFault(Enum):
+    """What a transport failure says about the request (see the module docstring)."""
+
+    NOT_SENT = "not sent"
+    MAYBE_SENT = "maybe sent"
+    FATAL = "fatal"
+
+
+def sort_transport_error(exc: httpx.TransportError) -> TransportFault:
+    """The one place a transport failure is sorted into resendable or not."""
+    if isinstance(exc, FATAL_ERRORS):
+        return TransportFault.FATAL
+    if isinstance(exc, NOT_SENT_ERRORS):
+        return TransportFault.NOT_SENT
+    return TransportFault.MAYBE_SENT
 
 
 @dataclass(frozen=True)
@@ -162,23 +211,20 @@ class RetryingTransport(httpx.BaseTransport):
             sent_at = self._clock()
             self.stats.record_sent()
             try:
-                response = self.inner.handle_request(request)
+                response = self._exchange(request)
             except httpx.TransportError as exc:
                 self.limiter.observe(bucket, None, sent_at)
                 self.stats.record_error()
-                reached_vendor = not isinstance(exc, NOT_SENT_ERRORS)
+                fault = sort_transport_error(exc)
+                resendable = fault is TransportFault.NOT_SENT or (
+                    fault is TransportFault.MAYBE_SENT and idempotent
+                )
                 wait = self._retry_wait(attempt, None)
-                if (idempotent or not reached_vendor) and self._may_wait(attempt, waited, wait):
+                if resendable and self._may_wait(attempt, waited, wait):
                     self._pause(wait)
                     waited += wait
                     continue
-                raise transport_failure(
-                    self.system,
-                    request,
-                    exc,
-                    maybe_applied=reached_vendor and not idempotent,
-                    redact=self._redact,
-                ) from exc
+                raise self._failure(request, exc, fault, idempotent) from exc
             except BaseException:
                 self.limiter.observe(bucket, None, sent_at)  # never leave a slot held
                 raise
@@ -190,9 +236,54 @@ class RetryingTransport(httpx.BaseTransport):
             wait = self._retry_wait(attempt, retry_after)
             if not self._may_wait(attempt, waited, wait):
                 return response
-            response.close()
             self._pause(wait)
             waited += wait
+
+    def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and read its whole body, so that a connection cut mid-body
+        fails here, where it is retried, and not later in httpx's ``Client.send``. The
+        answer is handed on decoded, as an in-memory body."""
+        response = self.inner.handle_request(request)
+        try:
+            body = response.read()
+        finally:
+            response.close()
+        headers = [
+            (key, value)
+            for key, value in response.headers.multi_items()
+            if key.lower() not in _BODY_FRAMING
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=body,
+            extensions=response.extensions,
+            request=request,
+        )
+
+    def _failure(
+        self,
+        request: httpx.Request,
+        exc: httpx.TransportError,
+        fault: TransportFault,
+        idempotent: bool,
+    ) -> FatalError | RetriableError:
+        if fault is TransportFault.FATAL:
+            return FatalError(
+                f"request cannot be sent ({type(exc).__name__})",
+                system=self.system,
+                operation=operation_name(request),
+                record_id=record_id_of(request),
+                vendor_message=str(exc) or None,
+                redact=masking_redactor(request_secrets(request), self._redact),
+            )
+        return transport_failure(
+            self.system,
+            request,
+            exc,
+            maybe_applied=fault is TransportFault.MAYBE_SENT and not idempotent,
+            redact=self._redact,
+        )
 
     def close(self) -> None:
         self.inner.close()
