@@ -112,6 +112,7 @@ NEW_PERSON: dict[str, Any] = {
         {"Authorization": "Bearer wrong", "X-Xurrent-Account": "sandbox"},
         {"Authorization": AUTH["Authorization"]},
         {"Authorization": AUTH["Authorization"], "X-Xurrent-Account": "elsewhere"},
+        {"Authorization": AUTH["Authorization"], "X-4me-Account": "elsewhere"},
         {
             "Authorization": f"Basic {DEFAULT_CREDENTIALS['xurrent_token']}",
             "X-Xurrent-Account": "sandbox",
@@ -124,6 +125,18 @@ def test_missing_or_wrong_credentials_are_401(headers: dict[str, str]) -> None:
     assert response.status_code == 401
     assert response.json()["message"]
     assert DEFAULT_CREDENTIALS["xurrent_token"] not in response.text
+
+
+def test_the_older_4me_account_header_is_accepted() -> None:
+    # The vendor's own SDKs still send X-4me-Account, which the real API accepts.
+    sim = XurrentSimulator(SandboxOptions(seed=7), make_seed(3))
+    headers = {
+        "Authorization": AUTH["Authorization"],
+        "X-4me-Account": DEFAULT_CREDENTIALS["xurrent_account"],
+    }
+    response = TestClient(build_app(sim)).get(PEOPLE, headers=headers)
+    assert response.status_code == 200
+    assert len(response.json()) == 3
 
 
 def test_every_answer_carries_the_hourly_quota() -> None:

@@ -1,7 +1,8 @@
 """Xurrent (4me) simulator: people, organizations and their contact channels under ``/v1``.
 
-Auth is ``Authorization: Bearer <token>`` plus ``X-Xurrent-Account: <account id>``;
-either missing or wrong answers 401 ``{"message": ...}``. Every answer carries
+Auth is ``Authorization: Bearer <token>`` plus ``X-Xurrent-Account: <account id>``
+(or the older ``X-4me-Account``, which the real API still accepts and the vendor's own
+SDKs send); either missing or wrong answers 401 ``{"message": ...}``. Every answer carries
 ``X-RateLimit-Limit`` (3600 per hour), ``X-RateLimit-Remaining`` and
 ``X-RateLimit-Reset`` (epoch seconds); beyond the hourly limit or the burst limit
 (20 requests per 2 s) the answer is 429 with ``Retry-After``.
@@ -162,7 +163,9 @@ class XurrentSimulator(VendorSimulator):
                 {"message": "Unauthorized: a valid personal access token is required"},
                 status_code=401,
             )
-        account = request.headers.get("x-xurrent-account", "")
+        account = request.headers.get("x-xurrent-account") or request.headers.get(
+            "x-4me-account", ""
+        )
         if not hmac.compare_digest(account, self.account_id):
             return JSONResponse(
                 {"message": "Unauthorized: the X-Xurrent-Account header names no known account"},
