@@ -14,20 +14,20 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from contactsync.matching_blocking import (
-    FAMILY_FIELDS,
     build_blocks,
     candidate_pairs,
     identifier_value,
 )
 from contactsync.matching_compare import Vector
+from contactsync.matching_estimate import estimate_weights
 from contactsync.matching_normalise import Features
 from contactsync.matching_pairs import ComparedPairs, compare_pairs
 from contactsync.matching_scoring import Scorer
 from contactsync.matching_stats import Frequencies, is_shared
-from contactsync.matching_weights import Weights, estimate_u, fit
 
 # Clusters whose sizes multiply to at most this are cross-checked pair by pair.
 CROSS_CHECK_PAIRS = 64
@@ -104,13 +104,20 @@ def compare_candidates(
     del blocks
     compared = compare_pairs(items, pairs, scorer)
     del pairs
-    weights = Weights()
     random_vectors = _random_vectors(scorer, items, sources)
-    estimate_u(weights, random_vectors, frequencies.log_population)
-    sessions, primary = compared.sessions()
-    fit(weights, sessions, primary, FAMILY_FIELDS, len(items))
+    weights = estimate_weights(
+        compared, random_vectors, len(items), pairs_total(sources, len(items))
+    )
     scorer.set_weights(weights)
     return scorer, compared
+
+
+def pairs_total(sources: Sequence[int] | None, size: int) -> int:
+    """The pairs that exist: all of them in a deduplication, across sources in a linkage."""
+    if sources is None:
+        return size * (size - 1) // 2
+    per_source = Counter(sources).values()
+    return (size * size - sum(count * count for count in per_source)) // 2
 
 
 def _random_vectors(

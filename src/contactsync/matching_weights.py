@@ -1,28 +1,29 @@
-"""Weights of evidence: set and documented defaults, refined from the data without labels.
+"""Weights of evidence: documented defaults, and what a fit on the records replaces.
 
 Every comparison level contributes ``log2(m / u)`` bits (Fellegi-Sunter): *m* is the
 chance of that level when the two records are one person, *u* when they are two.
 
 * *u* of a level compared on a value (an ``exact`` name, a street, a postal code, a
   city, an organization) is that value's share of the records (term frequency);
-  of an identifier (an email, a mobile, a reference id) it is one in the
-  population (four for other phones, which households and switchboards share;
-  thirty for reference ids one edit apart); of every other level it is measured
-  on random pairs of records (:func:`estimate_u`), starting from :data:`DEFAULT_U`.
-* *m* starts from :data:`DEFAULT_M` and is re-estimated by expectation maximisation
-  (:func:`fit`), once per blocking-key family on the pairs that family brought, each
-  time leaving out the fields that family's blocks agree on by construction (the
-  way splink trains), then averaged over the families.
+  of every other level it is measured on random pairs of records
+  (:func:`estimate_u`), starting from :data:`DEFAULT_U`; of an identifier (an
+  email, a phone, a reference id) it is measured too (``identifier_u``, see
+  :mod:`contactsync.matching_estimate`), and before any fit it is one in the
+  population (four for other phones, thirty for reference ids one edit apart).
+* *m* starts from :data:`DEFAULT_M`; the fit re-estimates it (guarded EM, see
+  :mod:`contactsync.matching_estimate`).
 * The prior is the chance that a record matches one given other record,
-  ``matches_per_record / N``: 1.5 before fitting, then the matches the fit expects.
+  ``matches_per_record / partners``: 1.5 per record over the population before
+  fitting, then what the deterministic rules find over the pairs that exist.
 
-``missing`` levels, role mailboxes and shared phones weigh nothing, by design.
+``missing`` levels, role mailboxes and shared phones weigh nothing, by design. No
+learned value switches a rule on or off.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from contactsync.matching_compare import (
@@ -107,16 +108,10 @@ PHONE_MOBILE = LEVELS["phone"].index("mobile")
 REFERENCE_SAME = LEVELS["reference"].index("same")
 
 DEFAULT_MATCHES_PER_RECORD = 1.5
-MATCHES_PER_RECORD_BOUNDS = (0.5, 5.0)
+MIN_PARTNERS = 1000
 M_FLOOR = 1e-4
 U_FLOOR = 1e-9
-M_PSEUDO_PAIRS = 10.0  # weight of DEFAULT_M in each family's estimate
 U_PSEUDO_PAIRS = 200.0  # weight of DEFAULT_U in the random-pair estimate
-EM_ITERATIONS = 30
-EM_TOLERANCE = 1e-6
-MIN_PAIRS_TO_FIT = 100
-HOUSEHOLD_DURING_FIT = True
-HOUSEHOLD_MAX_FIRST_DIFFER = 0.10
 
 
 def _default_u(name: str, level: str, log_n: float) -> float:
@@ -136,9 +131,23 @@ class Weights:
     u: dict[str, dict[str, float]] = field(default_factory=dict)
     matches_per_record: float = DEFAULT_MATCHES_PER_RECORD
     fitted: bool = False
+    # u of identifier levels measured on these records (see matching_estimate); an
+    # identifier level not listed here falls back to IDENTIFIER_LEVELS / N.
+    identifier_u: dict[tuple[str, str], float] = field(default_factory=dict)
+    # The mean number of records each record could be paired with (N - 1 in a
+    # deduplication, fewer in a linkage); 0 until measured: the population is used.
+    partners: float = 0.0
+    prior_measured: bool = False  # matches_per_record found by the deterministic rules
 
     def u_of(self, name: str, level: str, log_n: float) -> float:
+        measured = self.identifier_u.get((name, level))
+        if measured is not None:
+            return measured
         return self.u.get(name, {}).get(level) or _default_u(name, level, log_n)
+
+    def scales_with_population(self, name: str, level: str) -> bool:
+        """Whether the level's u is one in the population (an identifier not measured)."""
+        return (name, level) in IDENTIFIER_LEVELS and (name, level) not in self.identifier_u
 
     def level_bits(self, index: int, level_index: int, log_n: float) -> float:
         """Bits of one level in scoring, without its term-frequency part."""
@@ -149,26 +158,28 @@ class Weights:
         m = max(self.m[name][level], M_FLOOR)
         if (name, level) in VALUE_LEVELS:
             return math.log2(m / VALUE_LEVELS[(name, level)])
-        if (name, level) in IDENTIFIER_LEVELS:
+        if self.scales_with_population(name, level):
             return math.log2(m / IDENTIFIER_LEVELS[(name, level)]) + log_n
         return math.log2(m / max(self.u_of(name, level, log_n), U_FLOOR))
 
     def log_prior(self, log_n: float) -> float:
+        """log2 of the chance that a record matches one given other record (the prior).
+
+        Over the pairs that exist (``partners`` per record) once measured, else over
+        the population (``log_n``). The partners count as at least MIN_POPULATION
+        unless the rules measured the matches (a tiny data set must not make a
+        name-only match look certain), and at least MIN_PARTNERS always."""
+        if self.partners > 0:
+            floor = MIN_PARTNERS if self.prior_measured else MIN_POPULATION
+            log_n = math.log2(max(self.partners, floor))
         return math.log2(self.matches_per_record) - log_n
 
-    @property
-    def household_rule(self) -> bool:
-        """Whether first names are reliable enough here for the household rule to hold.
-
-        It holds unless the fit finds that more than :data:`HOUSEHOLD_MAX_FIRST_DIFFER`
-        of one person's pairs of records have unrelated first names (data whose first
-        names were scrambled, such as FEBRL's, where the rule would split people).
-        """
-        return self.m["first"]["differ"] <= HOUSEHOLD_MAX_FIRST_DIFFER
-
     def household(self, vector: Vector) -> bool:
-        """Whether the household rule voids this pair's shareable evidence."""
-        return self.household_rule and household_applies(vector)
+        """Whether the household rule voids this pair's shareable evidence.
+
+        It always holds where it applies: no learned value switches it off (a data set
+        whose first names are scrambled still has its personal evidence)."""
+        return household_applies(vector)
 
 
 @dataclass(frozen=True)
@@ -207,13 +218,14 @@ def pattern_weight(weights: Weights, vector: Vector) -> PatternWeight:
             continue
         value = weights.level_bits(index, level_index, 0.0)
         name = FIELDS[index]
-        is_identifier = (name, LEVELS[name][level_index]) in IDENTIFIER_LEVELS
+        level = LEVELS[name][level_index]
+        is_identifier = (name, level) in IDENTIFIER_LEVELS
         if household and shareable(index, level_index) and (value > 0 or is_identifier):
             continue
         if value < 0 and not is_identifier:
             negative += value
         bits += value
-        identifiers += is_identifier
+        identifiers += weights.scales_with_population(name, level)
     return PatternWeight(bits, identifiers, negative, household)
 
 
@@ -238,129 +250,18 @@ def estimate_u(weights: Weights, vectors: Iterable[Vector], log_n: float) -> Non
         }
 
 
-def fit(
-    weights: Weights,
-    sessions: Mapping[str, Mapping[Vector, int]],
-    primary: Mapping[str, Mapping[Vector, int]],
-    excluded: Mapping[str, frozenset[str]],
-    population: int,
-) -> None:
-    """Re-estimate m and the expected matches by EM, one session per blocking-key family.
-
-    ``sessions``: family -> comparison vector -> how many of the family's pairs have it;
-    ``primary``: the same over the pairs each family brought first (each pair once: the
-    expected matches are counted there); ``excluded``: family -> the fields its blocks
-    agree on by construction.
-    """
-    log_n = math.log2(max(population, MIN_POPULATION))
-    totals = [[0.0] * len(LEVELS[name]) for name in FIELDS]
-    expected_matches = 0.0
-    for family, patterns in sessions.items():
-        if sum(patterns.values()) < MIN_PAIRS_TO_FIT:
-            continue
-        skip = frozenset(FIELDS.index(name) for name in excluded.get(family, frozenset()))
-        posterior, by_level = _session(weights, patterns, skip, log_n)
-        own = primary.get(family, {})
-        expected_matches += sum(count * posterior(vector) for vector, count in own.items())
-        for index in range(len(FIELDS)):
-            if index not in skip:
-                for level, value in enumerate(by_level[index]):
-                    totals[index][level] += value
-    if expected_matches <= 0:
-        return
-    weights.m = _normalised(totals, DEFAULT_M)
-    low, high = MATCHES_PER_RECORD_BOUNDS
-    per_record = 2.0 * expected_matches / max(population, 1)
-    weights.matches_per_record = min(max(per_record, low), high)
-    weights.fitted = True
-
-
-def _session(
-    weights: Weights, patterns: Mapping[Vector, int], skip: frozenset[int], log_n: float
-) -> tuple[Callable[[Vector], float], list[list[float]]]:
-    """EM over one family's pairs: the fitted posterior, expected matches by field and level."""
-    slots = [
-        (index, level) for index, name in enumerate(FIELDS) for level in range(len(LEVELS[name]))
-    ]
-    slot_of = {slot: number for number, slot in enumerate(slots)}
-    log_u = [
-        math.log2(max(weights.u_of(FIELDS[i], LEVELS[FIELDS[i]][level], log_n), U_FLOOR))
-        for i, level in slots
-    ]
-    ordered = sorted(patterns.items())
-    active = [[slot_of[pair] for pair in _fit_levels(vector, skip)] for vector, _ in ordered]
-    total = sum(patterns.values())
-    m = {name: dict(levels) for name, levels in weights.m.items()}
-    share = 0.5
-    ratios: list[float] = []
-    by_level: list[list[float]] = []
-    for _ in range(EM_ITERATIONS):
-        ratios = _log_ratios(m, slots, log_u)
-        by_level = [[0.0] * len(LEVELS[name]) for name in FIELDS]
-        matched = 0.0
-        prior = math.log2(share / (1 - share))
-        for (vector, count), levels in zip(ordered, active, strict=True):
-            bits = prior + sum([ratios[slot] for slot in levels])
-            expected = count / (1.0 + 2.0 ** -min(max(bits, -60.0), 60.0))
-            matched += expected
-            for index, level in enumerate(vector):
-                by_level[index][level] += expected
-        m = _normalised(by_level, m)
-        previous, share = share, min(max(matched / total, 1e-6), 1 - 1e-6)
-        if abs(previous - share) < EM_TOLERANCE:
-            break
-    ratios = _log_ratios(m, slots, log_u)
-    final_prior = math.log2(share / (1 - share))
-
-    def posterior(vector: Vector) -> float:
-        levels = _fit_levels(vector, skip)
-        bits = final_prior + sum(ratios[slot_of[pair]] for pair in levels)
-        return float(1.0 / (1.0 + 2.0 ** -min(max(bits, -60.0), 60.0)))
-
-    return posterior, by_level
-
-
-def _fit_levels(vector: Vector, skip: frozenset[int]) -> list[tuple[int, int]]:
-    """The (field, level) pairs of a vector that count during the fit."""
-    household = HOUSEHOLD_DURING_FIT and household_applies(vector)
-    levels = []
+def pattern_field_bits(weights: Weights, vector: Vector, log_n: float) -> tuple[list[float], bool]:
+    """Each field's bits for this vector as scoring counts them (household-voided
+    evidence at 0), without term frequencies; and whether the household rule applies."""
+    household = weights.household(vector)
+    bits = [0.0] * len(FIELDS)
     for index, level_index in enumerate(vector):
-        if level_index == 0 or index in skip:
+        if level_index == 0:
             continue
+        value = weights.level_bits(index, level_index, log_n)
         name = FIELDS[index]
-        level = LEVELS[name][level_index]
-        if (name, level) in ZERO_LEVELS:
+        is_identifier = (name, LEVELS[name][level_index]) in IDENTIFIER_LEVELS
+        if household and shareable(index, level_index) and (value > 0 or is_identifier):
             continue
-        if household and level != "differ" and shareable(index, level_index):
-            continue
-        levels.append((index, level_index))
-    return levels
-
-
-def _log_ratios(
-    m: Mapping[str, Mapping[str, float]], slots: list[tuple[int, int]], log_u: list[float]
-) -> list[float]:
-    ratios = []
-    for k, (index, level) in enumerate(slots):
-        name = FIELDS[index]
-        if level == 0:
-            ratios.append(0.0)
-            continue
-        ratios.append(math.log2(max(m[name][LEVELS[name][level]], M_FLOOR)) - log_u[k])
-    return ratios
-
-
-def _normalised(
-    counts: list[list[float]], prior: Mapping[str, Mapping[str, float]]
-) -> dict[str, dict[str, float]]:
-    """Per field, the levels' shares among the compared pairs, smoothed towards ``prior``."""
-    result: dict[str, dict[str, float]] = {}
-    for index, name in enumerate(FIELDS):
-        observed = counts[index]
-        compared = sum(observed[1:])
-        result[name] = {
-            level: (observed[i] + M_PSEUDO_PAIRS * prior[name][level]) / (compared + M_PSEUDO_PAIRS)
-            for i, level in enumerate(LEVELS[name])
-            if i > 0
-        }
-    return result
+        bits[index] = value
+    return bits, household

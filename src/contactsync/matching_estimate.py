@@ -1,0 +1,273 @@
+"""Estimating the weights on the records themselves, without labels.
+
+* **u of every level** is measured on a large random sample of pairs (almost all of
+  them two people): :func:`contactsync.matching_weights.estimate_u`. An identifier
+  level (a shared email, phone or reference id) is too rare among random pairs to be
+  counted there, and counting it over all pairs would count the true matches too
+  (u = matches / N, which cancels the prior exactly). So its u is the rate at which
+  records whose first names disagree share it: over every pair that exists, from the
+  candidate pairs (all pairs sharing an identifier are candidates), with half a pair
+  as a floor. Households and switchboards sharing a landline show up there.
+* **The prior** (the chance that two records are one person) comes from
+  high-precision deterministic rules: pairs agreeing on two independent strong
+  pieces of evidence (the full name, a personal email, a mobile, the reference id,
+  the birthday, street and postal code), over the pairs that exist, corrected for
+  the share of matches the rules are taken to find (:data:`RULE_RECALL`).
+* **m** by a guarded EM: each round, a field group's m is re-estimated from the
+  posterior of the *other* groups' evidence alone (leave one group out), so a field
+  never confirms itself, and address evidence that the household rule voids never
+  turns a household into a person. After the rounds a field whose learned m is not
+  sane (an agreement less likely than by chance, a weaker level outweighing the
+  strongest, a disagreement counting for the pair) or that was learned from too few
+  pairs falls back to its documented default (DEFAULT_M). Nothing learned switches a
+  rule on or off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from contactsync.matching_compare import (
+    BIRTHDAY,
+    DISAGREEING_FIRST,
+    EMAIL,
+    FIELDS,
+    FIRST,
+    LAST,
+    LEVELS,
+    MIDDLE,
+    ORG,
+    PHONE,
+    PLACE,
+    REFERENCE,
+    STREET,
+    Vector,
+    level_index,
+)
+from contactsync.matching_pairs import ComparedPairs
+from contactsync.matching_stats import MIN_POPULATION
+from contactsync.matching_weights import (
+    DEFAULT_M,
+    M_FLOOR,
+    U_FLOOR,
+    ZERO_LEVELS,
+    Weights,
+    estimate_u,
+    pattern_field_bits,
+)
+
+# Share of the true matches the deterministic rules are taken to find.
+RULE_RECALL = 0.75
+# Fewer rule pairs than this say nothing about the prior: the default holds.
+MIN_RULE_PAIRS = 10
+MATCHES_PER_RECORD_BOUNDS = (0.01, 5.0)
+EM_ROUNDS = 3
+M_PSEUDO_PAIRS = 10.0  # weight of DEFAULT_M in each estimate
+# A field's m learned from less posterior mass than this falls back to DEFAULT_M.
+MIN_ANCHOR_PAIRS = 20.0
+# Leave-one-out groups: fields that say the same kind of thing (and share tf bits).
+GROUPS: tuple[tuple[int, ...], ...] = (
+    (FIRST, LAST, MIDDLE),
+    (EMAIL,),
+    (PHONE,),
+    (REFERENCE,),
+    (BIRTHDAY,),
+    (STREET, PLACE),
+    (ORG,),
+)
+NAME_GROUP, ADDRESS_GROUP = 0, 5
+_LAST_DIFFER = level_index("last", "differ")
+
+
+def _unrelated(vector: Vector) -> bool:
+    """Neither name agrees: two people, almost surely (a person's duplicates rarely lose
+    both names)."""
+    return vector[FIRST] in DISAGREEING_FIRST and vector[LAST] == _LAST_DIFFER
+
+
+def _other_first(vector: Vector) -> bool:
+    """The first names disagree: two people, or a household (which shares landlines)."""
+    return vector[FIRST] in DISAGREEING_FIRST
+
+
+# Per identifier level, the pairs taken for two people when measuring its u: a
+# personal identifier on pairs whose names both disagree (a duplicate whose first name
+# was replaced must not count as two people sharing an id); a landline on pairs whose
+# first names disagree, households included.
+STRANGERS: dict[tuple[str, str], Callable[[Vector], bool]] = {
+    ("email", "same"): _unrelated,
+    ("phone", "mobile"): _unrelated,
+    ("phone", "landline"): _other_first,
+    ("reference", "same"): _unrelated,
+    ("reference", "typo"): _unrelated,
+}
+WEAKER_IDENTIFIER_LEVELS = (
+    (("phone", "mobile"), ("phone", "landline")),
+    (("reference", "same"), ("reference", "typo")),
+)
+
+_STRONG = {
+    EMAIL: level_index("email", "same"),
+    PHONE: level_index("phone", "mobile"),
+    REFERENCE: level_index("reference", "same"),
+    BIRTHDAY: level_index("birthday", "same"),
+}
+_NAME_FIRST = frozenset({level_index("first", "exact"), level_index("first", "nickname")})
+_NAME_LAST = frozenset({level_index("last", "exact"), level_index("last", "maiden")})
+_STREET_SAME = level_index("street", "same")
+_PLACE_POSTAL = level_index("place", "postal")
+
+
+def strong_agreements(vector: Vector) -> int:
+    """How many independent strong pieces of evidence a pair agrees on."""
+    count = int(vector[FIRST] in _NAME_FIRST and vector[LAST] in _NAME_LAST)
+    count += sum(vector[index] == level for index, level in _STRONG.items())
+    count += int(vector[STREET] == _STREET_SAME and vector[PLACE] == _PLACE_POSTAL)
+    return count
+
+
+def estimate_weights(
+    compared: ComparedPairs,
+    random_vectors: Sequence[Vector],
+    population: int,
+    pairs_total: int,
+) -> Weights:
+    """The weights for these records (see the module docs).
+
+    ``pairs_total``: the pairs that exist (``N(N-1)/2``, or across sources only)."""
+    log_n = math.log2(max(population, MIN_POPULATION))
+    weights = Weights()
+    estimate_u(weights, random_vectors, log_n)
+    counts = Counter(compared.pattern)
+    patterns = {compared.vectors[number]: count for number, count in counts.items()}
+    weights.partners = 2.0 * pairs_total / max(population, 1)
+    weights.identifier_u = _identifier_u(patterns, random_vectors, pairs_total)
+    rule_pairs = sum(count for vector, count in patterns.items() if strong_agreements(vector) >= 2)
+    if rule_pairs >= MIN_RULE_PAIRS:
+        low, high = MATCHES_PER_RECORD_BOUNDS
+        per_record = 2.0 * rule_pairs / RULE_RECALL / max(population, 1)
+        weights.matches_per_record = min(max(per_record, low), high)
+        weights.prior_measured = True
+    grouped = _grouped(compared)
+    if not grouped:
+        return weights
+    anchors: list[float] = []
+    for _ in range(EM_ROUNDS):
+        weights.m, anchors = _leave_one_out_m(weights, compared.vectors, grouped, log_n)
+    for index, name in enumerate(FIELDS):
+        if anchors[index] < MIN_ANCHOR_PAIRS:
+            weights.m[name] = dict(DEFAULT_M[name])
+        else:
+            _made_sane(weights, name, log_n)
+    weights.fitted = True
+    return weights
+
+
+def _identifier_u(
+    patterns: dict[Vector, int], random_vectors: Sequence[Vector], pairs_total: int
+) -> dict[tuple[str, str], float]:
+    if not random_vectors or pairs_total <= 0:
+        return {}
+    result = {}
+    for (name, level), strangers_of in STRANGERS.items():
+        index, number = FIELDS.index(name), level_index(name, level)
+        sampled = sum(strangers_of(vector) for vector in random_vectors)
+        if sampled == 0:
+            continue
+        strangers = pairs_total * sampled / len(random_vectors)
+        agreeing = sum(
+            count
+            for vector, count in patterns.items()
+            if vector[index] == number and strangers_of(vector)
+        )
+        result[(name, level)] = min(0.5, max((agreeing + 0.5) / strangers, U_FLOOR))
+    # A weaker agreement happens by chance at least as often as a stronger one.
+    for stronger, weaker in WEAKER_IDENTIFIER_LEVELS:
+        if stronger in result and weaker in result:
+            result[weaker] = max(result[weaker], result[stronger])
+    return result
+
+
+def _grouped(compared: ComparedPairs) -> Counter[tuple[int, float, float]]:
+    """Pairs counted by (pattern, personal tf, shared tf), tf rounded to a quarter bit."""
+    grouped: Counter[tuple[int, float, float]] = Counter()
+    for pattern, personal, shared in zip(
+        compared.pattern, compared.personal_tf, compared.shared_tf, strict=True
+    ):
+        grouped[(pattern, round(personal * 4) / 4, round(shared * 4) / 4)] += 1
+    return grouped
+
+
+def _sigmoid(bits: float) -> float:
+    return float(1.0 / (1.0 + 2.0 ** -min(max(bits, -60.0), 60.0)))
+
+
+def _posteriors(
+    weights: Weights, vector: Vector, personal: float, shared: float, log_n: float
+) -> tuple[float, list[float]]:
+    """The pair's posterior, and per group its posterior without that group's evidence."""
+    bits, household = pattern_field_bits(weights, vector, log_n)
+    group_bits = [sum(bits[index] for index in group) for group in GROUPS]
+    group_bits[NAME_GROUP] += personal
+    if not household:
+        group_bits[ADDRESS_GROUP] += shared
+    total = weights.log_prior(log_n) + sum(group_bits)
+    return _sigmoid(total), [_sigmoid(total - part) for part in group_bits]
+
+
+def _leave_one_out_m(
+    weights: Weights,
+    vectors: Sequence[Vector],
+    grouped: Counter[tuple[int, float, float]],
+    log_n: float,
+) -> tuple[dict[str, dict[str, float]], list[float]]:
+    """One round: m per field from the other groups' posterior, and the posterior mass
+    (matches, in pairs) each field's estimate rests on."""
+    mass = [[0.0] * len(LEVELS[name]) for name in FIELDS]
+    for (pattern, personal, shared), count in grouped.items():
+        vector = vectors[pattern]
+        _, left_out = _posteriors(weights, vector, personal, shared, log_n)
+        for number, group in enumerate(GROUPS):
+            chance = left_out[number] * count
+            for index in group:
+                mass[index][vector[index]] += chance
+    result: dict[str, dict[str, float]] = {}
+    for index, name in enumerate(FIELDS):
+        observed = mass[index]
+        compared = sum(observed[1:])
+        result[name] = {
+            level: (observed[i] + M_PSEUDO_PAIRS * DEFAULT_M[name][level])
+            / (compared + M_PSEUDO_PAIRS)
+            for i, level in enumerate(LEVELS[name])
+            if i > 0
+        }
+    return result, [sum(levels[1:]) for levels in mass]
+
+
+def _made_sane(weights: Weights, name: str, log_n: float) -> None:
+    """Sanity of one field's learned m, repaired level by level: an agreement is at
+    least as likely for one person as by chance (else its default m, and never below
+    u); no level outweighs the strongest (the first listed); a disagreement that comes
+    out as evidence for the pair sends the whole field back to its defaults."""
+    m = weights.m[name]
+    levels = [level for level in LEVELS[name][1:] if (name, level) not in ZERO_LEVELS]
+
+    def bits(level: str) -> float:
+        u = max(weights.u_of(name, level, log_n), U_FLOOR)
+        return math.log2(max(m[level], M_FLOOR) / u)
+
+    if "differ" in m and bits("differ") > 0:
+        weights.m[name] = dict(DEFAULT_M[name])
+        return
+    agreements = [level for level in levels if level != "differ"]
+    for level in agreements:
+        if bits(level) < 0:
+            m[level] = max(DEFAULT_M[name][level], weights.u_of(name, level, log_n))
+    if not agreements:
+        return
+    strongest = bits(agreements[0])
+    for level in agreements[1:]:
+        if bits(level) > strongest:
+            m[level] = max(weights.u_of(name, level, log_n), U_FLOOR) * 2.0**strongest
