@@ -222,3 +222,47 @@ def test_an_update_refused_for_a_value_an_untracked_record_holds_is_left_not_ret
     assert state.list_actions("failed") == []
     (skipped,) = state.list_actions("skipped")
     assert "held by a record contactsync does not track x9" in (skipped.last_error or "")
+
+
+class FlakyLookups:
+    """A stand-in vendor whose create lookups find nothing, and crash on one payload."""
+
+    system = "growcrm"
+    unique_fields = ("email",)
+
+    def __init__(self, crash_on: str) -> None:
+        self.crash_on = crash_on
+        self.looked_up: list[str] = []
+
+    def find_existing(self, payload: dict[str, Any], person_id: str) -> str | None:
+        self.looked_up.append(person_id)
+        if payload["email"] == self.crash_on:
+            raise KeyError("a lookup answer without the field it needs")
+        return None
+
+
+def test_failed_creates_are_looked_up_a_bounded_number_per_run_and_a_crash_costs_one(
+    state: StateStore, run_id: str
+) -> None:
+    creates = known(state, [create(f"Ann Lee{i}", f"ann{i}@x.io") for i in range(50)])
+    state.enqueue(creates, run_id)
+    for entry in state.pending_actions("growcrm"):
+        state.mark_in_flight(entry.id)
+        state.fail(entry.id, "growcrm create contact: unavailable")
+    vendor = FlakyLookups(crash_on="ann3@x.io")
+    loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())  # type: ignore[arg-type]
+
+    loader.recover_interrupted()  # does not raise, whatever one lookup does
+
+    first_round = list(vendor.looked_up)
+    assert len(first_round) == sync_load.RECONCILE_PER_RUN
+    crashed = next(e for e in state.list_actions("failed") if e.action.person_id == "Ann_Lee3")
+    assert "lookup of the failed create failed: KeyError" in (crashed.last_error or "")
+    assert state.counts_by_status("growcrm")["failed"] == 50  # none lost, none given up
+
+    time.sleep(0.002)  # the lookups of the next run start with those not looked up yet
+    vendor.looked_up.clear()
+    loader.recover_interrupted()
+    assert "Ann_Lee3" in first_round
+    assert "Ann_Lee3" not in vendor.looked_up
+    assert len(set(first_round) | set(vendor.looked_up)) == 2 * sync_load.RECONCILE_PER_RUN

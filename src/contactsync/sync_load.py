@@ -6,13 +6,15 @@ it done. A create found ``in_flight`` at the start of a run was interrupted
 between the vendor's answer and the commit: it is reconciled first (the adapter
 looks the record up by the stamped person id or by email) and only re-sent when
 it is certainly absent. A create whose answer was lost on the wire
-(``maybe_applied``) is reconciled the same way. Updates and deletes are
-idempotent and simply re-sent.
+(``maybe_applied``) is reconciled the same way. An update is conditional
+(:mod:`contactsync.sync_conditional`): sent only while the record still holds what the
+plan was based on; one found ``in_flight`` is checked against the record first, never
+re-sent blind. Deletes are idempotent and simply re-sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -22,11 +24,13 @@ from typing import Any
 import structlog
 
 from contactsync import faultpoints
-from contactsync.adapters.base import Adapter, WriteResult
+from contactsync.adapters.base import Adapter, RecordChanged, WriteResult
 from contactsync.errors import DuplicateError, RetriableError, SyncError
 from contactsync.mapping import Mapping
 from contactsync.models import ActionKind, SourceRef, SystemCounts, dumped_content_hash
 from contactsync.state import OutboxEntry, StateError, StateStore
+from contactsync.sync_conditional import ConditionalWrites, Replan, Verdict, capable, needs_read
+from contactsync.sync_contending import contending_creates
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +41,11 @@ MAX_ATTEMPTS = 5
 LOAD_PAGE = 500
 #: vendor payload fields holding a name (a vendor may refuse a second contact by name)
 VENDOR_NAME_KEYS = ("first_name", "last_name", "name", "full_name")
+#: failed creates looked up per system before a run reads anything (the others wait
+#: for a later run: a run after many failed writes must not spend itself on lookups)
+RECONCILE_PER_RUN = 20
+#: sweeps for the actions planned anew while loading (records changed under a write)
+REPLANNED_SWEEPS = 3
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,13 @@ class Loader:
     default_region: str
     counts: SystemCounts
     redact: Callable[[str], str] = str
+    #: plans persons again (``Engine.replan``) when a record changed under a write
+    replan: Replan | None = None
+
+    def __post_init__(self) -> None:
+        self.checks = ConditionalWrites(
+            self.state, self.adapter, self.mapping, self.default_region, self.replan
+        )
 
     @property
     def system(self) -> str:
@@ -68,31 +84,43 @@ class Loader:
     def recover_interrupted(self) -> None:
         """Finish the actions a killed run left in flight, in queue order: a create is
         looked up first (reconciled) and only sent if it is certainly absent; an update
-        or delete is sent again. Done before anything is read, so the next extract
+        is checked against the record as it is now (done if it landed, planned again if
+        the record changed, sent if it still holds what the plan read); a delete is sent
+        again. Then up to :data:`RECONCILE_PER_RUN` failed creates are looked up, the
+        longest-waiting first. Done before anything is read, so the next extract
         recognises these writes as contactsync's own."""
         for entry in self.state.in_flight_actions(self.system):
             if self.state.requeue(entry.id):
                 fresh = self.state.get_action(entry.id)
                 if fresh is not None:
-                    self.execute(fresh)
-        for entry in self.state.list_actions("failed", self.system):
-            if entry.kind is ActionKind.CREATE and entry.attempts < MAX_ATTEMPTS:
-                self._reconcile_failed_create(entry)
+                    self.execute(fresh, recovering=True)
+        failed = [
+            entry
+            for entry in self.state.list_actions("failed", self.system)
+            if entry.kind is ActionKind.CREATE and entry.attempts < MAX_ATTEMPTS
+        ]
+        for entry in sorted(failed, key=lambda e: e.updated_at)[:RECONCILE_PER_RUN]:
+            self._reconcile_failed_create(entry)
 
     def _reconcile_failed_create(self, entry: OutboxEntry) -> None:
         """A create that failed may still have landed (its answer was lost): look it up
         (nothing is sent) and record it if it is there, so the next extract sees it as
-        contactsync's own record rather than as somebody else's new one."""
+        contactsync's own record rather than as somebody else's new one. Whatever goes
+        wrong costs this action alone: the error is recorded on it (which also puts it
+        behind the others for the next run's lookups) and the run goes on."""
         action = entry.action
         try:
             existing = self.adapter.find_existing(action.payload, action.person_id)
-        except SyncError as exc:
-            log.info("lookup of a failed create failed", action=entry.key, error=str(exc))
-            return
-        if existing is None:
-            return
-        with suppress(_AlreadyHandled):
-            self._link(entry, WriteResult(existing))
+            if existing is not None:
+                with suppress(_AlreadyHandled):
+                    self._link(entry, WriteResult(existing))
+            else:  # the same error again, stamped now: the next run looks up the others first
+                self.state.fail(entry.id, entry.last_error or "create failed")
+        except Exception as exc:
+            message = self.redact(f"lookup of the failed create failed: {_described(exc)}")
+            log.warning("lookup of a failed create failed", action=entry.key, error=message)
+            with suppress(StateError):  # completed meanwhile: nothing to report on it
+                self.state.fail(entry.id, message)
 
     def run(self, concurrency: int) -> None:
         """The system's pending creates, then its other actions, a page at a time in
@@ -109,6 +137,16 @@ class Loader:
             alongside.result()
             for page in self._pages(creates=False):
                 list(pool.map(self.execute, page))
+            # Persons planned again because a record changed under a write: their new
+            # actions were queued behind the pages already read.
+            for _ in range(REPLANNED_SWEEPS):
+                replanned = self.checks.replanned
+                if not replanned:
+                    break
+                self.checks.replanned = 0
+                self._run_creates(pool)
+                for page in self._pages(creates=False):
+                    list(pool.map(self.execute, page))
 
     def _run_creates(self, pool: ThreadPoolExecutor) -> None:
         """Creates competing for a unique value run one after the other; one that must be
@@ -117,7 +155,7 @@ class Loader:
         held_back: set[str] = set()  # unique values of creates left for a later run
         for page in self._pages(creates=True):
             groups = []
-            for group, wanted in self._contending_creates(page):
+            for group, wanted in contending_creates(page, self.mapping, self.default_region):
                 if wanted & held_back:
                     held_back |= wanted
                 else:
@@ -138,16 +176,6 @@ class Loader:
                 if entry.kind is ActionKind.UPDATE and not entry.action.payload.keys() & competing:
                     self.execute(entry)
 
-    def _contending_creates(
-        self, page: list[OutboxEntry]
-    ) -> list[tuple[list[OutboxEntry], set[str]]]:
-        """The page's creates grouped by the unique values they compete for (with them)."""
-        values = {entry.id: self._unique_values(entry) for entry in page}
-        return [
-            (group, set().union(*(values[entry.id] for entry in group)))
-            for group in contending(page, lambda entry: values[entry.id])
-        ]
-
     def _pages(self, *, creates: bool) -> Iterator[list[OutboxEntry]]:
         after = 0
         while page := self.state.pending_page(
@@ -156,23 +184,14 @@ class Loader:
             yield page
             after = page[-1].id
 
-    def _unique_values(self, entry: OutboxEntry) -> set[str]:
-        """The email addresses a create would hold (a vendor may hold each only once)."""
-        try:
-            contact, _errors = self.mapping.inbound(
-                entry.action.payload, default_region=self.default_region
-            )
-        except Exception:  # a payload the mapping cannot read back competes with nobody
-            return set()
-        return {email.address for email in contact.emails} if contact is not None else set()
-
     def _execute_in_order(self, group: list[OutboxEntry]) -> bool:
         """Creates competing for one unique value run one after the other, in queue order,
         and wait behind one that must be retried (False): the first planned wins."""
         return all(self.execute(entry) for entry in group)  # stops at the first False
 
-    def execute(self, entry: OutboxEntry) -> bool:
-        """Run one action; False when it failed and will be retried on a later run."""
+    def execute(self, entry: OutboxEntry, *, recovering: bool = False) -> bool:
+        """Run one action; False when it failed and will be retried on a later run.
+        ``recovering``: it was found in flight after a crash (it may have landed)."""
         if entry.attempts >= MAX_ATTEMPTS:
             self.state.fail(
                 entry.id, f"gave up after {entry.attempts} attempts: {entry.last_error}"
@@ -186,7 +205,7 @@ class Loader:
             if entry.kind is ActionKind.CREATE:
                 self._create(entry, reconcile=reconcile)
             elif entry.kind is ActionKind.UPDATE:
-                self._update(entry)
+                self._update(entry, recovering=recovering)
             else:
                 self._delete(entry)
         except _AlreadyHandled:
@@ -277,14 +296,25 @@ class Loader:
             )
             raise _AlreadyHandled from None
 
-    def _update(self, entry: OutboxEntry) -> None:
+    def _update(self, entry: OutboxEntry, *, recovering: bool = False) -> None:
         action = entry.action
         assert action.external_id is not None
         stored = self.state.record_raw(self.system, action.external_id)
         current = stored if isinstance(stored, dict) else None
+        conditional = capable(self.adapter, "conditional_updates")
+        if recovering or not (conditional and current is not None):
+            current = self._checked(entry, current, recovering=recovering)
         try:
-            result = self.adapter.update(action.external_id, action.payload, current=current)
+            if conditional and current is not None:
+                result = self.adapter.update_if_unchanged(
+                    action.external_id, action.payload, current
+                )
+            else:
+                result = self.adapter.update(action.external_id, action.payload, current=current)
             faultpoints.hit("after_vendor_answer")
+        except RecordChanged as exc:  # the vendor refused it: changed since it was read
+            self.checks.changed(entry, exc.record)
+            return
         except DuplicateError as exc:
             owner = self.state.person_for(self.system, exc.existing_id or "")
             if owner is None:  # e.g. a quarantined record, or one the vendor hides from lists
@@ -323,6 +353,27 @@ class Loader:
                 )
         self.counts.updated += 1
 
+    def _checked(
+        self, entry: OutboxEntry, current: dict[str, Any] | None, *, recovering: bool
+    ) -> dict[str, Any] | None:
+        """The record as the vendor holds it now, to send the update against; raises
+        :class:`_AlreadyHandled` when it must not be sent (found written, or changed since
+        the plan read it). A write that cannot lose an edit is sent unchecked, except after
+        a crash (it may have landed)."""
+        can_read = capable(self.adapter, "can_read_record")
+        if not (needs_read(self.adapter, entry.action) or (recovering and can_read)):
+            return current
+        fresh = self.adapter.read_record(entry.action.external_id or "")
+        found = self.checks.check(entry, fresh)
+        if found is Verdict.UNCHANGED:
+            return fresh.payload
+        if found is Verdict.WRITTEN:
+            self.checks.landed(entry, fresh)
+            self.counts.updated += 1
+        else:
+            self.checks.changed(entry, fresh)
+        raise _AlreadyHandled
+
     def _delete(self, entry: OutboxEntry) -> None:
         action = entry.action
         assert action.external_id is not None
@@ -343,28 +394,5 @@ class Loader:
         return _Answer(payload, dumped_content_hash(payload), contact.updated_at)
 
 
-def contending(
-    entries: Sequence[OutboxEntry], unique_values: Callable[[OutboxEntry], Iterable[str]]
-) -> list[list[OutboxEntry]]:
-    """``entries`` in groups that share a unique value (directly or through another
-    entry), each group in queue order; groups ordered by their first entry."""
-    owner: dict[str, int] = {}
-    parent = list(range(len(entries)))
-
-    def root(index: int) -> int:
-        while parent[index] != index:
-            parent[index] = parent[parent[index]]
-            index = parent[index]
-        return index
-
-    for index, entry in enumerate(entries):
-        for value in unique_values(entry):
-            if value in owner:
-                first, second = root(owner[value]), root(index)
-                parent[max(first, second)] = min(first, second)
-            else:
-                owner[value] = index
-    groups: dict[int, list[OutboxEntry]] = {}
-    for index, entry in enumerate(entries):
-        groups.setdefault(root(index), []).append(entry)
-    return [groups[key] for key in sorted(groups)]
+def _described(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}"

@@ -105,7 +105,7 @@ class OwnWrites:
         except (ValidationError, ValueError):
             return False
         for entry in candidates:
-            if _is_exactly(before, after, flatten(entry.action.payload)):
+            if is_exactly(before, after, flatten(entry.action.payload)):
                 candidates.remove(entry)
                 with self.state.transaction():
                     self._store(raw, contact, digest)
@@ -126,7 +126,7 @@ class OwnWrites:
         self.state.remember_push(self.system, raw.external_id, digest)
 
 
-def _is_exactly(before: dict[str, Any], after: dict[str, Any], written: dict[str, Any]) -> bool:
+def is_exactly(before: dict[str, Any], after: dict[str, Any], written: dict[str, Any]) -> bool:
     """``after`` holds every written value, and differs from ``before`` nowhere else."""
     if any(after.get(path) != value for path, value in written.items()):
         return False

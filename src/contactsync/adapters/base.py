@@ -74,6 +74,17 @@ class WriteResult:
     record: dict[str, Any] = field(default_factory=dict)
 
 
+class RecordChanged(Exception):
+    """A conditional update was refused: the record no longer holds what the update was
+    planned against (someone changed it since it was read). Nothing was written;
+    ``record`` is the record as the vendor holds it now, read back after the refusal."""
+
+    def __init__(self, external_id: str, record: RawRecord) -> None:
+        super().__init__(f"record {external_id} changed since it was read")
+        self.external_id = external_id
+        self.record = record
+
+
 @dataclass(frozen=True)
 class AdapterContext:
     """Everything an adapter needs from the config, resolved (credentials included)."""
@@ -122,6 +133,16 @@ class Adapter(ABC):
     #: list field holds each of its items): a create sending one that another person's
     #: record holds is refused, so the planner does not send it
     unique_fields: ClassVar[tuple[str, ...]] = ()
+    #: whether :meth:`read_record` reads one record (the loader then checks an update
+    #: against the record as it is just before sending it)
+    can_read_record: ClassVar[bool] = False
+    #: whether :meth:`update` itself refuses, atomically at the vendor, to change a record
+    #: that no longer holds ``current`` in the fields it writes (raising
+    #: :class:`RecordChanged`); the loader then sends it without reading the record first
+    conditional_updates: ClassVar[bool] = False
+    #: top-level vendor fields only contactsync writes (its person id stamp): an update
+    #: changing nothing else cannot undo a user's edit, so it is sent without a check
+    stamp_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: AdapterContext) -> None:
         self.context = context
@@ -149,6 +170,20 @@ class Adapter(ABC):
         self, external_id: str, payload: dict[str, Any], *, current: dict[str, Any] | None = None
     ) -> WriteResult:
         """Change the mapped fields of a record; ``current`` is its last extracted state."""
+
+    def update_if_unchanged(
+        self, external_id: str, payload: dict[str, Any], current: dict[str, Any]
+    ) -> WriteResult:
+        """:meth:`update`, refused by the vendor itself (:class:`RecordChanged`, nothing
+        written) when the record no longer holds ``current``'s values in the fields
+        ``payload`` writes. Only called when ``conditional_updates`` is set."""
+        raise NotImplementedError(f"{self.system}: conditional updates are not supported")
+
+    def read_record(self, external_id: str) -> RawRecord:
+        """The record as the system holds it now, shaped as :meth:`extract` yields it
+        (same payload fields, same timestamp); a :class:`~contactsync.errors.NotFoundError`
+        when it is gone. Only called when ``can_read_record`` is set."""
+        raise NotImplementedError(f"{self.system}: reading one record is not supported")
 
     @abstractmethod
     def delete(self, external_id: str) -> None:

@@ -81,6 +81,7 @@ class GrowcrmAdapter(SystemClientAdapter):
     system: ClassVar[str] = SYSTEM
     strategy: ClassVar[ChangeStrategy] = ChangeStrategy.SORTED_SCAN
     foreign_id_field: ClassVar[str | None] = None
+    can_read_record: ClassVar[bool] = True
     # The create body needs first_name, last_name and a (unique) email.
     required_for_create: ClassVar[tuple[str, ...]] = ("emails", "first_name", "last_name")
     unique_fields: ClassVar[tuple[str, ...]] = ("email",)  # across all users, any case
@@ -123,6 +124,11 @@ class GrowcrmAdapter(SystemClientAdapter):
         if not isinstance(record, dict) or "id" not in record:
             raise _no_contact(response, operation, external_id)
         return record
+
+    def read_record(self, external_id: str) -> RawRecord:
+        """The contact as Grow CRM holds it now, as :meth:`extract` yields it."""
+        item = self.get(external_id)
+        return RawRecord(external_id, item, parse_timestamp(dig(item, "dates.updated")))
 
     def find_existing(self, payload: dict[str, Any], person_id: str) -> str | None:
         """The listed contact with the payload's email (no foreign-id field exists)."""

@@ -89,6 +89,8 @@ class PylonAdapter(SystemClientAdapter):
     # every address of every contact, any case (a create sends ``email``; ``emails``
     # lists all of a contact's addresses, the primary included)
     unique_fields: ClassVar[tuple[str, ...]] = ("email", "emails")
+    can_read_record: ClassVar[bool] = True
+    stamp_fields: ClassVar[tuple[str, ...]] = ("external_ids",)
 
     def __init__(
         self,
@@ -159,6 +161,11 @@ class PylonAdapter(SystemClientAdapter):
         )
         data = expect_object(response, SYSTEM, operation, external_id)
         return _contact_of(data, operation, external_id)
+
+    def read_record(self, external_id: str) -> RawRecord:
+        """The contact as Pylon holds it now, as :meth:`extract` yields it (no timestamp:
+        Pylon has none on contacts)."""
+        return RawRecord(external_id=external_id, payload=self.get(external_id), updated_at=None)
 
     # --- writes --------------------------------------------------------------------------
 

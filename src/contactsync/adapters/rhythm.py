@@ -45,16 +45,13 @@ Readings the docs leave open, all *(assumed)* and kept here:
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
-import jsonpatch
 
 from contactsync.adapters._common import (
     SystemClientAdapter,
@@ -64,10 +61,19 @@ from contactsync.adapters._common import (
     record_id,
     text_of,
 )
+from contactsync.adapters._rhythm_patch import (
+    UpdatePlan,
+    conditional_patch,
+    dumps,
+    missing_reference,
+    plan_update,
+)
+from contactsync.adapters._rhythm_transport import RetryAfterDefault
 from contactsync.adapters.base import (
     AdapterContext,
     ChangeStrategy,
     RawRecord,
+    RecordChanged,
     Window,
     WriteResult,
     unusable_record,
@@ -88,13 +94,14 @@ from contactsync.http import (
 )
 from contactsync.pagination import KeyPaginator, RequestSpec
 
+__all__ = ["RhythmAdapter", "UpdatePlan", "dumps", "plan_update", "stamped_person_id"]
+
 SYSTEM = "rhythm"
 ORIGIN_SERVICE = "contactsync"
 ORIGIN_FIELD = "origin_service"
 STAMP_FIELD = "origin_service_record_id"
 UPDATED_FIELD = "sys_last_modified_at"
 EMAIL_SLOTS = ("email_address", "email_address2", "email_address3")
-REFERENCE_FIELDS = ("organization_id", "spouse_id")  # what a 409 on a write can mean
 ID_PATTERN = re.compile(r"^[\w|-]+$")  # the documented id pattern
 RATE_LIMIT_PAUSE = 10.0  # (assumed) seconds to hold the tenant after a header-less 429
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -106,6 +113,11 @@ class RhythmAdapter(SystemClientAdapter):
     system: ClassVar[str] = SYSTEM
     strategy: ClassVar[ChangeStrategy] = ChangeStrategy.SNAPSHOT
     foreign_id_field: ClassVar[str | None] = STAMP_FIELD
+    can_read_record: ClassVar[bool] = True
+    #: RFC 6902 ``test`` operations (documented in the PATCH's op enum) make the
+    #: vendor refuse a patch of fields changed since they were read
+    conditional_updates: ClassVar[bool] = True
+    stamp_fields: ClassVar[tuple[str, ...]] = (ORIGIN_FIELD, STAMP_FIELD)
 
     def __init__(
         self,
@@ -174,6 +186,11 @@ class RhythmAdapter(SystemClientAdapter):
             extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
         )
         return expect_object(response, SYSTEM, operation, external_id)
+
+    def read_record(self, external_id: str) -> RawRecord:
+        """The contact as Rhythm holds it now, as :meth:`extract` yields it."""
+        item = self.get(external_id)
+        return RawRecord(external_id, item, parse_timestamp(item.get(UPDATED_FIELD)))
 
     def _search(
         self, filters: Mapping[str, Any], operation: str
@@ -268,6 +285,42 @@ class RhythmAdapter(SystemClientAdapter):
         data = expect_object(response, SYSTEM, operation, external_id)
         return WriteResult(external_id, self._complete(external_id, data))
 
+    def update_if_unchanged(
+        self, external_id: str, payload: dict[str, Any], current: dict[str, Any]
+    ) -> WriteResult:
+        """A ``PATCH`` that first ``test`` s every field it writes for the value it had in
+        ``current``: Rhythm applies all of it or nothing, so a field a user changed since
+        ``current`` was read is never overwritten. A refused test answers 400 like any
+        invalid patch; the contact is then read to tell which (:class:`RecordChanged`
+        when a tested field differs, the 400 as an error otherwise)."""
+        operation = "update contact (conditional PATCH)"
+        path = self._record_path(external_id, operation)
+        if current.get("sys_locked") is True:
+            raise RecordError(
+                "the contact is locked (sys_locked) and cannot be changed via the API",
+                system=SYSTEM,
+                operation=operation,
+                record_id=external_id,
+            )
+        tested, body = conditional_patch(external_id, current, payload)
+        if body is None:
+            return WriteResult(external_id, current)  # nothing differs: send nothing
+        response = self._client.request(
+            "PATCH",
+            path,
+            content=body,
+            headers=JSON_HEADERS,
+            extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
+        )
+        if response.status_code == 400 and tested:
+            fresh = self.read_record(external_id)
+            if any(fresh.payload.get(key) != current.get(key) for key in tested):
+                raise RecordChanged(external_id, fresh)
+        if response.status_code == 409:
+            raise missing_reference(response, operation, external_id, payload)
+        data = expect_object(response, SYSTEM, operation, external_id)
+        return WriteResult(external_id, self._complete(external_id, data))
+
     def delete(self, external_id: str) -> None:
         """Delete the contact; one already gone (404) counts as deleted."""
         operation = "delete contact"
@@ -308,81 +361,12 @@ class RhythmAdapter(SystemClientAdapter):
         return self.get(external_id)
 
 
-@dataclass(frozen=True)
-class UpdatePlan:
-    """The update request to send: its method and its exact body bytes."""
-
-    method: Literal["PUT", "PATCH"]
-    body: bytes
-    put_size: int
-    patch_size: int
-
-
-def plan_update(
-    external_id: str, current: Mapping[str, Any], payload: Mapping[str, Any]
-) -> UpdatePlan | None:
-    """The smaller of a full ``PUT`` and an RFC 6902 patch taking ``current`` to
-    ``current`` + ``payload`` (a tie goes to the patch, which touches less); None when
-    the payload changes nothing."""
-    before = {**current, "id": external_id}
-    after = {**before, **{k: v for k, v in payload.items() if k != "id"}}
-    operations = jsonpatch.make_patch(before, after).patch
-    if not operations:
-        return None
-    put_body, patch_body = dumps(after), dumps(operations)
-    sizes = {"put_size": len(put_body), "patch_size": len(patch_body)}
-    if len(patch_body) <= len(put_body):
-        return UpdatePlan("PATCH", patch_body, **sizes)
-    return UpdatePlan("PUT", put_body, **sizes)
-
-
-def missing_reference(
-    response: httpx.Response, operation: str, record_id: str | None, sent: Mapping[str, Any]
-) -> RecordError:
-    """Rhythm's 409 on a write: the contact refers to an object that does not exist;
-    the error names the reference fields the write carried."""
-    fields = [key for key in REFERENCE_FIELDS if sent.get(key) not in (None, "")]
-    named = ", ".join(f"{key} {sent[key]!r}" for key in fields)
-    return RecordError(
-        "the contact refers to a missing object" + (f" ({named})" if named else ""),
-        system=SYSTEM,
-        operation=operation,
-        record_id=record_id,
-        status=response.status_code,
-        body=classify(SYSTEM, operation, response, record_id).body,
-        fields=fields,
-    )
-
-
-def dumps(value: Any) -> bytes:
-    """Compact JSON, exactly as sent (so body sizes compare what goes on the wire)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
 def stamped_person_id(record: Mapping[str, Any]) -> str | None:
     """The contactsync person id a contact carries, if contactsync stamped it."""
     origin = text_of(record.get(ORIGIN_FIELD))
     if origin is None or origin.casefold() != ORIGIN_SERVICE:
         return None
     return text_of(record.get(STAMP_FIELD))
-
-
-class RetryAfterDefault(httpx.BaseTransport):
-    """Adds ``Retry-After: <seconds>`` to a 429 that has none, so the throttle pauses the
-    whole tenant once (Rhythm documents the 429 but no header)."""
-
-    def __init__(self, inner: httpx.BaseTransport, seconds: float) -> None:
-        self.inner = inner
-        self.seconds = seconds
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        if response.status_code == 429 and "Retry-After" not in response.headers:
-            response.headers["Retry-After"] = f"{self.seconds:g}"
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def _required_settings(context: AdapterContext) -> dict[str, str]:

@@ -86,6 +86,8 @@ class TrackopsAdapter(SystemClientAdapter):
     system: ClassVar[str] = SYSTEM
     strategy: ClassVar[ChangeStrategy] = ChangeStrategy.WINDOW
     foreign_id_field: ClassVar[str | None] = ACCOUNT_CODE
+    can_read_record: ClassVar[bool] = True
+    stamp_fields: ClassVar[tuple[str, ...]] = (ACCOUNT_CODE,)
     required_for_create: ClassVar[tuple[str, ...]] = ("last_name",)
     supports_delete: ClassVar[bool] = False  # no documented delete or deactivation
 
@@ -131,6 +133,11 @@ class TrackopsAdapter(SystemClientAdapter):
                 record_id=external_id,
             )
         return record
+
+    def read_record(self, external_id: str) -> RawRecord:
+        """The contact as Trackops holds it now, as :meth:`extract` yields it."""
+        item = self.get(external_id)
+        return RawRecord(external_id, item, parse_timestamp(item.get(UPDATED_FIELD)))
 
     def find_existing(self, payload: dict[str, Any], person_id: str) -> str | None:
         """The contact stamped with ``person_id`` (or, unstamped, holding the payload's

@@ -127,6 +127,8 @@ class XurrentAdapter(SystemClientAdapter):
     foreign_id_field: ClassVar[str | None] = "sourceID"
     required_for_create: ClassVar[tuple[str, ...]] = ("emails",)
     unique_fields: ClassVar[tuple[str, ...]] = ("primary_email",)  # per account, any case
+    can_read_record: ClassVar[bool] = True
+    stamp_fields: ClassVar[tuple[str, ...]] = ("source", "sourceID")
 
     def __init__(self, context: AdapterContext) -> None:
         super().__init__(context)
@@ -183,6 +185,18 @@ class XurrentAdapter(SystemClientAdapter):
                 payload=person,
                 updated_at=parse_updated_at(person.get("updated_at")),
             )
+
+    def read_record(self, external_id: str) -> RawRecord:
+        """``GET /people/{id}`` with the fields :meth:`extract` lists."""
+        operation = "get person"
+        person = numeric_id(external_id, "person id", operation=operation)
+        response = self._client.get(
+            f"/people/{person}",
+            params={"fields": ",".join(PERSON_FIELDS)},
+            extensions={EXT_OPERATION: operation, EXT_RECORD_ID: person},
+        )
+        record = expect_object(response, SYSTEM, operation, person)
+        return RawRecord(person, record, parse_updated_at(record.get("updated_at")))
 
     # --- people: writes ----------------------------------------------------------------
 

@@ -1,0 +1,180 @@
+"""Conditional writes: an update is sent only to a record that still holds what it was
+planned against.
+
+The planner diffs the golden record with the target's record as contactsync last read
+it; every :class:`~contactsync.models.FieldChange` keeps that ``before`` value. Between
+that read and the write, a user may edit the record (during a long load, or while a
+crashed run's write sat in flight). Sending the update anyway would silently undo the
+edit. So, before an update is sent, the record as the vendor holds it now is compared
+with what the plan was based on, field by field, through the system's outbound mapping
+(the planner's own comparison):
+
+* every written field still holds its ``before`` value: unchanged, the write is sent
+  (against the record just read, so a vendor that resends other fields resends today's);
+* every written field already holds the value the write sends: the write landed (a
+  crashed run's in-flight write, or a user made the same edit): recorded as done;
+* anything else: the record changed. Nothing is sent; the record is staged as an extract
+  would stage it (the edit becomes a change with its own time) and the person is
+  planned again, so the newer edit wins and travels on to the other systems.
+
+Where the vendor offers an atomic check (Rhythm: RFC 6902 ``test`` operations in the
+``PATCH``), the adapter makes the comparison itself and no read is needed; elsewhere the
+record is read first (one ``GET``), except for a write that only stamps contactsync's
+own person id, which no user edit can be lost under.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import structlog
+
+from contactsync.adapters.base import Adapter, RawRecord
+from contactsync.mapping import Mapping
+from contactsync.models import Action, Contact
+from contactsync.planning import flatten
+from contactsync.state import OutboxEntry, StateStore
+from contactsync.sync_own_writes import is_exactly
+from contactsync.sync_stage import handed_on_keys, map_record, stage_records
+
+log = structlog.get_logger(__name__)
+
+#: plans the persons again (``Engine.replan``): queues what they need now
+Replan = Callable[[Sequence[str]], object]
+
+
+class Verdict(Enum):
+    UNCHANGED = "unchanged"  # holds what the plan was based on: send
+    WRITTEN = "written"  # already holds what the write sends: done
+    CHANGED = "changed"  # changed since the read: re-stage and re-plan
+
+
+def verdict(action: Action, now: dict[str, Any]) -> Verdict:
+    """How the record the vendor holds now (``now``: flattened outbound mapping of it)
+    stands to the update ``action``."""
+    changes = action.changes
+    if all(now.get(change.field) == change.after for change in changes):
+        return Verdict.WRITTEN
+    if all(now.get(change.field) == change.before for change in changes):
+        return Verdict.UNCHANGED
+    return Verdict.CHANGED
+
+
+def needs_read(adapter: Adapter, action: Action) -> bool:
+    """Whether the record must be read before ``action`` is sent: not when the adapter
+    cannot read one record, nor when the write only stamps contactsync's person id
+    (users do not keep that field, and updates there touch only the fields they send)."""
+    if not capable(adapter, "can_read_record"):
+        return False
+    stamps = set(getattr(type(adapter), "stamp_fields", ()))
+    return not (stamps and {c.field.split(".", 1)[0] for c in action.changes} <= stamps)
+
+
+def capable(adapter: Adapter, flag: str) -> bool:
+    """The adapter's ``can_read_record`` or ``conditional_updates`` flag (False for a
+    stand-in that does not declare it)."""
+    return bool(getattr(type(adapter), flag, False))
+
+
+@dataclass
+class ConditionalWrites:
+    """Checks one system's updates against the record as it is, and settles those that
+    must not be sent."""
+
+    state: StateStore
+    adapter: Adapter
+    mapping: Mapping
+    default_region: str
+    replan: Replan | None = None
+    #: persons planned again this run (their new actions are queued behind the others)
+    replanned: int = 0
+
+    @property
+    def system(self) -> str:
+        return self.adapter.system
+
+    def outbound_now(self, fresh: RawRecord) -> dict[str, Any] | None:
+        """The record read now, through the mapping in and out as the planner sees a
+        record; None when it no longer maps (it is then staged, and quarantined there)."""
+        contact, _reason = map_record(fresh, self.mapping, self.system, self.default_region)
+        if contact is None:
+            return None
+        try:
+            return flatten(self.mapping.outbound(contact))
+        except Exception:  # an outbound rule that cannot take it: treat it as changed
+            return None
+
+    def check(self, entry: OutboxEntry, fresh: RawRecord) -> Verdict:
+        now = self.outbound_now(fresh)
+        return Verdict.CHANGED if now is None else verdict(entry.action, now)
+
+    def landed(self, entry: OutboxEntry, fresh: RawRecord) -> None:
+        """The record already holds what ``entry`` writes: the action is done. When the
+        record is exactly the last read one changed by this write, it is stored as
+        contactsync's own write; if anything else changed too, that is a user's change,
+        staged as such."""
+        action = entry.action
+        assert action.external_id is not None
+        contact, _reason = map_record(fresh, self.mapping, self.system, self.default_region)
+        stored = self.state.get_record(self.system, action.external_id)
+        if (
+            contact is not None
+            and stored is not None
+            and self._only_ours(stored.payload, contact, action)
+        ):
+            digest = contact.content_hash()
+            with self.state.transaction():
+                self.state.complete(entry.id, digest)
+                self.state.upsert_record(
+                    self.system,
+                    action.external_id,
+                    hash=digest,
+                    payload=contact.model_dump(mode="json"),
+                    source_updated_at=contact.updated_at,
+                    raw=fresh.payload,
+                    own_write=True,
+                )
+            log.info("update found written", system=self.system, record=action.external_id)
+            return
+        self.state.complete(entry.id)
+        self._restage(action, fresh)
+
+    def changed(self, entry: OutboxEntry, fresh: RawRecord) -> None:
+        """The record changed since the plan read it: the action is not sent (skipped,
+        with the reason); the record is staged and the person planned again."""
+        action = entry.action
+        fields = ", ".join(change.field for change in action.changes)
+        self.state.skip(
+            entry.id,
+            f"not sent: {self.system} record {action.external_id} changed since it was "
+            f"read (in {fields}); staged again and planned anew",
+        )
+        log.info(
+            "record changed since it was read; planned again",
+            system=self.system,
+            record=action.external_id,
+        )
+        self._restage(action, fresh)
+
+    def _restage(self, action: Action, fresh: RawRecord) -> None:
+        """Store ``fresh`` as an extract would (a change with its own time), then plan the
+        person again; without a planner it stays unplanned for the next run's plan."""
+        result = stage_records(self.state, self.system, [fresh], self.mapping, self.default_region)
+        if self.replan is None:
+            return
+        person_id = self.state.person_for(self.system, fresh.external_id) or action.person_id
+        with self.state.transaction():  # one replan at a time, whatever the loader threads
+            self.replan([self.state.resolve_person(person_id)])
+            self.state.mark_planned(handed_on_keys([result]))
+        self.replanned += 1
+
+    def _only_ours(self, stored: dict[str, Any], contact: Contact, action: Action) -> bool:
+        try:
+            before = flatten(self.mapping.outbound(Contact.model_validate(stored)))
+            after = flatten(self.mapping.outbound(contact))
+        except Exception:  # cannot tell: take it as a user's change (staged, never lost)
+            return False
+        return is_exactly(before, after, flatten(action.payload))
