@@ -9,32 +9,23 @@ everything, or from ``--since``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from pathlib import Path
+from typing import Literal
 
 import structlog
 
 from contactsync import faultpoints
-from contactsync.adapters.base import Adapter, AdapterContext, adapter_class
-from contactsync.config import Settings, SystemSettings
-from contactsync.errors import SyncError
-from contactsync.logs import redact, register_secret
+from contactsync.adapters.base import Adapter
+from contactsync.config import Settings
+from contactsync.logs import redact
 from contactsync.mapping import Mapping, load_mappings
 from contactsync.matching import MatchConfig
-from contactsync.models import (
-    Action,
-    ActionKind,
-    Contact,
-    OrgChannel,
-    PersonCounts,
-    RunSummary,
-    SystemCounts,
-)
+from contactsync.models import Action, Contact, OrgChannel, PersonCounts, RunSummary, SystemCounts
 from contactsync.state import StateStore
 from contactsync.sync_claims import (
+    UniqueHolders,
     claim_names,
     claim_unique_values,
     names_by_system,
@@ -42,7 +33,18 @@ from contactsync.sync_claims import (
 )
 from contactsync.sync_load import Loader
 from contactsync.sync_outbox import guard_deletes, retry_or_supersede
-from contactsync.sync_queue import PlanQueue, allow_shared_names
+from contactsync.sync_pass import (
+    RunOutcome,
+    adapter_context,
+    build_adapters,
+    count_planned,
+    isolated,
+    merge_counts,
+    read_org_channels,
+    run_loads,
+    target_systems,
+)
+from contactsync.sync_queue import NamesTaken, PerSystem, PlanQueue, allow_shared_names
 from contactsync.sync_resolve import (
     ResolveResult,
     TargetSystem,
@@ -67,35 +69,11 @@ RunKindName = Literal["backfill", "sync", "plan"]
 Progress = Callable[[str], None]
 
 
+__all__ = ["Engine", "Progress", "RunKindName", "RunOutcome", "adapter_context"]
+
+
 class _DryRun(Exception):
     """Raised inside the plan transaction so that everything it did is rolled back."""
-
-
-@dataclass
-class RunOutcome:
-    summary: RunSummary
-    actions: list[Action] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-def adapter_context(
-    name: str, system: SystemSettings, credentials: dict[str, str]
-) -> AdapterContext:
-    defaults = system.defaults.model_dump() if system.defaults is not None else {}
-    auth = system.auth.model_dump() if system.auth is not None else {}
-    if "token_url" in auth:
-        defaults.setdefault("token_url", auth["token_url"])
-    return AdapterContext(
-        system=name,
-        base_url=system.base_url or "",
-        page_size=getattr(system, "page_size", None) or 100,
-        timeout=system.timeout,
-        concurrency=system.concurrency,
-        rate_scale=system.rate_limit_scale,
-        rate_limit=system.client_budget(),
-        defaults=defaults,
-        credentials=credentials,
-    )
 
 
 class Engine:
@@ -115,17 +93,19 @@ class Engine:
         self.org_channels: dict[tuple[str, str], list[OrgChannel]] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, env: dict[str, str] | None = None) -> Engine:
+    def from_settings(
+        cls,
+        settings: Settings,
+        env: dict[str, str] | None = None,
+        *,
+        state_path: Path | None = None,
+    ) -> Engine:
+        """The engine for ``settings``; ``state_path`` opens another state file than the
+        configured one (``plan`` works on a copy)."""
         settings.check_credentials(env)
         mappings = load_mappings(settings.mappings_dir)
-        adapters: dict[str, Adapter] = {}
-        for name, system in settings.enabled_systems().items():
-            context = adapter_context(name, system, settings.credentials(name, env))
-            adapter = adapter_class(name)(context)
-            if hasattr(adapter, "on_new_token"):  # tokens learned at run time (Rhythm OAuth)
-                adapter.on_new_token = register_secret
-            adapters[name] = adapter
-        return cls(settings, StateStore.open(settings.state_path), adapters, mappings)
+        adapters = build_adapters(settings, env)
+        return cls(settings, StateStore.open(state_path or settings.state_path), adapters, mappings)
 
     def close(self) -> None:
         for adapter in self.adapters.values():
@@ -155,10 +135,10 @@ class Engine:
                     self._read_and_plan(kind, chosen, started, since, outcome, progress)
                     raise _DryRun
             else:
-                self._recover(chosen, outcome)
+                chosen = self._recover(chosen, outcome)
                 self._read_and_plan(kind, chosen, started, since, outcome, progress)
                 self._load(chosen, outcome, force_deletes)
-        except Exception as exc:
+        except Exception as exc:  # what no system's isolation caught: the state itself
             outcome.errors.append(redact(f"run failed: {exc}"))
             outcome.summary.status = "failed"
             log.error("run failed", run_id=run_id, error=redact(str(exc)))
@@ -191,32 +171,23 @@ class Engine:
         # the records marked planned: a run killed on the way leaves them for the next.
         with self.state.transaction():
             queue = PlanQueue(self.state, outcome.summary.run_id, keep=kind == "plan")
-            resolved = self._resolve(staged, outcome, queue)
+            unfinished: set[tuple[str, str]] = set()
+            resolved = self._resolve(staged, outcome, queue, unfinished)
             outcome.actions = resolved.actions = queue.kept
             if kind != "plan":
                 retry_or_supersede(self.state, resolved.touched, queue)
-            self.state.mark_planned(handed_on_keys(staged))
+            self.state.mark_planned(k for k in handed_on_keys(staged) if k not in unfinished)
         for action in resolved.actions:
             counts = outcome.summary.systems.get(action.system)
             if counts is not None and kind == "plan":
-                _count_planned(counts, action)
+                count_planned(counts, action)
 
     def _read_org_channels(
         self, chosen: list[str], outcome: RunOutcome
     ) -> dict[tuple[str, str], list[OrgChannel]]:
         """Organizations' own channels (a snapshot) from the systems that keep them."""
-        found: dict[tuple[str, str], list[OrgChannel]] = {}
-        for name in chosen:
-            if not self.settings.systems[name].is_source:
-                continue
-            try:
-                by_org = self.adapters[name].canonical_channels()
-            except SyncError as exc:
-                outcome.errors.append(redact(str(exc)))
-                outcome.summary.status = "partial"
-                continue
-            found.update({(name, org_id): chans for org_id, chans in by_org.items()})
-        return found
+        sources = [name for name in chosen if self.settings.systems[name].is_source]
+        return read_org_channels(self.adapters, sources, outcome)
 
     def _extract(
         self,
@@ -239,7 +210,8 @@ class Engine:
         )
         window = extract_window(adapter, watermark, start, started)
         tick = (lambda: progress(name)) if progress is not None else None
-        try:
+        result: StageResult | None = None
+        with isolated(outcome, name, "extract"):
             result = stage_records(
                 self.state,
                 name,
@@ -248,25 +220,28 @@ class Engine:
                 self.settings.default_region,
                 on_record=tick,
             )
-        except SyncError as exc:
-            outcome.errors.append(redact(str(exc)))
-            outcome.summary.status = "partial"
-            log.error("extract failed", system=name, error=redact(str(exc)))
+        if result is None:  # what was staged before the failure is planned next time
             return None
         if window.start is None and (since is None or kind != "backfill"):
             result.deleted_ids = vanished(self.state, name, result.seen_ids)
             for external_id in result.deleted_ids:
                 self.state.mark_deleted(name, external_id, started)
-        outcome.summary.systems[name] = _merge_counts(outcome.summary.systems[name], result.counts)
+        outcome.summary.systems[name] = merge_counts(outcome.summary.systems[name], result.counts)
         if kind != "plan":
             self.state.set_watermark(name, started)
         return result
 
     def _resolve(
-        self, staged: list[StageResult], outcome: RunOutcome, queue: PlanQueue
+        self,
+        staged: list[StageResult],
+        outcome: RunOutcome,
+        queue: PlanQueue,
+        unfinished: set[tuple[str, str]],
     ) -> ResolveResult:
         """Match and merge what was staged, then plan every touched person into ``queue``
-        (which writes the actions to the outbox as they come)."""
+        (which writes the actions to the outbox as they come). The records of a system
+        whose matching failed, and of a person whose planning failed, go in
+        ``unfinished``: they stay unplanned, for the next pass."""
         config = MatchConfig(
             merge_threshold=self.settings.merge_threshold,
             review_threshold=self.settings.review_threshold,
@@ -276,34 +251,58 @@ class Engine:
         matching = any(needs_matching(self.state, stage.staged) for stage in staged)
         index = build_index(self.state, config) if matching else None
         for stage in staged:
-            link_records(self.state, index, stage.staged, result)
-            for external_id in stage.deleted_ids:
-                person_id = self.state.person_for(stage.system, external_id)
-                if person_id is not None:
-                    result.touched.add(self.state.resolve_person(person_id))
+            touched_before = set(result.touched)
+            with isolated(outcome, stage.system, "matching") as linking, self.state.transaction():
+                link_records(self.state, index, stage.staged, result)
+                for external_id in stage.deleted_ids:
+                    person_id = self.state.person_for(stage.system, external_id)
+                    if person_id is not None:
+                        result.touched.add(self.state.resolve_person(person_id))
+            if linking.failed:  # its links rolled back: its records wait for the next pass
+                result.touched = touched_before
+                unfinished.update(handed_on_keys([stage]))
         targets = self._targets()
         systems = [t.system for t in targets] if result.touched else []
         taken = names_by_system(self.state, systems)
         held = unique_values_by_system(self.state, self._unique_fields(systems))
+        failed_persons: set[str] = set()
         for person_id in sorted(result.touched):
             faultpoints.hit("plan")
-            golden = self._golden(person_id)
-            if golden is None:
-                continue
-            actions, unholdable = plan_for_person(
-                self.state, person_id, golden, targets, taken, unique_held=held
-            )
-            claim_names(actions, golden, taken)
-            claim_unique_values(actions, held)
-            queue.add(actions)
-            for system, reason in unholdable:
-                if self.state.mark_unholdable(system, person_id, reason):
-                    log.info(
-                        "person cannot be held", system=system, person=person_id, reason=reason
-                    )
+            with isolated(outcome, f"person {person_id}", "planning") as planning:
+                self._plan_person(person_id, targets, taken, held, queue)
+            if planning.failed:
+                failed_persons.add(person_id)
+        if failed_persons:  # their records stay unplanned: the next pass tries them again
+            for key in handed_on_keys(staged):
+                owner = self.state.person_for(*key)
+                if owner is not None and self.state.resolve_person(owner) in failed_persons:
+                    unfinished.add(key)
         queue.finish(taken)
         outcome.summary.persons = PersonCounts(new=result.new_persons, merged=result.merged_persons)
         return result
+
+    def _plan_person(
+        self,
+        person_id: str,
+        targets: list[TargetSystem],
+        taken: NamesTaken,
+        held: PerSystem[UniqueHolders],
+        queue: PlanQueue,
+    ) -> None:
+        """Rebuild one person's golden record and queue what each system needs."""
+        with self.state.transaction():  # a savepoint: a person that fails leaves no trace
+            golden = self._golden(person_id)
+            if golden is None:
+                return
+            actions, unholdable = plan_for_person(
+                self.state, person_id, golden, targets, taken, unique_held=held
+            )
+        claim_names(actions, golden, taken)
+        claim_unique_values(actions, held)
+        queue.add(actions)
+        for system, reason in unholdable:
+            if self.state.mark_unholdable(system, person_id, reason):
+                log.info("person cannot be held", system=system, person=person_id, reason=reason)
 
     def replan(self, person_ids: Sequence[str]) -> list[Action]:
         """Rebuild these persons' golden records and queue what they need (after a
@@ -336,22 +335,17 @@ class Engine:
         propagating = frozenset(
             n for n, s in self.settings.systems.items() if s.enabled and s.deletes == "propagate"
         )
-        return rebuild_golden(self.state, person_id, priority, propagating, self.org_channels)
+        return rebuild_golden(
+            self.state,
+            person_id,
+            priority,
+            propagating,
+            self.org_channels,
+            untimed_conflicts=self.settings.untimed_conflicts,
+        )
 
     def _targets(self) -> list[TargetSystem]:
-        targets = []
-        for name, adapter in self.adapters.items():
-            system = self.settings.systems[name]
-            targets.append(
-                TargetSystem(
-                    system=name,  # type: ignore[arg-type]
-                    outbound=self.mappings[name].outbound,
-                    writable=system.is_target,
-                    required_for_create=type(adapter).required_for_create,
-                    deletes_propagate=type(adapter).supports_delete,
-                )
-            )
-        return targets
+        return target_systems(self.settings, self.adapters, self.mappings)
 
     # --- load ------------------------------------------------------------------------------
 
@@ -363,13 +357,22 @@ class Engine:
             self.settings.default_region,
             outcome.summary.systems[name],
             redact,
+            replan=self.replan,
         )
 
-    def _recover(self, chosen: list[str], outcome: RunOutcome) -> None:
-        """Writes a killed run left in flight are finished before anything is read."""
+    def _recover(self, chosen: list[str], outcome: RunOutcome) -> list[str]:
+        """Writes a killed run left in flight are finished before anything is read. A
+        system whose recovery fails is left out of this pass (returned without it):
+        read now, its unfinished writes could pass for somebody else's records."""
+        recovered = []
         for name in chosen:
             if self.settings.systems[name].is_target:
-                self._loader(name, outcome).recover_interrupted()
+                with isolated(outcome, name, "recovering interrupted writes") as recovery:
+                    self._loader(name, outcome).recover_interrupted()
+                if recovery.failed:
+                    continue
+            recovered.append(name)
+        return recovered
 
     def _load(self, chosen: list[str], outcome: RunOutcome, force_deletes: bool) -> None:
         """Each system's outbox, the systems side by side (their vendors limit each
@@ -380,22 +383,14 @@ class Engine:
             system = self.settings.systems[name]
             if not system.is_target:
                 continue
-            refused = guard_deletes(self.state, name, system.max_delete_share, force_deletes)
-            if refused is not None:
-                outcome.errors.append(refused)
-                outcome.summary.status = "partial"
-            loads.append((name, self._loader(name, outcome), system.concurrency))
-        if not loads:
-            return
-        with ThreadPoolExecutor(max_workers=len(loads), thread_name_prefix="load") as pool:
-            futures = [pool.submit(_load_system, loader, workers) for _, loader, workers in loads]
-        for name, _loader, _workers in loads:
-            if outcome.summary.systems[name].failed and outcome.summary.status == "ok":
-                outcome.summary.status = "partial"
-        for future in futures:
-            error = future.exception()
-            if error is not None:
-                raise error
+            with isolated(outcome, name, "checking deletes") as guarding:
+                refused = guard_deletes(self.state, name, system.max_delete_share, force_deletes)
+                if refused is not None:
+                    outcome.errors.append(refused)
+                    outcome.summary.status = "partial"
+            if not guarding.failed:
+                loads.append((name, self._loader(name, outcome), system.concurrency))
+        run_loads(loads, outcome)
 
     def _finish(self, outcome: RunOutcome) -> None:
         report = self.state.status_counts()
@@ -404,24 +399,3 @@ class Engine:
         self.state.finish_run(
             outcome.summary.run_id, outcome.summary.status, outcome.summary.model_dump(mode="json")
         )
-
-
-def _load_system(loader: Loader, concurrency: int) -> None:
-    loader.recover_interrupted()
-    loader.run(concurrency)
-
-
-def _count_planned(counts: SystemCounts, action: Action) -> None:
-    if action.kind is ActionKind.CREATE:
-        counts.created += 1
-    elif action.kind is ActionKind.UPDATE:
-        counts.updated += 1
-    else:
-        counts.deleted += 1
-
-
-def _merge_counts(total: SystemCounts, part: SystemCounts) -> SystemCounts:
-    merged: dict[str, Any] = {
-        key: getattr(total, key) + getattr(part, key) for key in SystemCounts.model_fields
-    }
-    return SystemCounts(**merged)

@@ -1,0 +1,168 @@
+"""What one pass keeps about itself: its outcome, and how a failing system is kept
+from stopping the others.
+
+A pass works system by system (extract, recover, load) and person by person (plan).
+Whatever one of them raises, a vendor's error or a bug, is caught where it happened
+(:func:`isolated`), reported for that system in the pass's errors, and the pass goes
+on with the rest and ends ``partial``: one system's outage or one person's odd data
+never makes a pass, or every later pass, fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from contactsync.adapters.base import Adapter, AdapterContext, adapter_class
+from contactsync.config import Settings, SystemSettings
+from contactsync.errors import SyncError
+from contactsync.logs import redact, register_secret
+from contactsync.mapping import Mapping as FieldMapping
+from contactsync.models import Action, ActionKind, OrgChannel, RunSummary, SystemCounts
+from contactsync.sync_load import Loader
+from contactsync.sync_resolve import TargetSystem
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class RunOutcome:
+    summary: RunSummary
+    actions: list[Action] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def system_failed(self, where: str, step: str, exc: BaseException) -> None:
+        """Report that ``step`` failed for ``where`` (a system, or a person); the pass
+        goes on and ends ``partial``."""
+        if isinstance(exc, SyncError):
+            message = str(exc)  # names the system, operation and record already
+        else:  # not a vendor's answer: a bug or a broken state, named by its type
+            message = f"{where}: {step} failed: {type(exc).__name__}: {exc}"
+        self.errors.append(redact(message))
+        if self.summary.status == "ok":
+            self.summary.status = "partial"
+        log.error(f"{step} failed", where=where, error=redact(message))
+
+
+@dataclass
+class Attempt:
+    """Whether an :func:`isolated` block failed (and was reported)."""
+
+    failed: bool = False
+
+
+@contextmanager
+def isolated(outcome: RunOutcome, where: str, step: str) -> Iterator[Attempt]:
+    """Run the block; an exception in it is reported for ``where`` (a system, or a
+    person) and not raised: the ``Attempt`` it yields says whether it failed."""
+    attempt = Attempt()
+    try:
+        yield attempt
+    except Exception as exc:  # one system's failure, whatever it is, stops only itself
+        attempt.failed = True
+        outcome.system_failed(where, step, exc)
+
+
+def adapter_context(
+    name: str, system: SystemSettings, credentials: dict[str, str]
+) -> AdapterContext:
+    defaults = system.defaults.model_dump() if system.defaults is not None else {}
+    auth = system.auth.model_dump() if system.auth is not None else {}
+    if "token_url" in auth:
+        defaults.setdefault("token_url", auth["token_url"])
+    return AdapterContext(
+        system=name,
+        base_url=system.base_url or "",
+        page_size=getattr(system, "page_size", None) or 100,
+        timeout=system.timeout,
+        concurrency=system.concurrency,
+        rate_scale=system.rate_limit_scale,
+        rate_limit=system.client_budget(),
+        defaults=defaults,
+        credentials=credentials,
+    )
+
+
+def build_adapters(settings: Settings, env: dict[str, str] | None) -> dict[str, Adapter]:
+    """One adapter per enabled system."""
+    adapters: dict[str, Adapter] = {}
+    for name, system in settings.enabled_systems().items():
+        context = adapter_context(name, system, settings.credentials(name, env))
+        adapter = adapter_class(name)(context)
+        if hasattr(adapter, "on_new_token"):  # tokens learned at run time (Rhythm OAuth)
+            adapter.on_new_token = register_secret
+        adapters[name] = adapter
+    return adapters
+
+
+def read_org_channels(
+    adapters: Mapping[str, Adapter], systems: Iterable[str], outcome: RunOutcome
+) -> dict[tuple[str, str], list[OrgChannel]]:
+    """Organizations' own channels (a snapshot) from ``systems``, those that keep them."""
+    found: dict[tuple[str, str], list[OrgChannel]] = {}
+    for name in systems:
+        with isolated(outcome, name, "reading organization channels"):
+            by_org = adapters[name].canonical_channels()
+            found.update({(name, org_id): chans for org_id, chans in by_org.items()})
+    return found
+
+
+def run_loads(loads: Sequence[tuple[str, Loader, int]], outcome: RunOutcome) -> None:
+    """Each ``(system, loader, concurrency)`` load on its own thread, side by side (their
+    vendors limit each system's requests on their own, so one system's waits never
+    hold up another's); one that fails is reported and the others go on."""
+    if not loads:
+        return
+    with ThreadPoolExecutor(max_workers=len(loads), thread_name_prefix="load") as pool:
+        futures = [pool.submit(_load_system, loader, workers) for _, loader, workers in loads]
+    for (name, _loader, _workers), future in zip(loads, futures, strict=True):
+        error = future.exception()
+        if error is not None:
+            outcome.system_failed(name, "load", error)
+        elif outcome.summary.systems[name].failed and outcome.summary.status == "ok":
+            outcome.summary.status = "partial"
+
+
+def _load_system(loader: Loader, concurrency: int) -> None:
+    loader.recover_interrupted()
+    loader.run(concurrency)
+
+
+def target_systems(
+    settings: Settings, adapters: Mapping[str, Adapter], mappings: Mapping[str, FieldMapping]
+) -> list[TargetSystem]:
+    """What planning needs to know of each system it may write to."""
+    targets = []
+    for name, adapter in adapters.items():
+        system = settings.systems[name]
+        targets.append(
+            TargetSystem(
+                system=name,  # type: ignore[arg-type]
+                outbound=mappings[name].outbound,
+                writable=system.is_target,
+                required_for_create=type(adapter).required_for_create,
+                deletes_propagate=type(adapter).supports_delete,
+            )
+        )
+    return targets
+
+
+def count_planned(counts: SystemCounts, action: Action) -> None:
+    if action.kind is ActionKind.CREATE:
+        counts.created += 1
+    elif action.kind is ActionKind.UPDATE:
+        counts.updated += 1
+    else:
+        counts.deleted += 1
+
+
+def merge_counts(total: SystemCounts, part: SystemCounts) -> SystemCounts:
+    merged: dict[str, Any] = {
+        key: getattr(total, key) + getattr(part, key) for key in SystemCounts.model_fields
+    }
+    return SystemCounts(**merged)
