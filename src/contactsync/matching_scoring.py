@@ -91,7 +91,9 @@ class Scorer:
             evidence += shared
         weight = self.weights.log_prior(log_n) + evidence
         score = 1.0 / (1.0 + 2.0 ** (-weight)) if weight > -60 else 0.0
-        conflict = evidence < CONFLICT_EVIDENCE and pattern.negative <= CONFLICT_BITS
+        conflict = pattern.cannot_link or (
+            evidence < CONFLICT_EVIDENCE and pattern.negative <= CONFLICT_BITS
+        )
         return PairScore(score, weight, conflict)
 
     def _explain(self, vector: Vector, tf: list[float]) -> dict[str, float]:
@@ -111,6 +113,8 @@ class Scorer:
             evidence[f"{name}:{level}"] = round(bits, 2)
         if household:
             evidence["rule:household"] = 0.0
+        if void.cannot_link:
+            evidence["rule:household_cannot_link"] = 0.0
         if vector[FIELDS.index("email")] == ROLE_LEVEL:
             evidence["rule:role_mailbox"] = 0.0
         evidence["prior"] = round(self.weights.log_prior(log_n), 2)

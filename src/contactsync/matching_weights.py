@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from contactsync.matching_compare import (
+    BIRTHDAY,
     DISAGREEING_FIRST,
     EMAIL,
     FIELDS,
@@ -103,6 +104,11 @@ ZERO_LEVELS = frozenset({("email", "role"), ("phone", "shared")})
 # Evidence a household or a team shares: void when the first names disagree.
 SHAREABLE_FIELDS = frozenset({STREET, PLACE, ORG, FIELDS.index("middle")})
 LANDLINE_LEVEL = LEVELS["phone"].index("landline")
+BIRTHDAY_SAME = LEVELS["birthday"].index("same")
+FIRST_DIFFER = LEVELS["first"].index("differ")
+LAST_AGREEING = frozenset(LEVELS["last"].index(n) for n in ("exact", "maiden", "part", "typo"))
+STREET_AGREEING = frozenset(LEVELS["street"].index(n) for n in ("same", "typo"))
+PHONE_SHARED = frozenset(LEVELS["phone"].index(n) for n in ("landline", "shared"))
 EMAIL_SAME = LEVELS["email"].index("same")
 PHONE_MOBILE = LEVELS["phone"].index("mobile")
 REFERENCE_SAME = LEVELS["reference"].index("same")
@@ -190,16 +196,30 @@ class PatternWeight:
     identifiers: int  # identifier levels counted (each adds log2(N))
     negative: float  # the sum of the disagreeing levels' bits
     household: bool  # first names disagree: shareable evidence is void
+    cannot_link: bool = False  # two members of one household (household_cannot_link)
 
 
 def household_applies(vector: Vector) -> bool:
-    """First names disagree and no personal identifier (a personal email, a mobile, the
-    reference id) agrees: what a household or a team shares must not make them one."""
+    """First names disagree and no personal evidence (a personal email, a mobile, the
+    reference id, the birthday) agrees: what a household or a team shares must not make
+    them one. (Twins share a birthday: their first names and the rest still weigh.)"""
     return vector[FIRST] in DISAGREEING_FIRST and not (
         vector[EMAIL] == EMAIL_SAME
         or vector[PHONE] == PHONE_MOBILE
         or vector[REFERENCE] == REFERENCE_SAME
+        or vector[BIRTHDAY] == BIRTHDAY_SAME
     )
+
+
+def household_cannot_link(vector: Vector) -> bool:
+    """Two members of one household: the same last name and an address or a phone in
+    common, first names that cannot be one person's, and no personal evidence. They
+    must never be one person, whatever else links them."""
+    if not household_applies(vector) or vector[FIRST] != FIRST_DIFFER:
+        return False
+    if vector[LAST] not in LAST_AGREEING:
+        return False
+    return vector[STREET] in STREET_AGREEING or vector[PHONE] in PHONE_SHARED
 
 
 def shareable(index: int, level_index: int) -> bool:
@@ -226,7 +246,7 @@ def pattern_weight(weights: Weights, vector: Vector) -> PatternWeight:
             negative += value
         bits += value
         identifiers += weights.scales_with_population(name, level)
-    return PatternWeight(bits, identifiers, negative, household)
+    return PatternWeight(bits, identifiers, negative, household, household_cannot_link(vector))
 
 
 def split_tf(tf: list[float]) -> tuple[float, float]:
