@@ -305,6 +305,12 @@ class RhythmAdapter(SystemClientAdapter):
         tested, body = conditional_patch(external_id, current, payload)
         if body is None:
             return WriteResult(external_id, current)  # nothing differs: send nothing
+        # A field ``current`` lacks cannot be tested: a GET shows whether someone filled it
+        untested = [key for key in payload if key != "id" and key not in current]
+        if untested:
+            fresh = self.read_record(external_id)
+            if any(fresh.payload.get(key) not in (None, "") for key in untested):
+                raise RecordChanged(external_id, fresh)
         response = self._client.request(
             "PATCH",
             path,
