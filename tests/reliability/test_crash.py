@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import random
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from contactsync import faultpoints
+from contactsync.adapters.base import Adapter, adapter_class
+from contactsync.config import load_settings
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.state import StateStore
+from contactsync.sync import adapter_context
 from tests.reliability.helpers import (
     SYSTEMS,
     Sandbox,
@@ -103,3 +107,67 @@ def test_a_malformed_crash_spec_is_refused(spec: str) -> None:
 def test_crash_specs_name_points_and_passes() -> None:
     assert faultpoints.parse("load:7, extract:3") == {"load": 7, "extract": 3}
     assert faultpoints.parse("") == {}
+
+
+#: where a person's job title is read and written by a user, per system
+TITLE_READ = {"trackops": "title", "rhythm": "job_title", "xurrent": "job_title"}
+
+
+def _adapters(box: Sandbox) -> dict[str, Adapter]:
+    """The vendors' APIs, as a user's client (no state, no engine)."""
+    settings = load_settings(box.config, env=box.env)
+    return {
+        name: adapter_class(name)(
+            adapter_context(name, settings.systems[name], settings.credentials(name, box.env))
+        )
+        for name in TITLE_READ
+    }
+
+
+def _user_sets_title(adapter: Adapter, external_id: str, title: str) -> None:
+    current = adapter.read_record(external_id).payload
+    adapter.update(external_id, {TITLE_READ[adapter.system]: title}, current=current)
+
+
+def test_an_update_in_flight_at_a_crash_never_undoes_a_later_user_edit(tmp_path: Path) -> None:
+    options = SandboxOptions(people=30, seed=SEED, rate_limits="off")
+    with sandbox(tmp_path / "inflight", options) as box:
+        assert contactsync("backfill", config=box.config, env=box.env).returncode == 0
+        with StateStore.open(box.state_path) as state:
+            held: dict[str, dict[str, str]] = {}
+            for record in state.iter_records():
+                if record.person_id and not record.deleted and record.system in TITLE_READ:
+                    person = state.resolve_person(record.person_id)
+                    held.setdefault(person, {})[record.system] = record.external_id
+        ids = next(found for _, found in sorted(held.items()) if found.keys() == TITLE_READ.keys())
+        users = _adapters(box)
+        try:
+            _user_sets_title(users["xurrent"], ids["xurrent"], "Head of Planning")
+            time.sleep(1.1)  # vendor timestamps: the later edit is later to the second
+            # Xurrent's title goes to Trackops; the run dies with that update answered but
+            # not recorded (in flight).
+            crashed = contactsync(
+                "sync",
+                "--systems",
+                "xurrent,trackops",
+                config=box.config,
+                env=box.env,
+                crash_at="after_vendor_answer:1",
+            )
+            assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+            with StateStore.open(box.state_path) as state:
+                in_flight = state.in_flight_actions("trackops")
+            assert [entry.action.external_id for entry in in_flight] == [ids["trackops"]]
+            time.sleep(1.1)
+            _user_sets_title(users["trackops"], ids["trackops"], "Chief Listener")
+
+            for _ in range(2):  # the recovery, then whatever it queued for the others
+                assert contactsync("sync", config=box.config, env=box.env).returncode == 0
+            titles = {
+                system: users[system].read_record(external_id).payload.get(TITLE_READ[system])
+                for system, external_id in ids.items()
+            }
+        finally:
+            for adapter in users.values():
+                adapter.close()
+    assert titles == dict.fromkeys(TITLE_READ, "Chief Listener")
