@@ -217,12 +217,14 @@ def test_a_custom_transform_failing_is_a_field_error_not_a_crash() -> None:
     assert only_error(errors).field == "full_name -> name"
 
 
-# --- inbound errors: any field error quarantines the record ---------------------------
+# --- inbound errors: a bad value costs that value, not the record ----------------------
 
 
 def test_bad_email_names_vendor_and_canonical_field(mappings: dict[str, Mapping]) -> None:
     contact, errors = mappings["trackops"].inbound(record("trackops", email="x@"))
-    assert contact is None
+    assert contact is not None  # the record is kept without the bad value
+    assert contact.last_name == "Smith"
+    assert "x@" not in [e.address for e in contact.emails]
     error = only_error(errors)
     assert error.field == "email -> emails"
     assert "invalid email 'x@'" in error.message
@@ -230,7 +232,9 @@ def test_bad_email_names_vendor_and_canonical_field(mappings: dict[str, Mapping]
 
 def test_the_trackops_doc_example_home_phone_is_rejected(mappings: dict[str, Mapping]) -> None:
     contact, errors = mappings["trackops"].inbound(record("trackops", phone_home="555-555-55555"))
-    assert contact is None
+    assert contact is not None
+    assert contact.phones  # the others are kept
+    assert all(p.type != "home" for p in contact.phones)
     assert str(only_error(errors)).startswith("phone_home -> phones: invalid phone '555-555-55555'")
 
 
@@ -239,7 +243,8 @@ def test_unparseable_dates(mappings: dict[str, Mapping]) -> None:
     assert only_error(errors).field == "birthday -> birthday"
     bad_dates = {"created": "x", "updated": "yesterday"}
     contact, errors = mappings["growcrm"].inbound(record("growcrm", dates=bad_dates))
-    assert contact is None
+    assert contact is not None
+    assert contact.updated_at is None
     assert only_error(errors).field == "dates.updated -> updated_at"
     assert "'yesterday'" in errors[0].message
 
@@ -261,19 +266,44 @@ def test_wrong_types(mappings: dict[str, Mapping]) -> None:
 
 def test_unknown_enum_value_is_named(mappings: dict[str, Mapping]) -> None:
     contact, errors = mappings["rhythm"].inbound(record("rhythm", status="archived"))
-    assert contact is None
+    assert contact is not None
+    assert contact.status == "active"  # the unknown value is left out: the default stays
     error = only_error(errors)
     assert error.field == "status -> status"
     assert "unknown status value 'archived'" in error.message
 
 
-def test_missing_name_is_reported_against_the_name_fields(mappings: dict[str, Mapping]) -> None:
+def test_a_nameless_record_with_an_email_is_still_somebody(mappings: dict[str, Mapping]) -> None:
     contact, errors = mappings["pylon"].inbound(record("pylon", name=None))
+    assert errors == []
+    assert contact is not None
+    assert contact.emails
+
+
+def test_missing_identity_is_reported_against_the_name_fields(
+    mappings: dict[str, Mapping],
+) -> None:
+    nothing = {"email": None, "emails": [], "phone_numbers": [], "primary_phone_number": None}
+    contact, errors = mappings["pylon"].inbound(
+        record("pylon", name=None, external_ids=[], **nothing)
+    )
     assert contact is None
     error = only_error(errors)
     assert error.field.startswith("name -> full_name/first_name")
     assert "needs a name" in error.message
-    nameless = record("trackops", first_name="", middle_name=None, last_name="  ")
+    nameless = record(
+        "trackops",
+        first_name="",
+        middle_name=None,
+        last_name="  ",
+        email=None,
+        phone_home=None,
+        phone_mobile=None,
+        phone_office=None,
+        phone_fax=None,
+        account_code=None,
+        client_contact_code=None,
+    )
     _, errors = mappings["trackops"].inbound(nameless)
     assert only_error(errors).field == (
         "first_name, middle_name, last_name -> first_name/middle_name/last_name"
@@ -283,8 +313,15 @@ def test_missing_name_is_reported_against_the_name_fields(mappings: dict[str, Ma
 def test_model_validation_errors_are_renamed_after_the_vendor_field(
     mappings: dict[str, Mapping],
 ) -> None:
-    _, errors = mappings["trackops"].inbound(record("trackops", language="english", country="USA"))
+    contact, errors = mappings["trackops"].inbound(
+        record("trackops", language="english", country="USA")
+    )
     assert {e.field for e in errors} == {"language -> language", "country -> address.country"}
+    assert contact is not None  # both values left out, the rest kept
+    assert contact.language is None
+    assert contact.address is not None
+    assert contact.address.country is None
+    assert contact.address.city
 
 
 def test_every_error_is_reported_not_just_the_first(mappings: dict[str, Mapping]) -> None:

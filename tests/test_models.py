@@ -88,10 +88,26 @@ def test_malformed_fields_are_named(data: dict, field: str, value_fragment: str 
         assert value_fragment in str(errors[0])
 
 
-def test_missing_name_is_an_error_not_a_crash() -> None:
-    contact, errors = parse_contact({"emails": [{"address": "a@example.com"}]})
+def test_nothing_to_identify_anyone_by_is_an_error_not_a_crash() -> None:
+    contact, errors = parse_contact({"job_title": "Buyer", "notes": "met at the fair"})
     assert contact is None
     assert "needs a name" in errors[0].message
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {"emails": [{"address": "a@example.com"}]},
+        {"phones": ["+14045550123"]},
+        {"reference": "EMP-1"},
+        {"sync_id": "p-1"},
+        {"full_name": "Ada"},
+    ],
+)
+def test_a_name_an_email_a_phone_or_an_id_identifies_a_contact(identity: dict) -> None:
+    contact, errors = parse_contact({"job_title": "Buyer", **identity})
+    assert errors == []
+    assert contact is not None
 
 
 def test_field_errors_lists_every_problem() -> None:

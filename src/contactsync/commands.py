@@ -139,6 +139,8 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
         status = store.status_counts()
         quarantined = store.list_quarantine()
         failed = store.list_actions(OutboxStatus.FAILED)
+        value_problems = store.list_value_problems()
+        refusals = store.list_field_refusals()
     if as_json:
         payload = render.status_payload(status)
         payload["quarantine"] = [
@@ -153,11 +155,17 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
             }
             for e in failed
         ]
+        payload["value_problems"] = render.value_problems_json(value_problems)
+        payload["field_refusals"] = render.field_refusals_json(refusals)
         typer.echo(json.dumps(payload, sort_keys=True))
         return
     console.print(render.status_table(status))
     if quarantined:
         console.print(render.quarantine_table(quarantined))
+    if value_problems:
+        console.print(render.value_problems_table(value_problems))
+    if refusals:
+        console.print(render.field_refusals_table(refusals))
     if failed:
         console.print(failed_actions_table(failed))
 

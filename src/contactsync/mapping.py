@@ -31,7 +31,9 @@ Inbound targets are the ``Contact`` fields (``organization.name``, ``organizatio
 For scalar targets the first rule that yields a value wins; list targets (emails,
 phones, address lines) append, dropping duplicates. A missing or null vendor field
 yields nothing; a present but unusable value is a field error naming
-``vendor path -> canonical field``, and any field error quarantines the record.
+``vendor path -> canonical field``: that value is left out (or, clearly in the wrong
+column, moved), the rest of the record is kept. Only a record left with nothing to
+identify anyone by (no name, email, phone or id) is refused.
 
 Outbound sources: any inbound target, plus
 
@@ -72,7 +74,14 @@ from contactsync.mapping_transforms import (
     enum_key,
     register_transform,
 )
-from contactsync.mapping_values import ContactBuilder, is_empty, jsonable, read_source, shown
+from contactsync.mapping_values import (
+    ContactBuilder,
+    drop_value,
+    is_empty,
+    jsonable,
+    read_source,
+    shown,
+)
 from contactsync.models import (
     DEFAULT_REGION,
     Contact,
@@ -90,6 +99,9 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+
+#: values the model may refuse in one record before it is given up as unreadable
+MAX_DROPPED_VALUES = 25
 
 
 class MappingError(ValueError):
@@ -154,7 +166,11 @@ class Mapping:
     ) -> tuple[Contact | None, list[FieldError]]:
         """Map one vendor record to a Contact; never raises for bad data.
 
-        Any field error quarantines the record: the answer is then ``(None, errors)``.
+        A bad value costs that value, not the record: it is left out of the contact and
+        reported in the errors returned beside it. A value clearly in the wrong column
+        (an email address in a phone field, a phone number in an email field) is moved
+        where it belongs and reported with ``moved_to``. The contact is None only when
+        what is left identifies nobody (no name, email, phone or id).
         """
         if not isinstance(raw, dict):
             message = f"expected a {self.system} record object, got {describe(raw)}"
@@ -178,14 +194,36 @@ class Mapping:
                     if not is_empty(value):
                         builder.put(rule, value)
                 except (ValueError, TypeError) as exc:  # TransformError, or a custom transform's
-                    errors.append(FieldError(field=rule.label, message=str(exc), value=shown(item)))
-        contact, model_errors = parse_contact(builder.data, default_region)
+                    moved_to = builder.salvage(rule, item)
+                    message = str(exc) if moved_to is None else f"{exc}; moved to {moved_to}"
+                    errors.append(
+                        FieldError(
+                            field=rule.label, message=message, value=shown(item), moved_to=moved_to
+                        )
+                    )
+        return self._validated(builder, errors, default_region), errors
+
+    def _validated(
+        self, builder: ContactBuilder, errors: list[FieldError], default_region: str
+    ) -> Contact | None:
+        """The builder's data as a Contact, leaving out each value the model refuses (a
+        country that is no ISO code, an unknown language...) and adding why to
+        ``errors``; None when the rest identifies nobody."""
         failed = {error.field for error in errors}
-        for error in model_errors:
-            translated = self._translate(error, builder.origins)
-            if translated.field not in failed:
-                errors.append(translated)
-        return (None, errors) if errors else (contact, [])
+        for _ in range(MAX_DROPPED_VALUES):
+            contact, model_errors = parse_contact(builder.data, default_region)
+            if contact is not None:
+                return contact
+            progress = False
+            for error in model_errors:
+                translated = self._translate(error, builder.origins)
+                if translated.field not in failed:
+                    errors.append(translated)
+                    failed.add(translated.field)
+                progress = drop_value(builder.data, error.field) or progress
+            if not progress:  # nothing left to leave out: nothing identifies anyone
+                return None
+        return None
 
     def _applies(self, rule: InboundRule, raw: dict[str, Any]) -> bool:
         if rule.unless is not None and not is_empty(read_path(raw, rule.unless)):

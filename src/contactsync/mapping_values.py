@@ -8,6 +8,7 @@ source (``phones:work``, ``organization.channels:general:telephone`` ...) from a
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -23,6 +24,9 @@ from contactsync.mapping_schema import (
 )
 from contactsync.mapping_transforms import TransformError, as_text, describe, parse_phone
 from contactsync.models import Contact, Phone, normalize_email
+
+#: text made only of what a written phone number holds (digits, separators, an extension)
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+(?:\s*(?:x|ext\.?)\s*\d{1,6})?$", re.IGNORECASE)
 
 
 def is_empty(value: Any) -> bool:
@@ -152,3 +156,53 @@ class ContactBuilder:
         if not duplicate:
             self.origins[f"{rule.target}[{len(items)}]"] = rule.label
             items.append(entry)
+
+    def salvage(self, rule: InboundRule, value: Any) -> str | None:
+        """Put a value that is clearly in the wrong column where it belongs: an email
+        address found in a phone field goes to ``emails``, a phone number found in an
+        email field to ``phones``. Returns the canonical field it went to, or None when
+        the value is not clearly the other kind (it is then simply left out)."""
+        if rule.target not in ("emails", "phones") or not isinstance(value, str | int):
+            return None
+        text = as_text(value).strip()
+        moved_to = "phones" if rule.target == "emails" else "emails"
+        if moved_to == "emails" and "@" not in text:
+            return None
+        if moved_to == "phones" and (not _PHONE_LIKE.match(text) or _digits(text) < 7):
+            return None
+        kind = rule.kind if rule.kind in LIST_FIELDS[moved_to] else "other"
+        moved = InboundRule(
+            rule.number, rule.line, rule.source, rule.path, moved_to, kind, rule.transforms
+        )
+        try:
+            self._append(moved, text)
+        except (ValueError, TypeError):
+            return None
+        return moved_to
+
+
+def _digits(text: str) -> int:
+    return sum(character.isdigit() for character in text)
+
+
+_PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
+def drop_value(data: dict[str, Any], path: str) -> bool:
+    """Remove the value a validation error points at (``address.country``,
+    ``phones[1].number``: the whole list element) from ``data``; False when ``path``
+    names nothing that can be removed (``(record)``: the record as a whole)."""
+    parts = _PATH_PART.findall(path)
+    holder: Any = data
+    for position, part in enumerate(parts):
+        key: str | int = int(part[1:-1]) if part.startswith("[") else part
+        in_list = isinstance(holder, list) and isinstance(key, int) and 0 <= key < len(holder)
+        in_dict = isinstance(holder, dict) and isinstance(key, str) and key in holder
+        if not (in_list or in_dict):
+            return False
+        if position == len(parts) - 1 or isinstance(key, int):  # a list element goes whole
+            del holder[key]
+            return True
+        holder = holder[key]
+    return False
+    return False

@@ -203,6 +203,10 @@ class SourceRef(_Model):
     external_id: str
 
 
+#: why a contact with nothing to identify anyone by is refused
+NO_IDENTITY = "a contact needs a name, an email, a phone or an id (reference or sync id)"
+
+
 class Contact(_Model):
     """What one system holds about one person, in canonical form."""
 
@@ -246,10 +250,17 @@ class Contact(_Model):
         return code
 
     @model_validator(mode="after")
-    def _needs_a_name(self) -> Contact:
-        if not (self.first_name or self.last_name or self.full_name):
-            raise ValueError("a contact needs a name: first_name, last_name or full_name")
+    def _needs_an_identity(self) -> Contact:
+        # Only a record nothing can identify is refused: one with an email, a phone or
+        # an id but no name is still somebody (issue 13: never lose a row to one gap).
+        if not self.is_identifiable():
+            raise ValueError(NO_IDENTITY)
         return self
+
+    def is_identifiable(self) -> bool:
+        """A name, an email, a phone or an id (the person's reference or sync id)."""
+        names = (self.first_name, self.last_name, self.full_name)
+        return any(names) or bool(self.emails or self.phones or self.reference or self.sync_id)
 
     @property
     def primary_email(self) -> str | None:
@@ -288,6 +299,8 @@ class FieldError(_Model):
     field: str
     message: str
     value: str | None = None
+    #: the canonical field a value clearly in the wrong column was moved to (salvaged)
+    moved_to: str | None = None
 
     def __str__(self) -> str:
         shown = "" if self.value is None else f" (got {self.value})"

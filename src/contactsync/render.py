@@ -9,7 +9,13 @@ from rich.console import Console
 from rich.table import Table
 
 from contactsync.models import Action, RunSummary
-from contactsync.state import QuarantineEntry, RunRecord, StatusReport
+from contactsync.state import (
+    FieldRefusal,
+    QuarantineEntry,
+    RunRecord,
+    StatusReport,
+    StoredValueProblem,
+)
 
 COUNT_COLUMNS = (
     "extracted",
@@ -147,6 +153,63 @@ def quarantine_table(entries: list[QuarantineEntry]) -> Table:
             entry.system,
             entry.external_id,
             entry.first_seen.isoformat(timespec="seconds"),
+            entry.reason,
+        )
+    return table
+
+
+def value_problems_json(entries: list[StoredValueProblem]) -> list[dict[str, Any]]:
+    """Values staging left out of a record (or moved), per record and field."""
+    return [
+        {
+            "system": entry.system,
+            "record": entry.external_id,
+            "field": entry.problem.field,
+            "value": entry.problem.value,
+            "reason": entry.problem.reason,
+            "moved_to": entry.problem.moved_to,
+        }
+        for entry in entries
+    ]
+
+
+def value_problems_table(entries: list[StoredValueProblem]) -> Table:
+    table = Table(title=f"values left out of staged records: {len(entries)}")
+    for column in ("system", "record", "field", "value", "reason"):
+        table.add_column(column)
+    for entry in entries:
+        problem = entry.problem
+        reason = problem.reason if problem.moved_to is None else f"{problem.reason} (kept)"
+        table.add_row(entry.system, entry.external_id, problem.field, problem.value or "", reason)
+    return table
+
+
+def field_refusals_json(entries: list[FieldRefusal]) -> list[dict[str, Any]]:
+    """Values a target refused for one field: the rest of the write was sent without them."""
+    return [
+        {
+            "system": entry.system,
+            "field": entry.field,
+            "value": entry.value,
+            "record": entry.external_id,
+            "person": entry.person_id,
+            "reason": entry.reason,
+        }
+        for entry in entries
+    ]
+
+
+def field_refusals_table(entries: list[FieldRefusal]) -> Table:
+    table = Table(title=f"fields left out of writes (the target refused the value): {len(entries)}")
+    for column in ("system", "field", "value", "record", "person", "reason"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(
+            entry.system,
+            entry.field,
+            entry.value or "",
+            entry.external_id or "(new)",
+            entry.person_id,
             entry.reason,
         )
     return table

@@ -51,10 +51,17 @@ from contactsync.state_types import (
     SystemStatus,
     UnholdableEntry,
 )
+from contactsync.state_value_problems import (
+    FieldRefusal,
+    StoredValueProblem,
+    ValueProblem,
+    ValueProblemsMixin,
+)
 
 __all__ = [
     "DEFAULT_STREAM",
     "TABLES",
+    "FieldRefusal",
     "LeaseHolder",
     "OutboxEntry",
     "OutboxStatus",
@@ -73,8 +80,10 @@ __all__ = [
     "StateStore",
     "StatusReport",
     "StoredRecord",
+    "StoredValueProblem",
     "SystemStatus",
     "UnholdableEntry",
+    "ValueProblem",
     "default_lease_holder",
     "new_person_id",
     "raw_hash",
@@ -118,7 +127,7 @@ def _restrict(path: Path) -> None:
         pass
 
 
-class StateStore(OutboxMixin, PersonsMixin, RecordScansMixin):
+class StateStore(OutboxMixin, PersonsMixin, RecordScansMixin, ValueProblemsMixin):
     """Every piece of state contactsync keeps, behind typed methods.
 
     Method groups (see the mixins for each one's contract): watermarks,

@@ -53,6 +53,11 @@ Tables
 ``unholdable``
     A person a system cannot hold (Grow CRM needs an email, for instance),
     recorded once so it is reported once and not retried every run.
+``value_problems``
+    Values staging left out of a record (invalid) or moved to the right field,
+    per record and field; replaced whenever the record is mapped again.
+``field_refusals``
+    Values a target refused for one field; left out of later writes there.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ TABLES: tuple[str, ...] = (
     "person_events",
     "lease",
     "unholdable",
+    "value_problems",
+    "field_refusals",
 )
 
 _INITIAL = (
@@ -248,6 +255,45 @@ def _records_raw_digest_and_run_indexes(db: Database) -> None:
 def _unholdable_by_person(db: Database) -> None:
     """A person's unholdable notes without reading everyone's (a sync of a few edits)."""
     db.execute("CREATE INDEX unholdable_person ON unholdable (person_id)")
+
+
+@MIGRATIONS(name="0006_value_problems")
+def _value_problems(db: Database) -> None:
+    """``value_problems``: values staging left out of a record (or moved to the right
+    field), per record and field, with the value shortened and why; replaced each time
+    the record is mapped, so a value that changed or became valid drops out.
+    ``field_refusals``: values a target refused for one field (a 422 naming it); the
+    write was sent again without it, and the value is left out of later writes there."""
+    db.execute(
+        """
+        CREATE TABLE value_problems (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            system TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT,
+            reason TEXT NOT NULL,
+            moved_to TEXT,
+            seen_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX value_problems_record ON value_problems (system, external_id)")
+    db.execute(
+        """
+        CREATE TABLE field_refusals (
+            system TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value_digest TEXT NOT NULL,
+            value TEXT,
+            external_id TEXT,
+            person_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            refused_at TEXT NOT NULL,
+            PRIMARY KEY (system, field, value_digest)
+        )
+        """
+    )
 
 
 def migrate(db: Database) -> None:

@@ -4,8 +4,12 @@ For each source system the adapter yields raw records for the run's window; each
 is mapped to a canonical ``Contact`` and stored with its content hash. What the
 stage step decides, record by record:
 
-* mapping or validation fails -> quarantined with the reason (the run goes on);
-  the same bad payload seen again is not re-reported;
+* a value fails mapping or validation -> that value is left out (or, clearly in the
+  wrong column, moved to the right field) and recorded per record and field for
+  ``status`` (:mod:`contactsync.sync_stage_values`); the rest of the record goes on;
+* nothing in the record identifies anyone (no name, email, phone or id) ->
+  quarantined with the reason (the run goes on); the same bad payload seen again is
+  not re-reported;
 * the same raw record was staged before under the same mapping (its digest is
   stored with the hash it mapped to) -> unchanged: skipped before it is mapped, the
   cheap path every unchanged record of a snapshot takes on every run;
@@ -33,7 +37,6 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import structlog
 from pydantic import ValidationError
@@ -42,16 +45,18 @@ from contactsync import __version__, faultpoints
 from contactsync.adapters.base import Adapter, ChangeStrategy, RawRecord, Window
 from contactsync.mapping import Mapping
 from contactsync.models import Contact, SourceRef, SystemCounts
-from contactsync.state import RecordGlance, StateStore, raw_hash
+from contactsync.state import RecordGlance, StateStore, ValueProblem, raw_hash
 from contactsync.sync_own_writes import OwnWrites
+from contactsync.sync_stage_values import (
+    needs_writable_raw,
+    problems_of,
+    without_bad_texts,
+    writable_raw,
+)
 
 log = structlog.get_logger(__name__)
 
 STAGE_BATCH = 500
-#: longest text a mapped field may hold (a name, an address line, a note)
-MAX_TEXT = 20_000
-#: C0 controls but tab, line feed and carriage return; DEL and C1 controls; surrogates
-_BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 #: a function's address in a repr (differs from process to process)
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -89,45 +94,31 @@ def map_record(
     raw: RawRecord, mapping: Mapping, system: str, default_region: str
 ) -> tuple[Contact | None, str | None]:
     """Raw vendor record -> canonical contact, or the reason it cannot be one."""
+    contact, reason, _problems = map_record_values(raw, mapping, system, default_region)
+    return contact, reason
+
+
+def map_record_values(
+    raw: RawRecord, mapping: Mapping, system: str, default_region: str
+) -> tuple[Contact | None, str | None, list[ValueProblem]]:
+    """:func:`map_record`, with the values left out of the contact (or moved to the right
+    field) and why: a bad value costs that value, not the record. The contact is None
+    (with the reason) only when nothing in the record identifies anyone."""
     try:
         contact, errors = mapping.inbound(raw.payload, default_region=default_region)
     except Exception as exc:  # a mapping bug must not stop the run
-        return None, f"{system} record {raw.external_id}: mapping failed: {exc}"
+        return None, f"{system} record {raw.external_id}: mapping failed: {exc}", []
+    problems = problems_of(errors)
+    if contact is not None:
+        contact, more = without_bad_texts(contact)
+        problems += more
     if contact is None:
-        reasons = "; ".join(str(e) for e in errors) or "unknown mapping error"
-        return None, f"{system} record {raw.external_id}: {reasons}"
-    problem = text_problem(contact.model_dump(mode="json"))
-    if problem is not None:
-        return None, f"{system} record {raw.external_id}: {problem}"
+        reasons = "; ".join(f"{p.field}: {p.reason}" for p in problems) or "unknown mapping error"
+        return None, f"{system} record {raw.external_id}: {reasons}", problems
     update: dict[str, object] = {"source": SourceRef(system=system, external_id=raw.external_id)}
     if contact.updated_at is None and raw.updated_at is not None:
         update["updated_at"] = raw.updated_at
-    return contact.model_copy(update=update), None
-
-
-def text_problem(value: Any, path: str = "") -> str | None:
-    """Why a mapped value cannot be passed on to other systems, or None: text longer
-    than :data:`MAX_TEXT`, control characters, or lone surrogates (not Unicode)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = text_problem(item, f"{path}.{key}" if path else str(key))
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = text_problem(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    elif isinstance(value, str):
-        if len(value) > MAX_TEXT:
-            return f"{path}: {len(value)} characters (at most {MAX_TEXT})"
-        bad = _BAD_CHARACTER.search(value)
-        if bad is not None:
-            kind = (
-                "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
-            )
-            return f"{path}: {kind} (U+{ord(bad.group()):04X}) at position {bad.start()}"
-    return None
+    return contact.model_copy(update=update), None, problems
 
 
 def mapping_fingerprint(mapping: Mapping, default_region: str) -> str:
@@ -233,12 +224,30 @@ class _Stage:
                 "record quarantined", system=system, record=raw.external_id, reason=unusable
             )
             return
-        contact, reason = map_record(raw, self.mapping, system, self.default_region)
+        contact, reason, problems = map_record_values(
+            raw, self.mapping, system, self.default_region
+        )
+        # replaced on every mapping: a value that changed or became valid drops out (a
+        # quarantined record's are in its reason instead)
+        state.replace_value_problems(system, raw.external_id, problems if contact else [])
         if contact is None:
             state.quarantine(system, raw.external_id, reason or "invalid", raw.payload)
             counts.quarantined += 1
             log.warning("record quarantined", system=system, record=raw.external_id, reason=reason)
             return
+        # the raw record is what an update starts from (a vendor that takes the whole
+        # record back): a lone surrogate in it could never be sent, so it is replaced there
+        kept_raw = (
+            writable_raw(raw.payload) if needs_writable_raw(problems, raw.payload) else raw.payload
+        )
+        for problem in problems:
+            log.info(
+                "value left out" if problem.moved_to is None else "value moved",
+                system=system,
+                record=raw.external_id,
+                field=problem.field,
+                reason=problem.reason,
+            )
         digest = contact.content_hash()
         if glance is None and own.adopt_create(raw, contact, digest):
             counts.echoes += 1
@@ -246,7 +255,7 @@ class _Stage:
         if glance is not None and glance.hash == digest and not glance.deleted:
             if not glance.unchanged_by(digest_staged):  # unmapped fields moved, or no raw yet
                 state.refresh_raw(
-                    system, raw.external_id, hash=digest, raw=raw.payload, raw_digest=digest_staged
+                    system, raw.external_id, hash=digest, raw=kept_raw, raw_digest=digest_staged
                 )
             if glance.unplanned:  # left unplanned by a killed run: hand it on again, in order
                 counts.staged += 1
@@ -268,7 +277,7 @@ class _Stage:
             hash=digest,
             payload=payload,
             source_updated_at=contact.updated_at,
-            raw=raw.payload,
+            raw=kept_raw,
             unplanned=not echo,
             own_write=echo,
             raw_digest=digest_staged,

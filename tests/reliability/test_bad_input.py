@@ -155,19 +155,17 @@ def window() -> Window:
 
 
 def must_be_quarantined(corruption: RecordCorruption) -> bool:
-    """Damage no record can be staged with (other damage may leave a usable record)."""
+    """Damage no record can be staged with (other damage may leave a usable record).
+
+    A bad value (huge, control characters, an impossible date) costs that value only:
+    the record is staged without it (issue 14), so only a record that is no object or
+    has no usable id is refused whole."""
     value = corruption.value
     if corruption.how == "not_an_object":
         return True
     if corruption.key == "id":
         usable = isinstance(value, int | str) and not isinstance(value, bool) and str(value)
         return corruption.how == "drop" or not usable
-    if corruption.how == "splice":
-        return any(ch not in HARMLESS_WHITESPACE for ch in str(value))
-    if corruption.how == "set" and isinstance(value, str):
-        huge = len(value) > 50_000
-        impossible = corruption.key in BIRTHDAYS and value.strip() != ""
-        return huge or impossible
     return False
 
 
@@ -253,13 +251,22 @@ def test_a_run_with_damage_everywhere_quarantines_the_records_and_completes(
     assert outcome.errors[0].startswith("xurrent list people")
     assert "malformed envelope" in outcome.errors[0]
     listed = {(q["system"], q["record"]): q["reason"] for q in report["quarantine"]}
+    # (the damage is in transit only: a record read again before a write, as conditional
+    # updates do, is clean, so its left-out values need not still be listed here)
+    assert isinstance(report["value_problems"], list)
     for name in ("trackops", "growcrm", "rhythm", "pylon"):
         counts = outcome.summary.systems[name]
         natural = served.clean_quarantined[name]
-        assert counts.quarantined == len(natural) + 1
+        # a bad value costs that value: staged without it (Grow CRM's record lost its id;
+        # Pylon's had nothing but the damaged name to identify anyone by)
+        value_only = name in ("trackops", "rhythm")
+        assert counts.quarantined == len(natural) + (0 if value_only else 1)
         assert counts.staged == counts.extracted - counts.quarantined
         assert counts.failed == 0
         damaged = [r for (system, r), _ in listed.items() if system == name and r not in natural]
+        if value_only:
+            assert damaged == [], f"{name}: {damaged}"
+            continue
         assert len(damaged) == 1, f"{name}: {damaged}"
         assert listed[(name, damaged[0])].startswith(f"{name} record {damaged[0]}: ")
     assert again.summary.status == "ok", again.errors
