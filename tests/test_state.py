@@ -103,7 +103,7 @@ def test_file_and_wal_sidecars_are_private(db_path: Path, clock: FakeClock) -> N
 
 def test_an_existing_loose_file_is_tightened(tmp_path: Path) -> None:
     path = tmp_path / "loose.db"
-    path.touch()
+    StateStore.open(path).close()
     os.chmod(path, 0o644)
     StateStore.open(path).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

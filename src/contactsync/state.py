@@ -25,6 +25,7 @@ from sqlite_utils import Database
 
 from contactsync.models import SYSTEMS
 from contactsync.state_core import Clock, from_iso, to_iso, utc_now
+from contactsync.state_file import check_existing, check_opened
 from contactsync.state_outbox import OutboxMixin
 from contactsync.state_persons import PersonsMixin, new_person_id
 from contactsync.state_records import DEFAULT_STREAM, raw_hash
@@ -149,8 +150,14 @@ class StateStore(OutboxMixin, PersonsMixin, RecordScansMixin, ValueProblemsMixin
         busy_timeout: timedelta = DEFAULT_BUSY_TIMEOUT,
         clock: Clock = utc_now,
     ) -> Self:
-        """Open (creating if needed, mode 0600) and migrate the state database."""
+        """Open (creating if needed, mode 0600) and migrate the state database.
+
+        Only a missing file is a new state: an existing one that is empty, unreadable,
+        damaged or not contactsync's is refused (``state_file``)."""
         path = Path(path)
+        existed = path.exists()
+        if existed:
+            check_existing(path)
         try:
             _create_private_file(path)
             conn = sqlite3.connect(
@@ -163,6 +170,8 @@ class StateStore(OutboxMixin, PersonsMixin, RecordScansMixin, ValueProblemsMixin
             raise StateError(f"{path}: cannot open the state database: {exc}") from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout.total_seconds() * 1000)}")
+            if existed:
+                check_opened(conn, path)
             conn.execute("PRAGMA foreign_keys = ON")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
