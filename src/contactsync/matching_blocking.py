@@ -1,29 +1,42 @@
-"""Blocking: which records are worth comparing at all.
+"""Blocking: which records are worth comparing at all, recall first.
 
-Each record gets a handful of *blocking keys*; only records sharing a key are
-scored. The keys pair a strong identifier with nothing (email, phone, reference
-id, sync id) or a weak one with another (name root + last name, birthday + an
-initial, street + postal code, name + postal code, name + organization), so that
-each block stays small and the number of pairs grows close to linearly with the
-number of records. A block larger than :data:`MAX_BLOCK` (20 for names) says nothing about
-identity (a role mailbox, a switchboard, a very common name in a big city) and is
-skipped; its members still meet through their other keys.
+Each record gets blocking keys in several passes; only records sharing a key are
+scored. The passes:
 
-Name keys are unordered pairs, so ``John Smith`` and ``Smith John`` (first and
-last swapped) share one, and are built from every nickname root of the first
-name and from the maiden name too.
+* identifiers alone: email, phone, reference id, sync id;
+* near identifiers: an email's local part (a typo in the domain), a phone's and a
+  reference id's *deletion neighbourhood* (the value with one character left out,
+  so one substituted, dropped, added or swapped digit still meets);
+* names: every nickname root of the first name with the last (and maiden) name,
+  as an unordered pair (first and last swapped still meet); phonetic keys
+  (metaphone, via ``jellyfish``) of the last name with the first initial and of the
+  first name with the last initial, so typos in one name still meet;
+* weak pairs: birthday + an initial, birthday + postal code, street + postal code
+  or city, name + postal code, name + organization, last name + postal code.
+
+A block larger than its limit (:data:`MAX_BLOCK`, 8 for exact names) is not
+dropped but split by a second key (the names' first letters, then the postal code
+or birth year); only what is still too large after that is left out (a role
+mailbox, a switchboard), and its members still meet through their other keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from functools import lru_cache
+
+import jellyfish
 
 from contactsync.matching_normalise import Features
 
 MAX_BLOCK = 60
 # Name blocks are capped lower: when this many records share a name, the name alone
 # decides nothing, and the pairs worth scoring meet in a narrower block too.
-MAX_BLOCK_BY_FAMILY = {"n": 8}
+MAX_BLOCK_BY_FAMILY = {"n": 8, "ph": 20}
+# Near-identifier keys are built only from values at least this long.
+MIN_NEAR_LENGTH = 6
+# A phone's deletion neighbourhood is built on its last digits only.
+PHONE_TAIL = 9
 IDENTIFIER_PREFIXES = ("e:", "p:")
 
 
@@ -31,13 +44,34 @@ def _pair(a: str, b: str) -> str:
     return f"{a}|{b}" if a <= b else f"{b}|{a}"
 
 
+@lru_cache(maxsize=65536)
+def phonetic(name: str) -> str:
+    """The metaphone code of a folded name (``chandler`` and ``chnadler``: ``XNTLR``)."""
+    return jellyfish.metaphone(name)[:5] if name else ""
+
+
+def deletions(value: str) -> set[str]:
+    """The value with each one of its characters left out."""
+    return {value[:n] + value[n + 1 :] for n in range(len(value))}
+
+
 def blocking_keys(item: Features) -> set[str]:
     """The blocking keys of one record."""
     keys: set[str] = set()
     keys.update(f"e:{email}" for email in item.emails)
     keys.update(f"p:{phone}" for phone in item.phones)
+    for email in item.personal_emails:
+        local = email.partition("@")[0]
+        if len(local) >= MIN_NEAR_LENGTH - 2:
+            keys.add(f"el:{local}")
+    for phone in item.phones:
+        tail = phone[-PHONE_TAIL:]
+        if len(tail) >= MIN_NEAR_LENGTH:
+            keys.update(f"pd:{near}" for near in deletions(tail))
     if item.reference:
         keys.add(f"r:{item.reference}")
+        if len(item.reference) >= MIN_NEAR_LENGTH:
+            keys.update(f"rd:{near}" for near in deletions(item.reference))
     if item.sync_id:
         keys.add(f"s:{item.sync_id}")
     roots = item.first_roots if not item.is_initial else frozenset()
@@ -51,11 +85,17 @@ def blocking_keys(item: Features) -> set[str]:
             keys.add(f"fo:{root}|{item.org}")
     if item.first and not roots and lasts:
         keys.add(f"n:{_pair(item.first, lasts[0])}")
+    if item.first and item.last:
+        keys.add(f"ph:{_pair(item.first[0], phonetic(item.last))}")
+        if not item.is_initial:
+            keys.add(f"ph:{_pair(phonetic(item.first), item.last[0])}")
     if item.birthday is not None:
         day = item.birthday.isoformat()
         for name in (item.first, *lasts):
             if name:
                 keys.add(f"b:{day}|{name[0]}")
+        if item.postal:
+            keys.add(f"bp:{day}|{item.postal}")
     if item.street:
         keys.add(f"a:{item.street}|{item.postal or item.city}")
     if item.last and item.postal:
@@ -64,20 +104,7 @@ def blocking_keys(item: Features) -> set[str]:
 
 
 # Key families, strongest first: a pair met in several blocks belongs to the first family.
-FAMILIES = ("s", "e", "p", "r", "n", "b", "fp", "fo", "a", "lp")
-# The fields a family's blocks agree on by construction (left out when learning from them).
-FAMILY_FIELDS: dict[str, frozenset[str]] = {
-    "s": frozenset(),
-    "e": frozenset({"email"}),
-    "p": frozenset({"phone"}),
-    "r": frozenset({"reference"}),
-    "n": frozenset({"first", "last"}),
-    "b": frozenset({"birthday", "first", "last"}),
-    "fp": frozenset({"first", "place"}),
-    "fo": frozenset({"first", "org"}),
-    "a": frozenset({"street", "place"}),
-    "lp": frozenset({"last", "place"}),
-}
+FAMILIES = ("s", "e", "p", "r", "n", "b", "fp", "fo", "a", "lp", "el", "pd", "rd", "ph", "bp")
 
 
 def family_of(key: str) -> str:
@@ -89,8 +116,10 @@ def block_limit(key: str) -> int:
     return MAX_BLOCK_BY_FAMILY.get(family_of(key), MAX_BLOCK)
 
 
-def build_blocks(items: Iterable[Features]) -> dict[str, list[int]]:
-    """Blocking key -> the positions of the records holding it (in ``items`` order)."""
+def build_blocks(items: Sequence[Features]) -> dict[str, list[int]]:
+    """Blocking key -> the positions of the records holding it (in ``items`` order).
+
+    A block over its limit is split by :func:`split_key` (see the module docs)."""
     blocks: dict[str, list[int]] = {}
     for position, item in enumerate(items):
         for key in sorted(blocking_keys(item)):
@@ -99,7 +128,32 @@ def build_blocks(items: Iterable[Features]) -> dict[str, list[int]]:
                 blocks[key] = [position]
             else:
                 members.append(position)
+    for key in [key for key, members in blocks.items() if len(members) > block_limit(key)]:
+        members = blocks.pop(key)
+        for depth in (1, 2):
+            parts: dict[str, list[int]] = {}
+            for position in members:
+                parts.setdefault(split_key(items[position], depth), []).append(position)
+            members = []
+            for part, held in parts.items():
+                if len(held) <= block_limit(key):
+                    if len(held) > 1:
+                        blocks[f"{key}/{part}"] = held
+                else:
+                    members.extend(held)
+            if not members:
+                break
     return blocks
+
+
+def split_key(item: Features, depth: int) -> str:
+    """The second key a too-large block is split by: the names' first two letters, then
+    also the postal code (or city) and the birth year."""
+    names = f"{item.first[:2]}{item.last[:2]}"
+    if depth == 1:
+        return names
+    year = str(item.birthday.year) if item.birthday else ""
+    return f"{names}|{item.postal or item.city}|{year}"
 
 
 def candidate_pairs(
