@@ -88,6 +88,10 @@ LogFormat = Literal["console", "json"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
+#: how survivorship decides an untimed change against a timestamped one it overlaps
+#: (see :mod:`contactsync.merge`)
+UntimedConflicts = Literal["timestamped_wins", "priority"]
+
 # --- the file's tables -----------------------------------------------------------
 
 
@@ -114,6 +118,9 @@ class MatchingSection(StrictTable):
 
     merge_threshold: float = Field(default=0.92, ge=0.0, le=1.0)
     review_threshold: float = Field(default=0.70, ge=0.0, le=1.0)
+    #: a change in a system without timestamps (dated by the interval between two
+    #: snapshots) against a timestamped change of the same field inside that interval
+    untimed_conflicts: UntimedConflicts = "timestamped_wins"
 
 
 class _Document(StrictTable):
@@ -136,6 +143,7 @@ class Settings(BaseModel, frozen=True, extra="forbid"):
     log_level: LogLevel = "info"
     merge_threshold: float = 0.92
     review_threshold: float = 0.70
+    untimed_conflicts: UntimedConflicts = "timestamped_wins"
     systems: dict[str, SystemSettings] = Field(default_factory=lambda: SystemsTable().as_dict())
 
     _env: Mapping[str, str] | None = PrivateAttr(default=None)
@@ -291,6 +299,7 @@ def parse_settings(text: str, path: Path, env: Mapping[str, str] | None = None) 
         log_level=general.log_level,
         merge_threshold=document.matching.merge_threshold,
         review_threshold=document.matching.review_threshold,
+        untimed_conflicts=document.matching.untimed_conflicts,
         systems=document.systems.as_dict(),
     )
     settings._env = env

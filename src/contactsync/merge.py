@@ -1,19 +1,30 @@
 """Survivorship: one golden record per person, built field by field from its records.
 
-For every field:
+Each record brings, per field, the time that field last changed there
+(:mod:`contactsync.field_changes`): a record's change time dates only the fields
+that changed in it. For every field:
 
-* the newest change wins, by the source's own timestamp (``updated_at``; for a
-  system without one, such as Pylon, when contactsync first saw that record's
-  content: ``seen_at``);
-* equally new changes are decided by the configured system priority (lower
-  number wins; a system without one comes last), then by system name and record
-  id, so the result never depends on the order of the sources;
+* the newest change wins. Two vendor timestamps compare as times. A change in a
+  system without timestamps is dated by an interval (between two snapshots): it
+  wins over a timestamped change made before the interval began and loses to one
+  made after it ended; a timestamped change *inside* the interval is a conflict,
+  decided by ``untimed_conflicts`` (``"timestamped_wins"``, the default, or
+  ``"priority"``). A value only known from the first snapshot of an untimed system
+  (``first_seen``) loses to every dated value. A value contactsync wrote itself
+  loses to every value a user made;
+* every tie is decided by the configured system priority (lower number wins; a
+  system without one comes last), then system name, then record id, so the result
+  is a function of the records and their field times, never of their order;
 * an empty value never overwrites a filled one;
-* multi-valued fields (emails, phones, the organization's channels and refs) are
-  the union of all sources, the winning source's primary first;
-* the address is one value (its lines, city and postal code belong together).
+* emails and phones are merged item by item: an item is in the golden record when
+  the newest opinion about it, across the records, is that it is there (a removal
+  at time t beats an older copy elsewhere; a re-add after t brings it back), and
+  the newest choice of primary comes first;
+* the address is one value (its lines, city and postal code belong together);
+* the organization's refs and channels are unioned, newest record first.
 
-Every golden field keeps its provenance: which system and record said it, and when.
+Every golden field keeps its provenance: which system and record said it, when, and
+how that time was known.
 """
 
 from __future__ import annotations
@@ -21,83 +32,173 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import ValidationError
+
+from contactsync.field_changes import (
+    ORGANIZATION_NAME,
+    SCALAR_FIELDS,
+    FieldTime,
+    How,
+    aware,
+    record_stamp,
+)
 from contactsync.models import Contact, Organization, OrgChannel, Phone
 
-SCALAR_FIELDS = (
-    "first_name",
-    "middle_name",
-    "last_name",
-    "full_name",
-    "nickname",
-    "maiden_name",
-    "job_title",
-    "birthday",
-    "language",
-    "notes",
-    "reference",
-    "status",
-    "address",
-)
+UntimedRule = Literal["timestamped_wins", "priority"]
+UNTIMED_RULES: tuple[UntimedRule, ...] = ("timestamped_wins", "priority")
 _NEVER = datetime.min.replace(tzinfo=UTC)
 _LAST_PRIORITY = 1 << 30
 
 
 @dataclass(frozen=True)
 class SourceContact:
-    """One system's record of the person, with the system's own timestamp of its last change."""
+    """One system's record of the person: its content, its change times (the record's
+    own, and per field where known)."""
 
     system: str
     external_id: str
     contact: Contact
     updated_at: datetime | None = None
     seen_at: datetime | None = None  # when contactsync first saw this content (no own timestamp)
+    field_times: Mapping[str, FieldTime] | None = None
 
     @property
     def changed_at(self) -> datetime | None:
-        return _aware(self.updated_at) or _aware(self.seen_at)
+        return aware(self.updated_at) or aware(self.seen_at)
+
+    def time_of(self, key: str) -> FieldTime:
+        """When the field ``key`` last changed here (the record's time if not known)."""
+        if self.field_times is not None and key in self.field_times:
+            return self.field_times[key]
+        return record_stamp(self.updated_at, self.seen_at)
+
+    def has_opinion(self, key: str) -> bool:
+        return self.field_times is not None and key in self.field_times
+
+    @property
+    def made_by_users(self) -> bool:
+        """False for a record holding only what contactsync wrote there."""
+        times = self.field_times
+        return times is None or not times or any(not t.own for t in times.values())
 
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where a golden value came from."""
+    """Where a golden value came from (``removed``: the winning opinion about an
+    email or phone was its removal)."""
 
     system: str
     external_id: str
     at: datetime | None
+    how: How = "vendor"
+    since: datetime | None = None
+    removed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "system": self.system,
             "external_id": self.external_id,
             "at": self.at.isoformat() if self.at else None,
+            "how": self.how,
         }
+        if self.since is not None:
+            data["since"] = self.since.isoformat()
+        if self.removed:
+            data["removed"] = True
+        return data
 
     @classmethod
-    def of(cls, source: SourceContact) -> Provenance:
-        return cls(source.system, source.external_id, source.changed_at)
+    def of(cls, source: SourceContact, key: str | None = None, removed: bool = False) -> Provenance:
+        time = source.time_of(key) if key is not None else source.time_of("")
+        return cls(source.system, source.external_id, time.at, time.how, time.since, removed)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+@dataclass(frozen=True)
+class _Opinion:
+    """What one record says about one field: its value (None: removed) and when."""
+
+    source: SourceContact
+    time: FieldTime
+    value: Any
+
+
+class _Judge:
+    """Decides which of two opinions about the same field is the newer one."""
+
+    def __init__(
+        self, priority: Mapping[str, int], untimed: UntimedRule, own_counts: bool = False
+    ) -> None:
+        if untimed not in UNTIMED_RULES:
+            raise ValueError(f"untimed_conflicts must be one of {UNTIMED_RULES}, not {untimed!r}")
+        self.priority = priority
+        self.untimed = untimed
+        self.own_counts = own_counts
+
+    def rank(self, source: SourceContact) -> tuple[int, str, str]:
+        return (priority_of(self.priority, source.system), source.system, source.external_id)
+
+    def ordered(self, sources: Sequence[SourceContact]) -> list[SourceContact]:
+        return sorted(sources, key=self.rank)
+
+    def beats(self, challenger: _Opinion, incumbent: _Opinion) -> bool:
+        newer = self._newer(challenger.time, incumbent.time)
+        if newer is not None:
+            return newer
+        return self.rank(challenger.source) < self.rank(incumbent.source)
+
+    def _newer(self, left: FieldTime, right: FieldTime) -> bool | None:
+        """True if ``left`` is the newer change, False if ``right`` is, None for a tie."""
+        if left.own != right.own:
+            return right.own  # a user's value beats contactsync's own copy
+        left_dated = left.how != "first_seen" and left.at is not None
+        right_dated = right.how != "first_seen" and right.at is not None
+        if left_dated != right_dated:
+            return left_dated
+        if not left_dated:
+            return None
+        assert left.at is not None
+        assert right.at is not None
+        left_start = left.since if left.how == "interval" and left.since else left.at
+        right_start = right.since if right.how == "interval" and right.since else right.at
+        if left_start > right.at:
+            return True  # entirely after
+        if right_start > left.at:
+            return False
+        if left.how == right.how == "vendor":
+            return None  # the same instant
+        if "vendor" in (left.how, right.how) and self.untimed == "timestamped_wins":
+            return left.how == "vendor"
+        return None  # overlapping intervals, or the rule says priority
+
+    def winner(self, opinions: Sequence[_Opinion]) -> _Opinion | None:
+        """The newest opinion. contactsync's own copies have none: they are derived from
+        the golden record, and a system that cannot express a detail, or fills in a
+        default, would otherwise change the golden record it came from."""
+        best: _Opinion | None = None
+        for opinion in opinions:  # callers pass them in rank order: ties stay put
+            if opinion.time.own and not self.own_counts:
+                continue
+            if best is None or self.beats(opinion, best):
+                best = opinion
+        return best
+
+
+def priority_of(priority: Mapping[str, int], system: str) -> int:
+    return priority.get(system, _LAST_PRIORITY)
 
 
 def precedence(
     sources: Sequence[SourceContact], priority: Mapping[str, int]
 ) -> list[SourceContact]:
-    """Sources from the one that wins ties of every field to the one that loses them."""
+    """Sources from the newest record (by its own change time) to the oldest, ties by
+    priority, system and id: the order of the organization's refs and channels."""
 
     def rank(source: SourceContact) -> tuple[Any, ...]:
         moment = source.changed_at or _NEVER
-        return (
-            -moment.timestamp(),
-            priority.get(source.system, _LAST_PRIORITY),
-            source.system,
-            source.external_id,
-        )
+        return (-moment.timestamp(), priority_of(priority, source.system), source.system,
+                source.external_id)  # fmt: skip
 
     return sorted(sources, key=rank)
 
@@ -112,55 +213,105 @@ def _filled(value: Any) -> bool:
     return True
 
 
+def _provenance(opinion: _Opinion, removed: bool = False) -> Provenance:
+    time = opinion.time
+    return Provenance(
+        opinion.source.system, opinion.source.external_id, time.at, time.how, time.since, removed
+    )
+
+
 def merge(
-    sources: Sequence[SourceContact], priority: Mapping[str, int]
+    sources: Sequence[SourceContact],
+    priority: Mapping[str, int],
+    untimed: UntimedRule = "timestamped_wins",
 ) -> tuple[Contact, dict[str, Provenance]]:
-    """The golden contact of one person, and the provenance of each of its fields."""
+    """The golden contact of one person, and the provenance of each of its fields.
+
+    Only when what the users made is no contact on its own (every record holds only
+    contactsync's writes, or the users' values name nobody) do contactsync's own
+    copies count, as the users' would: a person is never left without a record."""
     if not sources:
         raise ValueError("merge needs at least one source record")
-    ordered = precedence(sources, priority)
-    values: dict[str, Any] = {}
     provenance: dict[str, Provenance] = {}
+    try:
+        values = _merged(sources, _Judge(priority, untimed), provenance)
+        return Contact.model_validate(values), provenance
+    except ValidationError:
+        provenance = {}
+        values = _merged(sources, _Judge(priority, untimed, own_counts=True), provenance)
+        return Contact.model_validate(values), provenance
+
+
+def _merged(
+    sources: Sequence[SourceContact], judge: _Judge, provenance: dict[str, Provenance]
+) -> dict[str, Any]:
+    ordered = judge.ordered(sources)
+    values: dict[str, Any] = {}
     for name in SCALAR_FIELDS:
-        for source in ordered:
-            value = getattr(source.contact, name)
-            if _filled(value):
-                values[name] = value
-                provenance[name] = Provenance.of(source)
-                break
-    values["emails"] = _union(
-        ordered, lambda c: c.emails, lambda e: e.address, "emails", provenance
-    )
-    values["phones"] = _with_extensions(
-        _union(ordered, lambda c: c.phones, lambda p: p.number, "phones", provenance), ordered
-    )
-    organization = _organization(ordered, provenance)
+        opinions = [
+            _Opinion(s, s.time_of(name), getattr(s.contact, name))
+            for s in ordered
+            if _filled(getattr(s.contact, name))
+        ]
+        best = judge.winner(opinions)
+        if best is not None:
+            values[name] = best.value
+            provenance[name] = _provenance(best)
+    values["emails"] = _items(judge, ordered, "emails", lambda c: c.emails, lambda e: e.address,
+                              provenance)  # fmt: skip
+    phones = _items(judge, ordered, "phones", lambda c: c.phones, lambda p: p.number, provenance)
+    values["phones"] = _with_extensions(phones, ordered)
+    newest_first = precedence(sources, judge.priority)
+    organization = _organization(judge, ordered, newest_first, provenance)
     if organization is not None:
         values["organization"] = organization
     moments = [s.changed_at for s in ordered if s.changed_at is not None]
     values["updated_at"] = max(moments) if moments else None
-    return Contact.model_validate(values), provenance
+    return values
 
 
-def _union(
+def _items(
+    judge: _Judge,
     ordered: Sequence[SourceContact],
+    field: str,
     items_of: Callable[[Contact], Sequence[Any]],
-    identity: Callable[[Any], Any],
-    path: str,
+    identity: Callable[[Any], str],
     provenance: dict[str, Provenance],
 ) -> list[Any]:
-    """All sources' items, once each, in precedence order (the winner's primary first)."""
-    seen: set[Any] = set()
-    merged: list[Any] = []
+    """The items the newest opinion about each keeps, the newest primary first."""
+    held = [{identity(item): item for item in reversed(items_of(s.contact))} for s in ordered]
+    known: list[str] = []
     for source in ordered:
-        for item in items_of(source.contact):
-            key = identity(item)
-            if key in seen:
-                continue
-            seen.add(key)
-            provenance[f"{path}[{len(merged)}]"] = Provenance.of(source)
-            merged.append(item.model_copy())
-    return merged
+        known += [identity(i) for i in items_of(source.contact)]
+        if source.field_times is not None:
+            known += sorted(
+                k.split(":", 1)[1] for k in source.field_times if k.startswith(field + ":")
+            )
+    kept: dict[str, Any] = {}
+    for item_id in dict.fromkeys(known):
+        key = f"{field}:{item_id}"
+        opinions = [
+            _Opinion(source, source.time_of(key), items.get(item_id))
+            for source, items in zip(ordered, held, strict=True)
+            if item_id in items or source.has_opinion(key)
+        ]
+        best = judge.winner(opinions)
+        if best is None:
+            continue
+        provenance[key] = _provenance(best, removed=best.value is None)
+        if best.value is not None:
+            kept[item_id] = best.value.model_copy()
+    primaries = [
+        _Opinion(source, source.time_of(f"{field}.primary"), identity(items_of(source.contact)[0]))
+        for source in ordered
+        if items_of(source.contact) and identity(items_of(source.contact)[0]) in kept
+    ]
+    primary = judge.winner(primaries)
+    if primary is None:
+        return list(kept.values())
+    provenance[f"{field}.primary"] = _provenance(primary)
+    first = kept.pop(primary.value)
+    return [first, *kept.values()]
 
 
 def _with_extensions(phones: list[Phone], ordered: Sequence[SourceContact]) -> list[Phone]:
@@ -179,18 +330,23 @@ def _with_extensions(phones: list[Phone], ordered: Sequence[SourceContact]) -> l
 
 
 def _organization(
-    ordered: Sequence[SourceContact], provenance: dict[str, Provenance]
+    judge: _Judge,
+    ordered: Sequence[SourceContact],
+    newest_first: Sequence[SourceContact],
+    provenance: dict[str, Provenance],
 ) -> Organization | None:
-    holders = [s for s in ordered if s.contact.organization is not None]
+    holders = [s for s in newest_first if s.contact.organization is not None and s.made_by_users]
     if not holders:
         return None
-    name = None
-    for source in holders:
-        org = source.contact.organization
-        if org is not None and _filled(org.name):
-            name = org.name
-            provenance["organization.name"] = Provenance.of(source)
-            break
+    names = [
+        _Opinion(s, s.time_of(ORGANIZATION_NAME), org.name)
+        for s in ordered
+        if (org := s.contact.organization) is not None and _filled(org.name)
+    ]
+    best = judge.winner(names)
+    name = best.value if best is not None else None
+    if best is not None:
+        provenance[ORGANIZATION_NAME] = _provenance(best)
     refs: dict[str, str] = {}
     for source in holders:
         org = source.contact.organization
@@ -198,16 +354,18 @@ def _organization(
             if system not in refs and ref:
                 refs[system] = ref
                 provenance[f"organization.refs.{system}"] = Provenance.of(source)
-    channels: list[OrgChannel] = _union(
-        holders,
-        lambda c: c.organization.channels if c.organization else [],
-        lambda ch: (ch.label, ch.telephone, ch.email, ch.website),
-        "organization.channels",
-        provenance,
-    )
+    seen: set[Any] = set()
+    channels: list[OrgChannel] = []
+    for source in holders:
+        for channel in source.contact.organization.channels if source.contact.organization else []:
+            key = (channel.label, channel.telephone, channel.email, channel.website)
+            if key not in seen:
+                seen.add(key)
+                provenance[f"organization.channels[{len(channels)}]"] = Provenance.of(source)
+                channels.append(channel.model_copy())
     if name is None and not refs and not channels:
         return None
     return Organization(name=name, refs=refs, channels=channels)
 
 
-__all__ = ["Provenance", "SourceContact", "merge", "precedence"]
+__all__ = ["UNTIMED_RULES", "Provenance", "SourceContact", "UntimedRule", "merge", "precedence"]

@@ -11,7 +11,6 @@ from pydantic import BaseModel
 from contactsync.models import content_hash
 from contactsync.state_core import (
     Row,
-    StoreCore,
     from_iso,
     from_json,
     json_object,
@@ -21,6 +20,7 @@ from contactsync.state_core import (
     to_iso,
     to_json,
 )
+from contactsync.state_field_times import FieldTimesMixin
 from contactsync.state_types import QuarantineEntry, RecordChange, StateError, StoredRecord
 
 DEFAULT_STREAM = "default"
@@ -70,7 +70,7 @@ def _quarantined(row: Row) -> QuarantineEntry:
     )
 
 
-class RecordsMixin(StoreCore):
+class RecordsMixin(FieldTimesMixin):
     # --- watermarks ------------------------------------------------------------------
 
     def get_watermark(self, system: str, stream: str = DEFAULT_STREAM) -> datetime | None:
@@ -123,23 +123,38 @@ class RecordsMixin(StoreCore):
         the record's source content and its times stay what its users last made them.
         ``raw_digest`` identifies ``raw`` under the mapping that gave ``hash`` (see
         :meth:`RecordScansMixin.stage_glances`); None when there is no such raw record.
+        The record's per-field change times follow from the diff with the stored
+        version (see :mod:`contactsync.state_field_times`).
         """
         now = to_iso(self._now())
+        payload_json = (
+            payload.model_dump(mode="json") if isinstance(payload, BaseModel) else dict(payload)
+        )
         with self.transaction():
-            before = self._scalar(
-                "SELECT hash FROM records WHERE system = ? AND external_id = ?",
+            stored = self._one(
+                "SELECT hash, payload, source_payload, updated_at, seen_at, person_id, "
+                "field_times FROM records WHERE system = ? AND external_id = ?",
                 (system, external_id),
             )
+            before = None if stored is None else stored["hash"]
             if person_id is not None:
                 person_id = self._live_person(person_id, system, external_id)
+            field_times = self._times_after(
+                system,
+                stored,
+                payload_json,
+                source_updated_at=source_updated_at,
+                own_write=own_write,
+                person_id=person_id,
+            )
             self._write(
                 """
                 INSERT INTO records (system, external_id, person_id, hash, payload, raw,
                                      seen_at, updated_at, deleted_at, unplanned, source_payload,
-                                     raw_digest)
+                                     raw_digest, field_times)
                 VALUES (:system, :external_id, :person_id, :hash, :payload, :raw, :now,
                         CASE WHEN :own THEN NULL ELSE :updated_at END, NULL, :unplanned,
-                        CASE WHEN :own THEN NULL ELSE :payload END, :raw_digest)
+                        CASE WHEN :own THEN NULL ELSE :payload END, :raw_digest, :field_times)
                 ON CONFLICT (system, external_id) DO UPDATE SET
                     person_id = COALESCE(excluded.person_id, records.person_id),
                     hash = excluded.hash, payload = excluded.payload, raw = excluded.raw,
@@ -149,14 +164,15 @@ class RecordsMixin(StoreCore):
                     source_payload = CASE WHEN :own THEN records.source_payload
                                           ELSE excluded.source_payload END,
                     deleted_at = NULL, unplanned = MAX(records.unplanned, excluded.unplanned),
-                    raw_digest = excluded.raw_digest
+                    raw_digest = excluded.raw_digest, field_times = excluded.field_times
                 """,
                 {
                     "system": system,
                     "external_id": external_id,
                     "person_id": person_id,
                     "hash": hash,
-                    "payload": to_json(payload),
+                    "payload": to_json(payload_json),
+                    "field_times": to_json(field_times),
                     "raw": opt_to_json(raw),
                     "now": now,
                     "updated_at": opt_iso(source_updated_at),

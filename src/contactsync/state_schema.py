@@ -296,6 +296,14 @@ def _value_problems(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0005_field_times")
+def _field_times(db: Database) -> None:
+    """``records.field_times``: per field key, when it last changed in that record and
+    how that time is known (see :mod:`contactsync.field_changes`). NULL for a record
+    stored before: its times are derived from ``source_payload`` when next needed."""
+    db.execute("ALTER TABLE records ADD COLUMN field_times TEXT")
+
+
 def migrate(db: Database) -> None:
     """Apply pending migrations; the caller holds a write transaction."""
     MIGRATIONS.apply(db)

@@ -19,7 +19,7 @@ import structlog
 from pydantic import ValidationError
 
 from contactsync.matching import MatchConfig, PersonIndex
-from contactsync.merge import SourceContact, merge
+from contactsync.merge import SourceContact, UntimedRule, merge
 from contactsync.models import (
     Action,
     Contact,
@@ -205,6 +205,7 @@ def rebuild_golden(
     priority: Mapping[str, int],
     propagating: frozenset[str] = frozenset(),
     channels: Mapping[tuple[str, str], list[OrgChannel]] | None = None,
+    untimed_conflicts: UntimedRule = "timestamped_wins",
 ) -> Contact | None:
     """Merge the person's live records into the golden record and save it.
 
@@ -212,10 +213,13 @@ def rebuild_golden(
     from the systems that keep them (Xurrent): the golden organization carries its
     channels, so outbound mappings can fall back on them (e.g. an office phone).
 
-    Each record takes part with the content its own users gave it: what contactsync
-    wrote there is derived from the golden record and never feeds back into it (a
-    system that cannot express a detail, or fills a default, would otherwise change
-    the golden record the next time the person is rebuilt).
+    Each record takes part with what it holds and the change time of each of its
+    fields (:mod:`contactsync.field_changes`): what contactsync wrote there carries
+    the time of the edit it came from and loses to every value a user made, so it
+    never overrides the golden record it was derived from (a system that cannot
+    express a detail, or fills a default, would otherwise change it).
+    ``untimed_conflicts`` decides a change in a system without timestamps against a
+    timestamped change inside its interval (see :mod:`contactsync.merge`).
 
     A record deleted in a system whose deletes propagate marks the person deleted
     (the planner then deletes or archives it elsewhere); a deletion elsewhere
@@ -223,11 +227,12 @@ def rebuild_golden(
     """
     sources: list[SourceContact] = []
     deleted_by_source = False
+    times = state.field_times_of_person(person_id)
     for record in state.records_for_person(person_id, include_deleted=True):
         if record.deleted:
             deleted_by_source = deleted_by_source or record.system in propagating
             continue
-        contact = load_source_contact(record)
+        contact = load_contact(record)
         if contact is not None:
             sources.append(
                 SourceContact(
@@ -236,11 +241,12 @@ def rebuild_golden(
                     contact=contact,
                     updated_at=record.source_updated_at,
                     seen_at=record.seen_at,
+                    field_times=times.get((record.system, record.external_id), {}),
                 )
             )
     if not sources:
         return None
-    golden, provenance = merge(sources, priority)
+    golden, provenance = merge(sources, priority, untimed_conflicts)
     golden = with_org_channels(golden, channels or {})
     if deleted_by_source:
         golden = golden.model_copy(update={"status": ContactStatus.DELETED})
