@@ -37,6 +37,14 @@ pytestmark = pytest.mark.slow
 PEOPLE = 60
 SEED = 3
 CRASH_SEED = 20260607
+#: a killed run's lease (one-shot commands hold one too) lapses this fast here
+LEASE_SECONDS = 1.0
+SHORT_LEASE = {"CONTACTSYNC_LEASE_TTL": str(LEASE_SECONDS)}
+
+
+def after_a_kill() -> None:
+    """Wait until the lease of a run killed by SIGKILL has lapsed."""
+    time.sleep(LEASE_SECONDS + 0.3)
 
 
 def crash_plan(seed: int) -> list[str]:
@@ -74,15 +82,15 @@ def test_a_backfill_killed_at_seeded_points_ends_like_an_uninterrupted_one(
         expected_creates = created(reference)
 
     with sandbox(tmp_path / "crashed", options) as crashed:
+        env = {**crashed.env, **SHORT_LEASE}
         for spec in crash_plan(CRASH_SEED):
-            run = contactsync(
-                "backfill", "--json", config=crashed.config, env=crashed.env, crash_at=spec
-            )
+            run = contactsync("backfill", "--json", config=crashed.config, env=env, crash_at=spec)
             assert run.returncode == -signal.SIGKILL, (
                 f"{spec}: the run was not killed (exit {run.returncode}); "
                 f"the crash point was never reached\n{run.stderr[-2000:]}"
             )
-        final = contactsync("backfill", "--json", config=crashed.config, env=crashed.env)
+            after_a_kill()
+        final = contactsync("backfill", "--json", config=crashed.config, env=env)
         assert final.returncode == 0, final.stderr[-2000:]
         actual = crashed.end_state()
         actual_creates = created(crashed)
@@ -132,7 +140,8 @@ def _user_sets_title(adapter: Adapter, external_id: str, title: str) -> None:
 def test_an_update_in_flight_at_a_crash_never_undoes_a_later_user_edit(tmp_path: Path) -> None:
     options = SandboxOptions(people=30, seed=SEED, rate_limits="off")
     with sandbox(tmp_path / "inflight", options) as box:
-        assert contactsync("backfill", config=box.config, env=box.env).returncode == 0
+        env = {**box.env, **SHORT_LEASE}
+        assert contactsync("backfill", config=box.config, env=env).returncode == 0
         with StateStore.open(box.state_path) as state:
             held: dict[str, dict[str, str]] = {}
             for record in state.iter_records():
@@ -151,18 +160,19 @@ def test_an_update_in_flight_at_a_crash_never_undoes_a_later_user_edit(tmp_path:
                 "--systems",
                 "xurrent,trackops",
                 config=box.config,
-                env=box.env,
+                env=env,
                 crash_at="after_vendor_answer:1",
             )
             assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
             with StateStore.open(box.state_path) as state:
                 in_flight = state.in_flight_actions("trackops")
             assert [entry.action.external_id for entry in in_flight] == [ids["trackops"]]
-            time.sleep(1.1)
+            after_a_kill()  # (longer than a second: the edit is later to the second, too)
             _user_sets_title(users["trackops"], ids["trackops"], "Chief Listener")
 
             for _ in range(2):  # the recovery, then whatever it queued for the others
-                assert contactsync("sync", config=box.config, env=box.env).returncode == 0
+                synced = contactsync("sync", config=box.config, env=env)
+                assert synced.returncode == 0, synced.stderr[-2000:]
             titles = {
                 system: users[system].read_record(external_id).payload.get(TITLE_READ[system])
                 for system, external_id in ids.items()
