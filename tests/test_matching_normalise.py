@@ -208,3 +208,31 @@ def test_full_name_only_is_parsed_into_parts() -> None:
     assert compare_last(parsed, features(person(first_name="Mary", last_name="Smith")))[0] == (
         "part"
     )
+
+
+# --- unicode clean-up: compatibility forms, invisible characters, look-alikes ---------
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("Jo\u200bhn", "john"),  # zero-width space
+        ("An\u200dn\ufeff", "ann"),  # zero-width joiner, byte-order mark
+        ("Mar\u00adtin", "martin"),  # soft hyphen
+        ("\uff2a\uff4f\uff48\uff4e", "john"),  # full-width letters
+        ("P\u0430ul", "paul"),  # Cyrillic a in a Latin word
+        ("\u0421\u043e\u0440\u0435r", "coper"),  # Cyrillic C, o, p, e with a Latin r
+        ("J\u03bfhn", "john"),  # Greek omicron
+    ],
+)
+def test_invisible_and_look_alike_characters_are_cleaned(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+def test_a_word_wholly_in_another_script_is_not_turned_into_latin() -> None:
+    assert fold("\u0410\u043d\u043d\u0430") != "ahha"  # Cyrillic Anna is no spoof
+
+
+def test_emails_with_look_alike_letters_agree_with_the_plain_address() -> None:
+    assert normalise_email(" J\u043ehn@Ex\u0430mple.com ") == "john@example.com"
+    assert normalise_email("jo\u200bhn@example.com") == "john@example.com"

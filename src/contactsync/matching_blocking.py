@@ -9,8 +9,9 @@ scored. The passes:
   so one substituted, dropped, added or swapped digit still meets);
 * names: every nickname root of the first name with the last (and maiden) name,
   as an unordered pair (first and last swapped still meet); phonetic keys
-  (metaphone, via ``jellyfish``) of the last name with the first initial and of the
-  first name with the last initial, so typos in one name still meet;
+  (metaphone, :func:`contactsync.matching_names.phonetic`) of the last name with the
+  first initial and of the first name with the last initial, so typos in one name
+  still meet;
 * weak pairs: birthday + an initial, birthday + postal code, street + postal code
   or city, name + postal code, name + organization, last name + postal code.
 
@@ -23,10 +24,8 @@ mailbox, a switchboard), and its members still meet through their other keys.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
-import jellyfish
-
+from contactsync.matching_names import phonetic
 from contactsync.matching_normalise import Features
 
 MAX_BLOCK = 60
@@ -42,12 +41,6 @@ IDENTIFIER_PREFIXES = ("e:", "p:")
 
 def _pair(a: str, b: str) -> str:
     return f"{a}|{b}" if a <= b else f"{b}|{a}"
-
-
-@lru_cache(maxsize=65536)
-def phonetic(name: str) -> str:
-    """The metaphone code of a folded name (``chandler`` and ``chnadler``: ``XNTLR``)."""
-    return jellyfish.metaphone(name)[:5] if name else ""
 
 
 def deletions(value: str) -> set[str]:

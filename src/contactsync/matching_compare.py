@@ -3,16 +3,24 @@
 Fields and their levels (level 0 is always ``missing``: one side has nothing to say):
 
 =========  ===============================================================================
-first      exact, nickname, typo, initial, middle (goes by the middle name), similar, differ
-last       exact, maiden, part (of a double name), typo, similar, differ
+first      exact, nickname, typo, initial, middle (goes by the middle name), phonetic
+           (same metaphone code), similar (Jaro-Winkler >= 0.9), differ
+last       exact, maiden, part (of a double name), typo, phonetic, similar, differ
 middle     agree (an initial counts), differ
-email      same (a personal address), role (only role or shared mailboxes agree), differ
-phone      mobile, landline (any other personal number), shared, differ
-reference  same, typo (one edit), differ
+email      same (a personal address), typo (one edit in the local part, or up to two in
+           the domain), local (the same local part at another domain), masked
+           (``j***@x.com`` fits the other), role (only role or shared mailboxes agree),
+           differ
+phone      mobile, landline (any other personal number), near (one digit off or two
+           swapped, or one number the other with an extension or extra digits), shared,
+           differ
+reference  same, typo (one edit, a swap of neighbours counts as one), near (two edits),
+           differ
 birthday   same, near (one digit, or day and month swapped), differ
 street     same (the first address line), typo (two edits), differ
 place      postal (code), city, city_typo, differ
-org        same (one name a prefix of the other, legal forms dropped), differ
+org        same (one name a prefix of the other, legal forms dropped), similar (a typo
+           or Jaro-Winkler >= 0.92), differ
 =========  ===============================================================================
 
 Levels compared on a value's frequency (``exact`` names, streets, postal codes,
@@ -24,8 +32,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, JaroWinkler
 
+from contactsync.matching_channels import email_level, phones_near
 from contactsync.matching_names import compare_first, compare_last, crossed, is_typo, swapped
 from contactsync.matching_normalise import Features
 from contactsync.matching_stats import Frequencies
@@ -43,22 +52,39 @@ FIELDS = (
     "org",
 )
 LEVELS: dict[str, tuple[str, ...]] = {
-    "first": ("missing", "exact", "nickname", "typo", "initial", "middle", "similar", "differ"),
-    "last": ("missing", "exact", "maiden", "part", "typo", "similar", "differ"),
+    "first": (
+        "missing",
+        "exact",
+        "nickname",
+        "typo",
+        "initial",
+        "middle",
+        "phonetic",
+        "similar",
+        "differ",
+    ),
+    "last": ("missing", "exact", "maiden", "part", "typo", "phonetic", "similar", "differ"),
     "middle": ("missing", "agree", "differ"),
-    "email": ("missing", "same", "role", "differ"),
-    "phone": ("missing", "mobile", "landline", "shared", "differ"),
-    "reference": ("missing", "same", "typo", "differ"),
+    "email": ("missing", "same", "typo", "local", "masked", "role", "differ"),
+    "phone": ("missing", "mobile", "landline", "near", "shared", "differ"),
+    "reference": ("missing", "same", "typo", "near", "differ"),
     "birthday": ("missing", "same", "near", "differ"),
     "street": ("missing", "same", "typo", "differ"),
     "place": ("missing", "postal", "city", "city_typo", "differ"),
-    "org": ("missing", "same", "differ"),
+    "org": ("missing", "same", "similar", "differ"),
 }
 FIRST, LAST, MIDDLE, EMAIL, PHONE, REFERENCE, BIRTHDAY, STREET, PLACE, ORG = range(len(FIELDS))
 _LEVEL = {name: {level: i for i, level in enumerate(LEVELS[name])} for name in FIELDS}
 
 # First-name levels that mean two different people (the household rule applies).
 DISAGREEING_FIRST = frozenset({_LEVEL["first"]["similar"], _LEVEL["first"]["differ"]})
+
+SIMILAR_ORG_JW = 0.92
+# Reference ids two edits apart are "near" only when at least this long.
+NEAR_REFERENCE_LENGTH = 7
+# Email levels between two personal addresses, strongest first.
+_EMAIL_ORDER = ("typo", "local", "masked", "differ")
+_EMAIL_RANK = {level: rank for rank, level in enumerate(_EMAIL_ORDER)}
 
 SharedTest = Callable[[str], bool]
 Vector = tuple[int, ...]
@@ -106,6 +132,8 @@ def compare(
         if a.org == b.org or a.org.startswith(b.org) or b.org.startswith(a.org):
             org = "same"
             tf[ORG] = surprise("org", a.org if len(a.org) <= len(b.org) else b.org)
+        elif is_typo(a.org, b.org) or JaroWinkler.similarity(a.org, b.org) >= SIMILAR_ORG_JW:
+            org = "similar"
         else:
             org = "differ"
     levels = (
@@ -136,15 +164,22 @@ def _email(a: Features, b: Features, is_shared: SharedTest) -> str:
         if any(not is_shared(value) for value in personal):
             return "same"
         return "role"
-    mine = any(not is_shared(e) for e in a.personal_emails)
-    theirs = any(not is_shared(e) for e in b.personal_emails)
-    return "differ" if mine and theirs else "missing"
+    mine = [e for e in a.personal_emails if not is_shared(e)]
+    theirs = [e for e in b.personal_emails if not is_shared(e)]
+    if not mine or not theirs:
+        return "missing"
+    best = min(_EMAIL_RANK[email_level(x, y)] for x in mine for y in theirs)
+    return _EMAIL_ORDER[best]
 
 
 def _phone(a: Features, b: Features, is_shared: SharedTest) -> str:
     if not a.phones or not b.phones:
         return "missing"
     if a.phones.isdisjoint(b.phones):
+        mine = [n for n in a.phones if not is_shared(n)]
+        theirs = [n for n in b.phones if not is_shared(n)]
+        if any(phones_near(x, y) for x in mine for y in theirs):
+            return "near"
         return "differ"
     common = a.phones & b.phones
     personal = [number for number in common if not is_shared(number)]
@@ -160,9 +195,12 @@ def _reference(a: Features, b: Features) -> str:
         return "missing"
     if a.reference == b.reference:
         return "same"
-    long_enough = min(len(a.reference), len(b.reference)) >= 5
-    if long_enough and OSA.distance(a.reference, b.reference, score_cutoff=1) <= 1:
+    shorter = min(len(a.reference), len(b.reference))
+    edits = OSA.distance(a.reference, b.reference, score_cutoff=2)
+    if shorter >= 5 and edits <= 1:
         return "typo"
+    if shorter >= NEAR_REFERENCE_LENGTH and edits <= 2:
+        return "near"
     return "differ"
 
 

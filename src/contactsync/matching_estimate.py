@@ -98,14 +98,24 @@ def _other_first(vector: Vector) -> bool:
 # first names disagree, households included.
 STRANGERS: dict[tuple[str, str], Callable[[Vector], bool]] = {
     ("email", "same"): _unrelated,
+    ("email", "typo"): _unrelated,
+    ("email", "local"): _unrelated,
+    ("email", "masked"): _unrelated,
     ("phone", "mobile"): _unrelated,
     ("phone", "landline"): _other_first,
+    ("phone", "near"): _other_first,
     ("reference", "same"): _unrelated,
     ("reference", "typo"): _unrelated,
+    ("reference", "near"): _unrelated,
 }
 WEAKER_IDENTIFIER_LEVELS = (
+    (("email", "same"), ("email", "typo")),
+    (("email", "typo"), ("email", "local")),
+    (("email", "same"), ("email", "masked")),
     (("phone", "mobile"), ("phone", "landline")),
+    (("phone", "landline"), ("phone", "near")),
     (("reference", "same"), ("reference", "typo")),
+    (("reference", "typo"), ("reference", "near")),
 )
 
 _STRONG = {

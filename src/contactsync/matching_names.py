@@ -4,14 +4,18 @@ Each comparison returns a *level*; :mod:`contactsync.matching_scoring` turns lev
 into evidence. First names: ``exact``, ``nickname`` (a shared nickname root),
 ``typo`` (one edit; two for long names), ``initial`` (``J`` and ``John``),
 ``middle`` (one goes by the other's middle name), ``similar`` (Jaro-Winkler at
-least 0.9 but more edits), ``differ``, ``missing``. Last names: ``exact``,
-``maiden`` (one record's maiden name is the other's last name), ``part`` (one
-double-barrelled name contains the other), ``typo``, ``similar``, ``differ``,
+least 0.9 but more edits), ``phonetic`` (the same metaphone code), ``differ``,
+``missing``. Last names: ``exact``, ``maiden`` (one record's maiden name is the
+other's last name), ``part`` (one double-barrelled name contains the other),
+``typo``, ``phonetic``, ``similar``, ``differ``,
 ``missing``.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import jellyfish
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from contactsync.matching_normalise import Features
@@ -21,12 +25,33 @@ LastLevel = str
 
 SIMILAR_JW = 0.9
 # First-name levels under which two records can be one person.
-COMPATIBLE_FIRST = frozenset({"exact", "nickname", "typo", "initial", "middle", "missing"})
+COMPATIBLE_FIRST = frozenset(
+    {"exact", "nickname", "typo", "initial", "middle", "phonetic", "missing"}
+)
+
+
+@lru_cache(maxsize=65536)
+def phonetic(name: str) -> str:
+    """The metaphone code of a folded name (``chandler`` and ``chnadler``: ``XNTLR``)."""
+    return jellyfish.metaphone(name)[:5] if name else ""
+
+
+# Shorter metaphone codes say too little (``john`` and ``jane`` are both ``JN``).
+MIN_PHONETIC_CODE = 3
+
+
+def sounds_alike(a: str, b: str) -> bool:
+    """The same metaphone code, of at least MIN_PHONETIC_CODE letters."""
+    code = phonetic(a)
+    return len(code) >= MIN_PHONETIC_CODE and code == phonetic(b)
 
 
 def is_typo(a: str, b: str) -> bool:
-    """One edit apart (adjacent swaps count as one); two for names of eight letters or more."""
+    """One edit apart (adjacent swaps count as one); two for names of eight letters or more.
+    A three-letter name only with two neighbours swapped (``pia``, ``pai``)."""
     shorter = min(len(a), len(b))
+    if shorter == 3 and len(a) == len(b):
+        return sorted(a) == sorted(b) and OSA.distance(a, b, score_cutoff=1) <= 1
     if shorter < 4:
         return False
     allowed = 2 if shorter >= 8 else 1
@@ -49,6 +74,8 @@ def compare_first(a: Features, b: Features) -> tuple[FirstLevel, str]:
         return "typo", ""
     if (a.middle and a.middle == b.first) or (b.middle and b.middle == a.first):
         return "middle", ""
+    if sounds_alike(a.first, b.first):
+        return "phonetic", ""
     if JaroWinkler.similarity(a.first, b.first) >= SIMILAR_JW:
         return "similar", ""
     return "differ", ""
@@ -70,6 +97,8 @@ def compare_last(a: Features, b: Features) -> tuple[LastLevel, str]:
         return "part", ""
     if is_typo(a.last, b.last):
         return "typo", ""
+    if sounds_alike(a.last, b.last):
+        return "phonetic", ""
     if JaroWinkler.similarity(a.last, b.last) >= SIMILAR_JW:
         return "similar", ""
     return "differ", ""

@@ -1,8 +1,10 @@
 """Normalisation: a ``Contact`` turned into the comparable features the matcher uses.
 
-* text is unicode-folded (``Müller`` -> ``muller``, ``Ørsted`` -> ``orsted``,
+* text is cleaned first (NFKC, zero-width characters dropped, look-alike letters
+  of other alphabets folded: :mod:`contactsync.matching_unicode`), then
+  unicode-folded (``Müller`` -> ``muller``, ``Ørsted`` -> ``orsted``,
   ``Straße`` -> ``strasse``), lower-cased, punctuation dropped;
-* emails are trimmed and case-folded (the model already validated them);
+* emails are trimmed, cleaned the same way and case-folded;
 * phones are E.164 (the model parsed them with the configured default region);
   :func:`normalise_phone` does the same for raw text;
 * names: a name given only as ``full_name`` is parsed (``nameparser``); a first
@@ -23,6 +25,7 @@ from functools import lru_cache
 from nameparser import HumanName
 
 from contactsync.matching_nicknames import name_roots
+from contactsync.matching_unicode import clean_text
 from contactsync.models import Contact, PhoneType, normalize_phone
 
 _FOLDS = str.maketrans(
@@ -168,7 +171,7 @@ def fold(text: str | None) -> str:
 
 @lru_cache(maxsize=262144)
 def _fold(text: str) -> str:
-    text = text.translate(_FOLDS)
+    text = clean_text(text).translate(_FOLDS)
     if not text.isascii():
         decomposed = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
@@ -183,8 +186,9 @@ def compact(text: str | None) -> str:
 
 
 def normalise_email(address: str | None) -> str:
-    """Trimmed and case-folded; ``""`` for nothing."""
-    return (address or "").strip().casefold()
+    """Trimmed, cleaned (see :mod:`contactsync.matching_unicode`: zero-width characters
+    and look-alike letters) and case-folded; ``""`` for nothing."""
+    return clean_text((address or "").strip()).casefold()
 
 
 def is_role_mailbox(address: str) -> bool:

@@ -51,6 +51,7 @@ DEFAULT_M: dict[str, dict[str, float]] = {
         "typo": 0.04,
         "initial": 0.03,
         "middle": 0.01,
+        "phonetic": 0.01,
         "similar": 0.02,
         "differ": 0.03,
     },
@@ -59,28 +60,42 @@ DEFAULT_M: dict[str, dict[str, float]] = {
         "maiden": 0.03,
         "part": 0.01,
         "typo": 0.04,
+        "phonetic": 0.01,
         "similar": 0.02,
         "differ": 0.05,
     },
     "middle": {"agree": 0.85, "differ": 0.15},
-    "email": {"same": 0.6, "role": 0.05, "differ": 0.35},
-    "phone": {"mobile": 0.45, "landline": 0.2, "shared": 0.05, "differ": 0.3},
-    "reference": {"same": 0.95, "typo": 0.03, "differ": 0.02},
+    "email": {
+        "same": 0.6,
+        "typo": 0.03,
+        "local": 0.02,
+        "masked": 0.02,
+        "role": 0.05,
+        "differ": 0.28,
+    },
+    "phone": {"mobile": 0.45, "landline": 0.2, "near": 0.03, "shared": 0.05, "differ": 0.27},
+    "reference": {"same": 0.93, "typo": 0.03, "near": 0.02, "differ": 0.02},
     "birthday": {"same": 0.92, "near": 0.04, "differ": 0.04},
     "street": {"same": 0.7, "typo": 0.1, "differ": 0.2},
     "place": {"postal": 0.75, "city": 0.1, "city_typo": 0.02, "differ": 0.13},
-    "org": {"same": 0.75, "differ": 0.25},
+    "org": {"same": 0.75, "similar": 0.05, "differ": 0.2},
 }
 # u: P(level | two people) before any data is seen, for levels not listed here: 0.01,
 # and 0.97 for "differ".
 DEFAULT_U: dict[str, dict[str, float]] = {
-    "first": {"exact": 0.005, "nickname": 0.004, "typo": 0.002, "initial": 0.004},
-    "last": {"exact": 0.002, "maiden": 0.0001, "part": 0.001, "typo": 0.002},
+    "first": {
+        "exact": 0.005,
+        "nickname": 0.004,
+        "typo": 0.002,
+        "initial": 0.004,
+        "phonetic": 0.002,
+    },
+    "last": {"exact": 0.002, "maiden": 0.0001, "part": 0.001, "typo": 0.002, "phonetic": 0.002},
     "middle": {"agree": 0.1, "differ": 0.9},
     "birthday": {"same": 1 / 25000, "near": 0.0005, "differ": 0.99},
     "street": {"same": 0.0005, "typo": 0.0005, "differ": 0.99},
     "place": {"postal": 0.005, "city": 0.02, "city_typo": 0.001, "differ": 0.9},
-    "org": {"same": 0.002, "differ": 0.95},
+    "org": {"same": 0.002, "similar": 0.002, "differ": 0.95},
 }
 # Levels weighed on the value: u = the value's share x this factor.
 VALUE_LEVELS: dict[tuple[str, str], float] = {
@@ -95,10 +110,15 @@ VALUE_LEVELS: dict[tuple[str, str], float] = {
 # Identifier levels: u = this many / N.
 IDENTIFIER_LEVELS: dict[tuple[str, str], float] = {
     ("email", "same"): 1.0,
+    ("email", "typo"): 4.0,
+    ("email", "local"): 20.0,
+    ("email", "masked"): 50.0,
     ("phone", "mobile"): 1.0,
     ("phone", "landline"): 4.0,
+    ("phone", "near"): 30.0,
     ("reference", "same"): 1.0,
     ("reference", "typo"): 30.0,
+    ("reference", "near"): 300.0,
 }
 ZERO_LEVELS = frozenset({("email", "role"), ("phone", "shared")})
 # Evidence a household or a team shares: void when the first names disagree.

@@ -1,0 +1,65 @@
+"""Near matches of emails and phone numbers (two different values that may be one).
+
+* Emails: one edit in the local part at the same domain (``jonh.smith@x.com``), up
+  to two in the domain with the same local part (``gmial.com``), the same local part
+  at another domain, and masked values (``j***@x.com``, ``jo**th@x.com``: what is
+  shown must fit the other address, at the same domain).
+* Phones (E.164): one digit off or two neighbours swapped in the same length, or one
+  number being the other with an extension or extra digits appended.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rapidfuzz.distance import OSA
+
+MASK = "*"
+# Local parts shorter than this are too common for a near match to mean anything.
+MIN_LOCAL = 4
+# Digits two numbers must share from the start before extra digits count as an extension.
+MIN_PHONE_DIGITS = 10
+
+
+@lru_cache(maxsize=65536)
+def _split(address: str) -> tuple[str, str]:
+    local, _, domain = address.rpartition("@")
+    return local, domain
+
+
+def _fits_mask(masked: str, other: str) -> bool:
+    """Whether ``other`` could be what ``masked`` hides (the shown start and end fit)."""
+    head, _, rest = masked.partition(MASK)
+    tail = rest.rpartition(MASK)[2] if MASK in rest else rest
+    if not head or MASK in other:
+        return False
+    return len(other) >= len(head) + len(tail) and other.startswith(head) and other.endswith(tail)
+
+
+def email_level(first: str, second: str) -> str:
+    """``typo``, ``local``, ``masked`` or ``differ`` for two different personal emails."""
+    local_a, domain_a = _split(first)
+    local_b, domain_b = _split(second)
+    if MASK in local_a or MASK in local_b:
+        if domain_a == domain_b and (
+            _fits_mask(local_a, local_b) if MASK in local_a else _fits_mask(local_b, local_a)
+        ):
+            return "masked"
+        return "differ"
+    shorter = min(len(local_a), len(local_b))
+    if shorter < MIN_LOCAL:
+        return "differ"
+    if domain_a == domain_b:
+        return "typo" if OSA.distance(local_a, local_b, score_cutoff=1) <= 1 else "differ"
+    if local_a == local_b:
+        close = OSA.distance(domain_a, domain_b, score_cutoff=2) <= 2
+        return "typo" if close else "local"
+    return "differ"
+
+
+def phones_near(first: str, second: str) -> bool:
+    """One digit off, two neighbours swapped, or an extension / extra digits appended."""
+    if len(first) == len(second):
+        return OSA.distance(first, second, score_cutoff=1) <= 1
+    shorter, longer = sorted((first, second), key=len)
+    return len(shorter) >= MIN_PHONE_DIGITS and longer.startswith(shorter)
