@@ -45,7 +45,10 @@ Outbound sources: any inbound target, plus
 * ``name``: all name parts, for the ``join_name`` transform (full_name when set).
 
 ``from`` may list several sources; the first that holds a value wins. Empty values
-are left out of the payload, so it holds only mapped fields that have a value.
+are left out of the payload, so it holds only mapped fields that have a value. An
+outbound rule may declare its vendor field's limit and how to fit a longer value:
+``max_length = 255`` with ``fit = "truncate"`` (and ``marker = "…"``) or ``fit = "drop"``
+(see :mod:`contactsync.mapping_fit`).
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ from contactsync.models import (
     DEFAULT_REGION,
     Contact,
     FieldError,
+    content_hash,
     parse_contact,
 )
 
@@ -120,6 +124,8 @@ class Mapping:
         self.file = file
         # (step, rule value, direction, region) -> its context: made once, not per value
         self._contexts: dict[tuple[int, int, Direction, str], TransformContext] = {}
+        # top-level payload key -> digests of the values the system refused there
+        self._refused: dict[str, set[str]] = {}
 
     @property
     def system(self) -> str:
@@ -307,11 +313,22 @@ class Mapping:
                     value = jsonable(
                         self._run(rule.transforms, found, "outbound", rule.value, default_region)
                     )
+                if rule.fit is not None:
+                    value = rule.fit.apply(value)
                 if not is_empty(value):
                     write_path(payload, rule.path, value)
             except (ValueError, TypeError) as exc:  # TransformError, PathTypeError, custom
                 errors.append(FieldError(field=rule.label, message=str(exc), value=shown(found)))
+        for key in self._refused.keys() & payload.keys():
+            if content_hash(payload[key]) in self._refused[key]:
+                del payload[key]  # the system refused exactly this value for this field
         return payload, errors
+
+    def refuse(self, key: str, value_digest: str) -> None:
+        """Leave the value whose :func:`~contactsync.models.content_hash` is
+        ``value_digest`` out of payload field ``key`` from now on: the system refused it
+        there (see :mod:`contactsync.sync_field_fit`), so sending it again cannot help."""
+        self._refused.setdefault(key, set()).add(value_digest)
 
 
 def load_mappings(directory: Path) -> dict[str, Mapping]:

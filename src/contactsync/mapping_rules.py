@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from contactsync.mapping_fit import FIT_KEYS, compile_fit
 from contactsync.mapping_locate import TomlLocator
 from contactsync.mapping_paths import Key, PathSyntaxError, Step, parse_path
 from contactsync.mapping_schema import (
@@ -39,7 +40,7 @@ from contactsync.mapping_transforms import (
 from contactsync.models import SYSTEMS, ContactStatus
 
 INBOUND_KEYS = ("from", "to", "transforms", "kind", "value", "only_if", "unless")
-OUTBOUND_KEYS = ("from", "to", "transforms", "select", "index", "all", "value")
+OUTBOUND_KEYS = ("from", "to", "transforms", "select", "index", "all", "value", *FIT_KEYS)
 TOP_KEYS = ("system", "version", "enums", "inbound", "outbound")
 
 _SOURCE_RE = re.compile(
@@ -199,7 +200,10 @@ class _Compiler:
             joined = any(t.transform.name == "join_name" for t in transforms)
             if any(s.field == "name" for s in sources) and not joined:
                 self.problem(line_of("from"), f"{where}: source 'name' needs transform join_name")
-        if not sources or path is None or transforms is None:
+        fit, fit_problems = compile_fit(rule, line_of, where)
+        for line, message in fit_problems:
+            self.problem(line, message)
+        if not sources or path is None or transforms is None or fit_problems:
             return None
         return OutboundRule(
             index + 1,
@@ -209,6 +213,7 @@ class _Compiler:
             path,
             transforms,
             rule.get("value"),
+            fit,
         )
 
     def _status_enum(self, transforms: tuple[TransformStep, ...], line: int, where: str) -> None:

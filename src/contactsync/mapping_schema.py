@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from contactsync.mapping_fit import FieldFit
 from contactsync.mapping_paths import Step
 from contactsync.mapping_transforms import Transform
 from contactsync.models import ChannelLabel, EmailType, PhoneType
@@ -113,6 +114,8 @@ class OutboundRule:
     path: tuple[Step, ...]
     transforms: tuple[TransformStep, ...]
     value: Any = None
+    #: the vendor field's limit and how a longer value is fitted to it (see mapping_fit)
+    fit: FieldFit | None = None
 
     @property
     def label(self) -> str:

@@ -31,6 +31,7 @@ from contactsync.sync_claims import (
     names_by_system,
     unique_values_by_system,
 )
+from contactsync.sync_field_fit import install_refusals
 from contactsync.sync_load import Loader
 from contactsync.sync_outbox import guard_deletes, retry_or_supersede
 from contactsync.sync_pass import (
@@ -90,6 +91,7 @@ class Engine:
         self.state = state
         self.adapters = adapters
         self.mappings = mappings
+        install_refusals(state, mappings)  # values a system refused stay out of its writes
         self.org_channels: dict[tuple[str, str], list[OrgChannel]] = {}
 
     @classmethod

@@ -31,6 +31,7 @@ from contactsync.models import ActionKind, SourceRef, SystemCounts, dumped_conte
 from contactsync.state import OutboxEntry, StateError, StateStore
 from contactsync.sync_conditional import ConditionalWrites, Replan, Verdict, capable, needs_read
 from contactsync.sync_contending import contending_creates
+from contactsync.sync_field_fit import retry_without_refused_fields
 
 log = structlog.get_logger(__name__)
 
@@ -210,7 +211,11 @@ class Loader:
                 self._delete(entry)
         except _AlreadyHandled:
             return True
-        except SyncError as exc:
+        except SyncError as refused:
+            # a refusal naming a field: sent once more without it (sync_field_fit)
+            exc = retry_without_refused_fields(self, entry, refused)
+            if exc is None:
+                return True
             self.counts.failed += 1
             self.state.fail(entry.id, self.redact(str(exc)))
             log.warning("action failed", system=self.system, action=entry.key, error=str(exc))
