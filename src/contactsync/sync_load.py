@@ -84,12 +84,10 @@ class Loader:
 
     def recover_interrupted(self) -> None:
         """Finish the actions a killed run left in flight, in queue order: a create is
-        looked up first (reconciled) and only sent if it is certainly absent; an update
-        is checked against the record as it is now (done if it landed, planned again if
-        the record changed, sent if it still holds what the plan read); a delete is sent
-        again. Then up to :data:`RECONCILE_PER_RUN` failed creates are looked up, the
-        longest-waiting first. Done before anything is read, so the next extract
-        recognises these writes as contactsync's own."""
+        looked up first and only sent if it is certainly absent; an update is checked
+        against the record first (:meth:`_checked`); a delete is sent again. Then up to
+        :data:`RECONCILE_PER_RUN` failed creates are looked up, longest-waiting first.
+        Done before anything is read, so the next extract sees these writes as ours."""
         for entry in self.state.in_flight_actions(self.system):
             if self.state.requeue(entry.id):
                 fresh = self.state.get_action(entry.id)
@@ -141,11 +139,9 @@ class Loader:
             # Persons planned again because a record changed under a write: their new
             # actions were queued behind the pages already read.
             for _ in range(REPLANNED_SWEEPS):
-                replanned = self.checks.replanned
-                if not replanned:
+                if not self.checks.replanned:
                     break
-                self.checks.replanned = 0
-                self._run_creates(pool)
+                self.checks.replanned = 0  # (creates wait for the next run's order)
                 for page in self._pages(creates=False):
                     list(pool.map(self.execute, page))
 
