@@ -15,11 +15,17 @@ from typing import Any
 
 import pytest
 
-from contactsync.config import load_settings
+from contactsync.adapters.base import RawRecord, WriteResult
+from contactsync.config import DEFAULT_MAPPINGS_DIR, load_settings
+from contactsync.mapping import load_mappings
+from contactsync.models import Action, ActionKind, FieldChange, SystemCounts
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.sandbox.server import SandboxServer
 from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
+from contactsync.state import StateStore
 from contactsync.sync import Engine
+from contactsync.sync_load import Loader
+from contactsync.sync_stage import stage_records
 
 PEOPLE = 40
 SEED = 11
@@ -105,3 +111,121 @@ def test_an_edit_between_plan_and_load_is_not_overwritten_and_propagates(
     golden = engine.state.get_person(person)
     assert golden is not None
     assert golden.golden.get("job_title") == "Chief Listener"
+
+
+# --- the loader's decision, against a stand-in vendor ------------------------------------
+
+MAPPINGS = load_mappings(DEFAULT_MAPPINGS_DIR)
+RECORD_ID = "7"
+
+
+def grow_record(title: str) -> dict[str, Any]:
+    return {
+        "id": 7,
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "email": "ann@x.io",
+        "job_position": title,
+        "dates": {"updated": "2026-06-15T09:30:00.000000Z"},
+    }
+
+
+class OneRecordVendor:
+    """Holds one Grow CRM record; records the updates it is sent."""
+
+    system = "growcrm"
+    unique_fields = ("email",)
+    can_read_record = True
+    stamp_fields: tuple[str, ...] = ()
+
+    def __init__(self, held: dict[str, Any]) -> None:
+        self.held = held
+        self.sent: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+
+    def read_record(self, external_id: str) -> RawRecord:
+        return RawRecord(external_id, dict(self.held), None)
+
+    def update(
+        self, external_id: str, payload: dict[str, Any], *, current: dict[str, Any] | None = None
+    ) -> WriteResult:
+        self.sent.append((payload, current))
+        self.held["job_position"] = payload["position"]
+        return WriteResult(external_id, dict(self.held))
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> Iterator[tuple[StateStore, int, list[list[str]]]]:
+    """A state holding the record as read (title "Clerk") and a queued update of its
+    title to "Manager", planned against that read; and the replans asked for."""
+    with StateStore.open(tmp_path / "state.sqlite") as state:
+        person = state.create_person()
+        stage_records(
+            state,
+            "growcrm",
+            [RawRecord(RECORD_ID, grow_record("Clerk"))],
+            MAPPINGS["growcrm"],
+            "US",
+        )
+        state.link("growcrm", RECORD_ID, person)
+        action = Action(
+            kind=ActionKind.UPDATE,
+            system="growcrm",
+            person_id=person,
+            external_id=RECORD_ID,
+            changes=[FieldChange(field="position", before="Clerk", after="Manager")],
+            payload={"position": "Manager"},
+        )
+        state.enqueue([action], state.start_run("sync"))
+        yield state, state.pending_actions("growcrm")[0].id, []
+
+
+def loader_for(state: StateStore, vendor: OneRecordVendor, replans: list[list[str]]) -> Loader:
+    return Loader(
+        state,
+        vendor,  # type: ignore[arg-type]
+        MAPPINGS["growcrm"],
+        "US",
+        SystemCounts(),
+        replan=lambda persons: replans.append(list(persons)),
+    )
+
+
+def test_an_unchanged_record_is_written_against_what_it_holds_now(
+    loaded: tuple[StateStore, int, list[list[str]]],
+) -> None:
+    state, action_id, replans = loaded
+    vendor = OneRecordVendor(grow_record("Clerk") | {"phone": "555-0100"})
+    loader_for(state, vendor, replans).run(concurrency=1)
+    assert [payload for payload, _current in vendor.sent] == [{"position": "Manager"}]
+    assert vendor.sent[0][1] == grow_record("Clerk") | {"phone": "555-0100"}  # as read now
+    assert state.get_action(action_id).status == "done"  # type: ignore[union-attr]
+    assert replans == []
+
+
+def test_an_in_flight_update_that_landed_is_done_without_a_second_write(
+    loaded: tuple[StateStore, int, list[list[str]]],
+) -> None:
+    state, action_id, replans = loaded
+    state.mark_in_flight(action_id)  # sent, then the run died before the answer was kept
+    vendor = OneRecordVendor(grow_record("Manager"))
+    loader_for(state, vendor, replans).recover_interrupted()
+    assert vendor.sent == []
+    assert state.get_action(action_id).status == "done"  # type: ignore[union-attr]
+    assert state.pushed_hash("growcrm", RECORD_ID)  # our write: its echo is recognised
+
+
+def test_a_record_changed_since_the_plan_is_not_written_but_staged_and_replanned(
+    loaded: tuple[StateStore, int, list[list[str]]],
+) -> None:
+    state, action_id, replans = loaded
+    vendor = OneRecordVendor(grow_record("Owner"))  # a user's edit after the plan read it
+    loader_for(state, vendor, replans).run(concurrency=1)
+    assert vendor.sent == []
+    entry = state.get_action(action_id)
+    assert entry is not None
+    assert entry.status == "skipped"
+    assert "changed since it was read" in (entry.last_error or "")
+    stored = state.get_record("growcrm", RECORD_ID)
+    assert stored is not None
+    assert stored.payload["job_title"] == "Owner"  # staged: a change of its own
+    assert replans == [[state.resolve_person(entry.action.person_id)]]
