@@ -635,3 +635,14 @@ def test_status_counts(store: StateStore) -> None:
     assert report.systems["growcrm"].records == 0
     assert report.systems["growcrm"].last_run is None
     assert (report.persons_total, report.persons_merged, report.review_open) == (1, 1, 1)
+
+
+def test_runs_left_running_are_closed_as_interrupted_by_a_later_run(store: StateStore) -> None:
+    dead = store.start_run("backfill", ["pylon"])
+    finished = store.start_run("sync")
+    store.finish_run(finished, "ok")
+    current = store.start_run("sync")
+    assert store.close_interrupted_runs(current) == [dead]
+    runs = {run.run_id: run.status for run in store.list_runs()}
+    assert runs == {dead: RunStatus.INTERRUPTED, finished: RunStatus.OK, current: "running"}
+    assert store.close_interrupted_runs(current) == [], "closed twice"

@@ -62,6 +62,15 @@ def _systems(value: str | None) -> list[str] | None:
     return [s.strip() for s in value.split(",") if s.strip()] if value else None
 
 
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="If another run holds the state's lease, wait for it instead of refusing.",
+    ),
+]
+
+
 def _pass(
     ctx: typer.Context,
     kind: Literal["backfill", "sync", "plan"],
@@ -69,6 +78,7 @@ def _pass(
     since: datetime | None = None,
     systems: str | None = None,
     force_deletes: bool = False,
+    wait: bool = False,
 ) -> None:
     from contactsync import commands
 
@@ -81,6 +91,7 @@ def _pass(
         since=since,
         systems=_systems(systems),
         force_deletes=force_deletes,
+        wait=wait,
     )
     commands.report(outcome, kind, as_json=as_json)
     raise typer.Exit(outcome.summary.exit_code)
@@ -97,11 +108,12 @@ def backfill(
         bool, typer.Option("--force-deletes", help="Apply deletes past max_delete_share.")
     ] = False,
     as_json: JsonOption = False,
+    wait: WaitOption = False,
 ) -> None:
     """Full history (or from --since) from every enabled system, then load."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    _pass(ctx, "backfill", as_json, since, systems, force_deletes)
+    _pass(ctx, "backfill", as_json, since, systems, force_deletes, wait)
 
 
 @app.command()
@@ -112,14 +124,15 @@ def sync(
         bool, typer.Option("--force-deletes", help="Apply deletes past max_delete_share.")
     ] = False,
     as_json: JsonOption = False,
+    wait: WaitOption = False,
 ) -> None:
     """One incremental pass."""
-    _pass(ctx, "sync", as_json, None, systems, force_deletes)
+    _pass(ctx, "sync", as_json, None, systems, force_deletes, wait)
 
 
 @app.command()
 def plan(ctx: typer.Context, systems: SystemsOption = None, as_json: JsonOption = False) -> None:
-    """The same pass up to the outbox; writes nothing to any system."""
+    """The same pass up to the outbox, on a copy of the state; writes nothing anywhere."""
     _pass(ctx, "plan", as_json, None, systems)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,11 +26,20 @@ from contactsync.config import ConfigError, Settings, load_settings
 from contactsync.errors import set_default_redactor
 from contactsync.logs import configure_logging, redact
 from contactsync.mapping import MappingError
-from contactsync.state import OutboxEntry, OutboxStatus, StateError, StateStore
+from contactsync.state import (
+    OutboxEntry,
+    OutboxStatus,
+    RunRecord,
+    RunStatus,
+    StateError,
+    StateStore,
+)
+from contactsync.state_file import copy_state
 from contactsync.sync import Engine, RunOutcome
 from contactsync.sync_preflight import unreachable
 
 USAGE_EXIT = 2
+RECENT_RUNS = 50  # status lists the interrupted runs among these
 console = Console(stderr=False)
 err_console = Console(stderr=True)
 
@@ -58,9 +68,9 @@ def load(config: Path, log_format: str | None) -> Settings:
 
 
 @contextmanager
-def engine_for(settings: Settings) -> Iterator[Engine]:
+def engine_for(settings: Settings, state_path: Path | None = None) -> Iterator[Engine]:
     try:
-        engine = Engine.from_settings(settings, dict(os.environ))
+        engine = Engine.from_settings(settings, dict(os.environ), state_path=state_path)
     except (ConfigError, MappingError, StateError) as exc:
         raise fail(str(exc)) from None
     try:
@@ -93,6 +103,7 @@ def run_pass(
     since: datetime | None = None,
     systems: Sequence[str] | None = None,
     force_deletes: bool = False,
+    wait: bool = False,
 ) -> RunOutcome:
     unknown = [s for s in systems or () if s not in settings.systems]
     if unknown:
@@ -101,7 +112,11 @@ def run_pass(
     if problem is not None:
         raise fail(problem)
     interactive = not as_json and sys.stderr.isatty()
-    with engine_for(settings) as engine, progress_bars(interactive) as progress:
+    with (
+        pass_state(settings, kind, wait=wait) as state_path,
+        engine_for(settings, state_path) as engine,
+        progress_bars(interactive) as progress,
+    ):
         tasks: dict[str, TaskID] = {}
 
         def tick(system: str) -> None:
@@ -115,6 +130,41 @@ def run_pass(
             kind, since=since, systems=systems, force_deletes=force_deletes, progress=tick
         )
     return outcome
+
+
+@contextmanager
+def pass_state(
+    settings: Settings, kind: Literal["backfill", "sync", "plan"], *, wait: bool
+) -> Iterator[Path]:
+    """The state file a pass works on. ``sync`` and ``backfill`` work on the state under
+    the lease ``run`` holds (refused when another run holds it, exit 1; with ``wait``
+    they stand by). ``plan`` changes nothing, so it takes no lease and works on a
+    private copy: it never waits for, nor holds up, a scheduler that is running."""
+    from contactsync.lease import LeaseHeld, held
+    from contactsync.scheduler import lease_ttl
+
+    if kind == "plan":
+        with tempfile.TemporaryDirectory(prefix="contactsync-plan-") as folder:  # mode 0700
+            copy = Path(folder) / "state.sqlite"
+            try:
+                copy_state(settings.state_path, copy)
+            except StateError as exc:
+                raise fail(str(exc)) from None
+            yield copy
+        return
+    try:
+        ttl = lease_ttl()
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    try:
+        with held(settings.state_path, ttl, wait=wait) as ours:
+            if not ours:
+                raise fail("stopped while waiting for the lease", code=1)
+            yield settings.state_path
+    except LeaseHeld as exc:
+        raise fail(f"{exc} (with --wait, this command waits for it)", code=1) from None
+    except StateError as exc:
+        raise fail(str(exc)) from None
 
 
 def report(outcome: RunOutcome, kind: str, *, as_json: bool) -> None:
@@ -139,6 +189,7 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
         status = store.status_counts()
         quarantined = store.list_quarantine()
         failed = store.list_actions(OutboxStatus.FAILED)
+        interrupted = [r for r in store.list_runs(RECENT_RUNS) if r.status is RunStatus.INTERRUPTED]
         value_problems = store.list_value_problems()
         refusals = store.list_field_refusals()
     if as_json:
@@ -157,6 +208,10 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
         ]
         payload["value_problems"] = render.value_problems_json(value_problems)
         payload["field_refusals"] = render.field_refusals_json(refusals)
+        payload["interrupted_runs"] = [
+            {"run_id": r.run_id, "kind": r.kind.value, "started_at": r.started_at.isoformat()}
+            for r in interrupted
+        ]
         typer.echo(json.dumps(payload, sort_keys=True))
         return
     console.print(render.status_table(status))
@@ -168,6 +223,18 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
         console.print(render.field_refusals_table(refusals))
     if failed:
         console.print(failed_actions_table(failed))
+    if interrupted:
+        console.print(interrupted_runs_table(interrupted))
+
+
+def interrupted_runs_table(runs: Sequence[RunRecord]) -> Table:
+    """Recent runs whose process died (killed, or the machine went down) mid-run."""
+    table = Table(title=f"interrupted runs (died while running): {len(runs)}")
+    for column in ("run", "kind", "started"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(run.run_id, run.kind.value, run.started_at.isoformat(timespec="seconds"))
+    return table
 
 
 def failed_actions_table(entries: Sequence[OutboxEntry]) -> Table:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -27,23 +26,16 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from contactsync.config import Settings
+from contactsync.lease import LEASE_NAME, LeaseHeld, holder_name, take, take_when_free
 from contactsync.state import StateStore
 
 log = structlog.get_logger(__name__)
 
-LEASE_NAME = "scheduler"
+__all__ = ["LEASE_NAME", "LeaseHeld", "Scheduler", "holder_name", "lease_ttl"]
+
 LEASE_TTL = timedelta(seconds=60)
 HEARTBEAT = timedelta(seconds=20)
 LEASE_TTL_ENV = "CONTACTSYNC_LEASE_TTL"
-MAX_STANDBY_POLL = 5.0
-
-
-class LeaseHeld(Exception):
-    """Another scheduler holds the lease on this state file."""
-
-
-def holder_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def lease_ttl(environ: Mapping[str, str] | None = None) -> timedelta:
@@ -88,26 +80,15 @@ class Scheduler:
         self._closed = False  # the lease given back and the state closed: no more passes
 
     def acquire(self) -> None:
-        if not self.state.acquire_lease(LEASE_NAME, self.holder, self.lease_ttl):
-            current = self.state.lease_holder(LEASE_NAME)
-            who = f"{current.holder} until {current.expires_at.isoformat()}" if current else "?"
-            raise LeaseHeld(f"another contactsync run holds the lease on this state: {who}")
+        """Take the lease, or :class:`LeaseHeld` naming the holder."""
+        take(self.state, self.holder, self.lease_ttl)
 
     def wait_for_lease(self) -> bool:
         """Stand by until the lease is ours (True) or SIGTERM/SIGINT came (False)."""
         signal.signal(signal.SIGTERM, self._stop_waiting)
         signal.signal(signal.SIGINT, self._stop_waiting)
-        poll = min(MAX_STANDBY_POLL, self.lease_ttl.total_seconds() / 4)
-        told = False
-        while not self._stopping.is_set():
-            try:
-                self.acquire()
-                return True
-            except LeaseHeld as exc:
-                if not told:
-                    log.info("standing by for the lease", holder=self.holder, reason=str(exc))
-                    told = True
-            self._stopping.wait(poll)
+        if take_when_free(self.state, self.holder, self.lease_ttl, self._stopping):
+            return True
         self.state.close()
         return False
 

@@ -258,6 +258,24 @@ class StateStore(OutboxMixin, PersonsMixin, RecordScansMixin, ValueProblemsMixin
         )
         return None if row is None else LeaseHolder(row["holder"], from_iso(row["expires_at"]))
 
+    # --- runs that died ---------------------------------------------------------------
+
+    def close_interrupted_runs(self, current_run_id: str) -> list[str]:
+        """Close as ``interrupted`` every run but ``current_run_id`` still marked
+        ``running``, and return their ids. Only the lease holder starts runs that write,
+        one at a time (``plan`` works on a copy), so such a run's process died."""
+        with self.transaction():
+            rows = self._all(
+                "SELECT run_id FROM runs WHERE status = 'running' AND run_id != ?",
+                (current_run_id,),
+            )
+            self._write(
+                "UPDATE runs SET status = 'interrupted', finished_at = ? "
+                "WHERE status = 'running' AND run_id != ?",
+                (to_iso(self._now()), current_run_id),
+            )
+        return [str(row["run_id"]) for row in rows]
+
     # --- status ----------------------------------------------------------------------
 
     def status_counts(self) -> StatusReport:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from contactsync.state_types import StateError
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 #: the table sqlite-utils keeps its applied migrations in (``state_schema.migrate``)
 MIGRATIONS_TABLE = "_sqlite_migrations"
 
@@ -34,20 +33,20 @@ def not_a_state(path: Path, why: str) -> StateError:
 
 
 def check_existing(path: Path) -> None:
-    """Refuse an existing ``path`` that cannot be a state file (before SQLite opens it)."""
+    """Refuse an existing ``path`` that cannot be a state file (before SQLite opens it).
+
+    Only ``stat`` and ``access``, never a descriptor of our own: closing one would drop
+    the POSIX locks every SQLite connection of this process holds on the file, and
+    another process could then checkpoint and remove the WAL under them. What is in
+    the file is SQLite's to read (:func:`check_opened`)."""
     if not path.is_file():
         raise not_a_state(path, "not a regular file")
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise not_a_state(path, f"cannot be read: {exc.strerror or exc}") from exc
+    if not os.access(path, os.R_OK):
+        raise not_a_state(path, "cannot be read by this user")
     if not os.access(path, os.W_OK):
         raise not_a_state(path, "not writable by this user")
-    if not header and not _wal_holds_data(path):
+    if path.stat().st_size == 0 and not _wal_holds_data(path):
         raise not_a_state(path, "the file is empty: zero bytes")
-    if header and header != SQLITE_HEADER:
-        raise not_a_state(path, "not an SQLite database")
 
 
 def check_opened(conn: sqlite3.Connection, path: Path) -> None:
@@ -59,8 +58,8 @@ def check_opened(conn: sqlite3.Connection, path: Path) -> None:
             str(row[0])
             for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-    except sqlite3.DatabaseError as exc:
-        raise not_a_state(path, f"damaged: {exc}") from exc
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
+        raise not_a_state(path, f"damaged or not SQLite: {exc}") from exc
     if problems != ["ok"]:
         raise not_a_state(path, f"damaged: {'; '.join(problems[:3])}")
     if tables and MIGRATIONS_TABLE not in tables:
@@ -75,3 +74,30 @@ def _wal_holds_data(path: Path) -> bool:
         return wal.stat().st_size > 0
     except OSError:
         return False
+
+
+def copy_state(source: Path, target: Path) -> bool:
+    """Copy the state at ``source`` to ``target`` (one consistent snapshot, read-only on
+    ``source``, through SQLite's online backup: a writer there is never blocked). False,
+    and nothing copied, when ``source`` does not exist (a new state)."""
+    if not source.exists():
+        return False
+    check_existing(source)
+    try:
+        reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise not_a_state(source, f"cannot be opened: {exc}") from exc
+    try:
+        check_opened(reader, source)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)  # private, like it
+        os.close(fd)
+        writer = sqlite3.connect(target)
+        try:
+            reader.backup(writer)
+        finally:
+            writer.close()
+    except sqlite3.Error as exc:
+        raise StateError(f"{source}: cannot copy the state: {exc}") from exc
+    finally:
+        reader.close()
+    return True

@@ -304,6 +304,35 @@ def _field_times(db: Database) -> None:
     db.execute("ALTER TABLE records ADD COLUMN field_times TEXT")
 
 
+@MIGRATIONS(name="0007_runs_interrupted")
+def _runs_interrupted(db: Database) -> None:
+    """``runs.status`` may be ``interrupted``: a run a later one finds still
+    ``running`` (its process died) is closed so. SQLite cannot change a CHECK
+    constraint in place, so the table is rebuilt (nothing refers to it)."""
+    db.execute(
+        """
+        CREATE TABLE runs_rebuilt (
+            run_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('backfill', 'sync', 'plan')),
+            systems TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL
+                CHECK (status IN ('running', 'ok', 'partial', 'failed', 'interrupted')),
+            summary TEXT
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO runs_rebuilt (run_id, kind, systems, started_at, finished_at, status, "
+        "summary) SELECT run_id, kind, systems, started_at, finished_at, status, summary "
+        "FROM runs"
+    )
+    db.execute("DROP TABLE runs")
+    db.execute("ALTER TABLE runs_rebuilt RENAME TO runs")
+    db.execute("CREATE INDEX runs_started_at ON runs (started_at)")
+
+
 def migrate(db: Database) -> None:
     """Apply pending migrations; the caller holds a write transaction."""
     MIGRATIONS.apply(db)

@@ -37,6 +37,7 @@ class RunStatus(StrEnum):
     OK = "ok"
     PARTIAL = "partial"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # found still running by a later run: its process died
 
 
 class ReviewStatus(StrEnum):

@@ -1,9 +1,10 @@
 """One run, end to end: extract, stage, match, merge, plan, load, commit.
 
 :class:`Engine` wires the steps of DESIGN.md together. A ``plan`` run goes as far
-as the outbox inside one transaction that is rolled back, so it changes nothing
-anywhere; ``backfill`` and ``sync`` differ only in their windows (a backfill reads
-everything, or from ``--since``).
+as the outbox inside one transaction that is rolled back (and the command runs it
+on a copy of the state), so it changes nothing anywhere; ``backfill`` and ``sync``
+differ only in their windows (a backfill reads everything, or from ``--since``).
+Failures are isolated per system and per person (``sync_pass``).
 """
 
 from __future__ import annotations
@@ -68,8 +69,6 @@ log = structlog.get_logger(__name__)
 
 RunKindName = Literal["backfill", "sync", "plan"]
 Progress = Callable[[str], None]
-
-
 __all__ = ["Engine", "Progress", "RunKindName", "RunOutcome", "adapter_context"]
 
 
@@ -131,6 +130,9 @@ class Engine:
         counts = {name: SystemCounts() for name in chosen}
         requests_before = {name: a.request_count for name, a in self.adapters.items()}
         outcome = RunOutcome(RunSummary(run_id=run_id, systems=counts))
+        if kind != "plan":
+            for dead in self.state.close_interrupted_runs(run_id):
+                log.warning("an earlier run died while running; closed as interrupted", run=dead)
         try:
             if kind == "plan":
                 with suppress(_DryRun), self.state.transaction():
@@ -167,7 +169,8 @@ class Engine:
             result = self._extract(name, kind, started, since, outcome, progress)
             if result is not None:
                 staged.append(result)
-        self.org_channels = self._read_org_channels(chosen, outcome)
+        sources = [name for name in chosen if self.settings.systems[name].is_source]
+        self.org_channels = read_org_channels(self.adapters, sources, outcome)
         staged += unplanned_leftovers(self.state, staged)
         # Matching, merging, planning and queueing commit together, and only then are
         # the records marked planned: a run killed on the way leaves them for the next.
@@ -183,13 +186,6 @@ class Engine:
             counts = outcome.summary.systems.get(action.system)
             if counts is not None and kind == "plan":
                 count_planned(counts, action)
-
-    def _read_org_channels(
-        self, chosen: list[str], outcome: RunOutcome
-    ) -> dict[tuple[str, str], list[OrgChannel]]:
-        """Organizations' own channels (a snapshot) from the systems that keep them."""
-        sources = [name for name in chosen if self.settings.systems[name].is_source]
-        return read_org_channels(self.adapters, sources, outcome)
 
     def _extract(
         self,

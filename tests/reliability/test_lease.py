@@ -7,6 +7,8 @@ store opened in one process (the scheduler's, beside the engine's) keeps SQLite'
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +23,7 @@ from typing import IO, TypeVar
 
 import pytest
 
+from contactsync import lease
 from contactsync.config import load_settings
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.sandbox.server import BASE_PATHS
@@ -205,3 +208,99 @@ def test_the_heartbeat_keeps_the_lease_through_a_pass_longer_than_the_lease(
             signal.signal(signum, handler)
     assert passes, "no pass started"
     assert not lapses, f"the lease lapsed during a long pass: {lapses[:3]}"
+
+
+def contactsync_sync(box: Sandbox, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "contactsync", "--config", str(box.config), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+class _SlowAtFirst:
+    """A fault injector that answers the first ``count`` requests slowly."""
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+
+    def pick(self) -> str | None:
+        self.left -= 1
+        return "slow" if self.left >= 0 else None
+
+
+def test_two_one_shot_syncs_at_once_the_second_refuses_naming_the_holder_or_waits(
+    box: Sandbox,
+) -> None:
+    env = {**box.env, "CONTACTSYNC_LEASE_TTL": str(TTL_SECONDS)}
+    trackops = box.server.simulators["trackops"]
+    # the backfill's first read (Trackops' first page) takes 8 s: the backfill holds the
+    # lease while the second command starts
+    trackops.options = dataclasses.replace(trackops.options, slow_seconds=8.0)
+    trackops.faults = _SlowAtFirst(1)  # type: ignore[assignment]
+    started = datetime.now(UTC)
+    first = contactsync_sync(box, "backfill", env=env)
+    try:
+        held = wait_for(lambda: holder(box.state_path), 60, "the backfill's lease")
+        assert held.holder.endswith(f":{first.pid}")
+        second = contactsync_sync(box, "sync", env=env)
+        out, err = second.communicate(timeout=60)
+        assert second.returncode == 1, err
+        assert f"holds the lease on this state: {held.holder}" in err, err
+        assert "--wait" in err
+        waiting = contactsync_sync(box, "sync", "--wait", "--json", env=env)
+        assert first.wait(timeout=180) == 0, first.communicate()[1][-2000:]
+        out, err = waiting.communicate(timeout=120)
+        assert waiting.returncode == 0, err[-2000:]
+        assert json.loads(out)["status"] == "ok"
+        assert STANDBY_LOG in err, "the --wait sync never stood by: it did not wait"
+    finally:
+        for process in (first,):
+            if process.poll() is None:
+                process.kill()
+    with StateStore.open(box.state_path) as store:
+        runs = [run for run in store.list_runs(10) if run.started_at > started]
+        assert len(runs) == 2, "exactly the backfill and the waiting sync ran"
+        backfill, sync = sorted(runs, key=lambda run: run.started_at)
+        assert backfill.finished_at is not None
+        assert sync.started_at >= backfill.finished_at, "the two passes overlapped"
+        assert store.lease_holder("scheduler") is None, "a one-shot kept the lease"
+
+
+def test_plan_runs_while_another_run_holds_the_lease_and_changes_nothing(box: Sandbox) -> None:
+    assert contactsync_sync(box, "backfill", env=box.env).wait(timeout=180) == 0
+    with StateStore.open(box.state_path) as store:
+        assert store.acquire_lease("scheduler", "elsewhere:42", timedelta(minutes=5))
+        runs_before = [run.run_id for run in store.list_runs(100)]
+    plan = contactsync_sync(box, "plan", "--json", env=box.env)
+    out, err = plan.communicate(timeout=120)
+    assert plan.returncode == 0, err[-2000:]
+    assert "actions" in json.loads(out) or json.loads(out), out[:300]
+    with StateStore.open(box.state_path) as store:
+        assert [run.run_id for run in store.list_runs(100)] == runs_before, "plan wrote a run"
+        current = store.lease_holder("scheduler")
+        assert current is not None
+        assert current.holder == "elsewhere:42"
+
+
+def test_a_one_shot_lease_is_renewed_through_a_pass_longer_than_it_and_given_back(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite"
+    ttl = timedelta(seconds=0.5)
+    with lease.held(path, ttl, heartbeat=timedelta(seconds=0.1)) as ours:
+        assert ours
+        mine = holder(path)
+        assert mine is not None
+        for _ in range(10):  # 1.5 s: three lifetimes of the lease
+            time.sleep(0.15)
+            current = holder(path)
+            assert current is not None, "the lease lapsed during the pass"
+            assert current.holder == mine.holder
+    assert holder(path) is None, "the lease was not given back"
+    with StateStore.open(path) as store:
+        assert store.acquire_lease("scheduler", "elsewhere:1", timedelta(minutes=1))
+    with pytest.raises(lease.LeaseHeld, match="elsewhere:1"), lease.held(path, ttl):
+        pytest.fail("the block ran while another process held the lease")

@@ -6,6 +6,7 @@ only a missing file is a new state.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -72,11 +73,14 @@ def test_an_unreadable_state_file_is_refused(
     path = tmp_path / "state.sqlite"
     StateStore.open(path).close()
 
-    def denied(*args: object, **kwargs: object) -> None:
+    def denied(target: Path, mode: int) -> bool:
         # chmod 000 cannot make a file unreadable for root (the test may run as root)
-        raise PermissionError(13, "Permission denied")
+        if target == path and mode == os.R_OK:
+            return False
+        return real_access(target, mode)
 
-    monkeypatch.setattr(Path, "open", denied)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", denied)
     with pytest.raises(StateError, match=r"not a contactsync state file \(cannot be read"):
         StateStore.open(path)
 
