@@ -229,3 +229,44 @@ def test_a_record_changed_since_the_plan_is_not_written_but_staged_and_replanned
     assert stored is not None
     assert stored.payload["job_title"] == "Owner"  # staged: a change of its own
     assert replans == [[state.resolve_person(entry.action.person_id)]]
+
+
+def test_a_run_after_fifty_failed_creates_whose_lookups_crash_completes_and_reports(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert engine.run("backfill").summary.status == "ok"
+    state = engine.state
+    creates = []
+    for index in range(50):
+        person = state.create_person()
+        creates.append(
+            Action(
+                kind=ActionKind.CREATE,
+                system="growcrm",
+                person_id=person,
+                payload={
+                    "first_name": "Lost",
+                    "last_name": f"Create{index}",
+                    "email": f"l{index}@x.io",
+                },
+            )
+        )
+    state.enqueue(creates, state.start_run("sync"))
+    for entry in state.pending_actions("growcrm"):
+        state.mark_in_flight(entry.id)
+        state.fail(entry.id, "growcrm create contact: connection reset")
+    lookups: list[str] = []
+
+    def exploding_lookup(payload: dict[str, Any], person_id: str) -> str | None:
+        lookups.append(person_id)
+        raise RuntimeError("lookup answer unreadable")
+
+    monkeypatch.setattr(engine.adapters["growcrm"], "find_existing", exploding_lookup)
+    outcome = engine.run("sync")
+
+    assert outcome.summary.status == "partial", outcome.errors  # finished, not "failed"
+    assert not [error for error in outcome.errors if error.startswith("run failed")]
+    failed = state.list_actions("failed", "growcrm")
+    assert len(failed) == 50  # each reported on its own action, none lost
+    assert all("lookup answer unreadable" in (entry.last_error or "") for entry in failed)
+    assert len(lookups) >= 20  # looked up, and every crash of a lookup caught
