@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -160,14 +160,14 @@ class _Judge:
             return None
         assert left.at is not None
         assert right.at is not None
-        left_start = left.since if left.how == "interval" and left.since else left.at
-        right_start = right.since if right.how == "interval" and right.since else right.at
-        if left_start > right.at:
-            return True  # entirely after
-        if right_start > left.at:
-            return False
         if left.how == right.how == "vendor":
-            return None  # the same instant
+            return None if left.at == right.at else left.at > right.at
+        left_start, left_end = _span(left.at, left)
+        right_start, right_end = _span(right.at, right)
+        if left_start > right_end:
+            return True  # entirely after
+        if right_start > left_end:
+            return False
         if "vendor" in (left.how, right.how) and self.untimed == "timestamped_wins":
             return left.how == "vendor"
         return None  # overlapping intervals, or the rule says priority
@@ -183,6 +183,19 @@ class _Judge:
             if best is None or self.beats(opinion, best):
                 best = opinion
         return best
+
+
+#: Vendors keep change times to the second (Trackops) or finer: a timestamp stands
+#: for the second it names when it is set against a snapshot interval, so a change
+#: truncated to just before an interval began is not taken for one made before it.
+VENDOR_RESOLUTION = timedelta(seconds=1)
+
+
+def _span(at: datetime, time: FieldTime) -> tuple[datetime, datetime]:
+    """When a dated change may have happened, earliest and latest."""
+    if time.how == "interval":
+        return (time.since or at, at)
+    return (at, at + VENDOR_RESOLUTION)
 
 
 def priority_of(priority: Mapping[str, int], system: str) -> int:

@@ -33,6 +33,9 @@ class Target:
     cannot_hold: str | None = None
     #: another person in this system has the same name: creating needs allow_duplicates
     name_taken: bool = False
+    #: top-level vendor fields whose current value came from an email or phone the
+    #: golden record no longer has (a user removed it): emptied, not left as they are
+    clear: frozenset[str] = frozenset()
 
 
 def flatten(payload: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -47,23 +50,34 @@ def flatten(payload: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def diff(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[FieldChange]:
+def diff(
+    desired: Mapping[str, Any], current: Mapping[str, Any], clear: Iterable[str] = ()
+) -> list[FieldChange]:
     """Fields whose desired value is set and differs from the current one.
 
-    A field the golden record leaves empty is not an instruction to erase it.
+    A field the golden record leaves empty is not an instruction to erase it, except
+    the ``clear`` fields (top-level) that the current record fills.
     """
     want, have = flatten(desired), flatten(current)
-    return [
+    changes = [
         FieldChange(field=path, before=have.get(path), after=value)
         for path, value in sorted(want.items())
         if value not in (None, "", [], {}) and have.get(path) != value
     ]
+    for path in sorted(set(clear)):
+        if want.get(path) in (None, "", [], {}) and have.get(path) not in (None, "", [], {}):
+            changes.append(FieldChange(field=path, before=have.get(path), after=None))
+    return changes
 
 
 def changed_subset(desired: Mapping[str, Any], changes: Iterable[FieldChange]) -> dict[str, Any]:
     """The part of ``desired`` (nested) that holds the changed fields' top-level keys."""
     tops = {change.field.split(".", 1)[0] for change in changes}
-    return {key: value for key, value in desired.items() if key in tops}
+    subset = {key: value for key, value in desired.items() if key in tops}
+    for change in changes:  # a field to empty (see ``Target.clear``)
+        if change.after is None and "." not in change.field:
+            subset.setdefault(change.field, None)
+    return subset
 
 
 def plan_person(person_id: str, golden: Contact, targets: Iterable[Target]) -> list[Action]:
@@ -99,7 +113,7 @@ def plan_person(person_id: str, golden: Contact, targets: Iterable[Target]) -> l
                 )
             continue
         current = target.outbound(target.current) if target.current is not None else {}
-        changes = diff(desired, current)
+        changes = diff(desired, current, target.clear)
         if changes:
             actions.append(
                 Action(

@@ -288,6 +288,7 @@ def plan_for_person(
     no record, and whose unique value the create would send another person's record
     holds, cannot hold the person (the vendor would refuse the create)."""
     records = state.records_for_person(person_id, include_deleted=True)
+    removed = removed_items(state, person_id)
     plan_targets: list[Target] = []
     unholdable: list[tuple[str, str]] = []
     for target in targets:
@@ -323,6 +324,7 @@ def plan_for_person(
                 propagate_deletes=target.deletes_propagate,
                 cannot_hold=reason,
                 name_taken=name_taken,
+                clear=fields_to_clear(target.outbound, current, removed),
             )
         )
     return plan_person(person_id, with_person_id(golden, person_id), plan_targets), unholdable
@@ -330,4 +332,44 @@ def plan_for_person(
 
 def _cannot_hold(golden: Contact, required: tuple[str, ...]) -> str | None:
     missing = [name for name in required if not getattr(golden, name, None)]
+    if not (golden.first_name or golden.last_name or golden.full_name) and not missing:
+        # a person known by an email, phone or id only: none of the five vendors creates
+        # a contact without a name, so creating one could only fail, run after run
+        missing.append("a name")
     return f"missing {', '.join(missing)}" if missing else None
+
+
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+def removed_items(state: StateStore, person_id: str) -> frozenset[str]:
+    """The emails and phones whose newest change, by the golden provenance, removed them."""
+    person = state.get_person(person_id)
+    if person is None:
+        return frozenset()
+    return frozenset(
+        key.split(":", 1)[1]
+        for key, entry in person.provenance.items()
+        if key.startswith(("emails:", "phones:"))
+        and isinstance(entry, dict)
+        and entry.get("removed")
+    )
+
+
+def fields_to_clear(
+    outbound: Callable[[Contact], dict[str, Any]], current: Contact | None, removed: frozenset[str]
+) -> frozenset[str]:
+    """The target's top-level fields that only an email or phone a user removed fills
+    (its old mobile number, a second email): the planner empties them, since leaving
+    them would keep the removed value alive there."""
+    if current is None or not removed:
+        return frozenset()
+    emails = [e for e in current.emails if e.address not in removed]
+    phones = [p for p in current.phones if p.number not in removed]
+    if len(emails) == len(current.emails) and len(phones) == len(current.phones):
+        return frozenset()
+    have = outbound(current)
+    without = outbound(current.model_copy(update={"emails": emails, "phones": phones}))
+    return frozenset(
+        key for key, value in have.items() if value not in _EMPTY and without.get(key) in _EMPTY
+    )

@@ -1,0 +1,48 @@
+"""A vendor field only a removed email or phone filled is emptied (issue 14)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contactsync.models import Contact
+from contactsync.planning import Target, plan_person
+from contactsync.sync_resolve import fields_to_clear
+
+
+def outbound(contact: Contact) -> dict[str, Any]:
+    """One email slot and a mobile slot, the way Trackops holds them."""
+    mobile = next((p.number for p in contact.phones if p.type == "mobile"), None)
+    payload: dict[str, Any] = {"first_name": contact.first_name}
+    if contact.emails:
+        payload["email"] = contact.emails[0].address
+    if mobile:
+        payload["phone_mobile"] = mobile
+    return payload
+
+
+HELD = Contact.model_validate(
+    {
+        "first_name": "Ann",
+        "emails": [{"address": "ann@x.com"}],
+        "phones": [{"number": "+14045550100", "type": "mobile"}],
+    }
+)
+
+
+def test_only_fields_filled_by_a_removed_item_are_cleared() -> None:
+    assert fields_to_clear(outbound, HELD, frozenset({"+14045550100"})) == {"phone_mobile"}
+    assert fields_to_clear(outbound, HELD, frozenset({"+14045550199"})) == frozenset()
+    assert fields_to_clear(outbound, None, frozenset({"+14045550100"})) == frozenset()
+
+
+def test_a_cleared_field_is_sent_empty_and_nothing_else_is_erased() -> None:
+    golden = Contact.model_validate({"first_name": "Ann", "phones": [{"number": "+14045550199"}]})
+    target = Target(
+        system="trackops", outbound=outbound, current=HELD, external_id="t1",
+        clear=frozenset({"phone_mobile"}),
+    )  # fmt: skip
+    (action,) = plan_person("p1", golden, [target])
+    assert action.payload == {"phone_mobile": None}  # the email the golden lacks stays
+    assert [(c.field, c.after) for c in action.changes] == [("phone_mobile", None)]
+    unchanged = Target(system="trackops", outbound=outbound, current=HELD, external_id="t1")
+    assert plan_person("p1", golden, [unchanged]) == []
