@@ -163,12 +163,33 @@ def test_a_record_nothing_identifies_is_quarantined_and_listed(
     assert world.engine.state.get_record("rhythm", nobody) is None
 
 
+def test_a_record_with_an_email_but_no_name_is_staged_and_not_created_elsewhere(
+    world: World,
+) -> None:
+    store = world.server.simulators["rhythm"].store  # type: ignore[attr-defined]
+    some_id = next(k for k in store.records if not k.startswith("00000000"))
+    nameless = "00000000-0000-4000-8000-000000000002"
+    blank = {k: None for k, v in store.records[some_id].items() if k.endswith(IDENTIFYING)}
+    store.records[nameless] = {**store.records[some_id], **blank, "id": nameless}
+    store.records[nameless]["email_address"] = "no.name@example.com"
+    for _ in range(2):
+        outcome = world.engine.run("sync")
+        assert outcome.summary.status == "ok", outcome.errors
+        assert sum(c.failed + c.created for c in outcome.summary.systems.values()) == 0
+    assert world.engine.state.person_for("rhythm", nameless) is not None  # staged, matched
+
+
 def test_a_5000_character_name_is_fitted_per_target_and_the_rest_lands(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state = world.engine.state
-    rhythm_id = next(r.external_id for r in state.iter_records("rhythm") if r.person_id)
-    person = world.person_of("rhythm", rhythm_id)
+    everywhere = ("trackops", "growcrm", "pylon", "xurrent")
+    rhythm_id, person = next(
+        (r.external_id, r.person_id)
+        for r in state.iter_records("rhythm")
+        if r.person_id
+        and set(everywhere) <= {h.system for h in state.records_for_person(r.person_id)}
+    )
     raw = state.record_raw("rhythm", rhythm_id)
     assert isinstance(raw, dict)
     edit = {"last_name": LONG_NAME, "job_title": LONG_TITLE, "nickname": "Wolfie"}
@@ -220,6 +241,35 @@ def test_a_later_edit_of_the_person_does_not_send_the_refused_value_again(world:
     assert outcome.summary.status == "ok", outcome.errors
     assert outcome.summary.systems["trackops"].updated == 1  # the middle name
     assert world.writes(status=422) == refused_before  # the refused title is not sent
+
+
+def test_status_lists_left_out_values_and_refused_fields_as_tables(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    commands.show_status(world.settings, as_json=False)
+    shown = capsys.readouterr().out
+    assert "values left out of staged records" in shown
+    assert "'12'" in shown  # the left-out value
+    assert "fields left out of writes" in shown
+
+
+def test_a_refusal_is_forgotten_once_the_person_holds_another_value(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = world.engine.state
+    refusal = next(r for r in state.list_field_refusals() if r.system == "trackops")
+    rhythm_id = world.linked("rhythm", refusal.person_id)
+    raw = state.record_raw("rhythm", rhythm_id)
+    assert isinstance(raw, dict)
+    world.engine.adapters["rhythm"].update(rhythm_id, {"job_title": "Chief Wolf"}, current=raw)
+    outcome = world.engine.run("sync")
+    assert outcome.summary.status == "ok", outcome.errors
+    trackops = world.vendor_record("trackops", world.linked("trackops", refusal.person_id))
+    assert trackops["title"] == "Chief Wolf"
+    fresh = Engine.from_settings(world.settings, world.env)  # the next run reads them back
+    fresh.close()
+    assert world.status(capsys)["field_refusals"] == []
 
 
 def test_fit_truncates_with_the_marker_or_drops() -> None:

@@ -118,6 +118,13 @@ class ValueProblemsMixin(StoreCore):
             ),
         )
 
+    def clear_field_refusal(self, system: str, field: str, value_digest: str) -> None:
+        """Forget a refusal: the person no longer has that value (it changed, or left)."""
+        self._write(
+            "DELETE FROM field_refusals WHERE system = ? AND field = ? AND value_digest = ?",
+            (system, field, value_digest),
+        )
+
     def list_field_refusals(self, system: str | None = None) -> list[FieldRefusal]:
         rows = self._all(
             """

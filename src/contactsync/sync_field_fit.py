@@ -10,8 +10,10 @@ listed by ``status``) and left out of later writes to that system by its mapping
 nor ends "partial" for it. A value the mapping knows how to fit (``max_length`` with
 ``fit``, :mod:`contactsync.mapping_fit`) never gets here.
 
-A refusal that names no field of the write (Pylon's plain ``errors: [...]``, Rhythm's
-bare status) stays a failed write, as before.
+An update refused for a record the system cannot hold as it stands (a contact staged
+without a name) is skipped rather than failed again every run. Any other refusal that
+names no field of the write (Pylon's plain ``errors: [...]``, Rhythm's bare status)
+stays a failed write, as before.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from pydantic import ValidationError
 
 from contactsync.errors import DuplicateError, NotFoundError, RecordError, SyncError
 from contactsync.mapping import Mapping
-from contactsync.models import ActionKind, content_hash
-from contactsync.state import FieldRefusal, OutboxEntry, StateStore
+from contactsync.models import ActionKind, Contact, content_hash
+from contactsync.planning import with_person_id
+from contactsync.state import FieldRefusal, OutboxEntry, StateError, StateStore
 from contactsync.state_core import utc_now
 from contactsync.sync_stage_values import shown_value
 
@@ -42,11 +46,29 @@ _FIELD_HEAD = re.compile(r"[^.\[]+")
 
 
 def install_refusals(state: StateStore, mappings: MappingOf[str, Mapping]) -> None:
-    """Teach each system's mapping the values that system refused in earlier runs."""
+    """Teach each system's mapping the values that system refused in earlier runs; a
+    refusal whose person no longer holds that value (it changed since) is forgotten."""
     for refusal in state.list_field_refusals():
         mapping = mappings.get(refusal.system)
-        if mapping is not None:
+        if mapping is None:
+            continue
+        if _still_wanted(state, mapping, refusal):
             mapping.refuse(refusal.field, refusal.value_digest)
+        else:
+            state.clear_field_refusal(refusal.system, refusal.field, refusal.value_digest)
+
+
+def _still_wanted(state: StateStore, mapping: Mapping, refusal: FieldRefusal) -> bool:
+    """Whether the person's golden record still maps out to the refused value."""
+    try:
+        person = state.get_person(state.resolve_person(refusal.person_id))
+        if person is None:
+            return False
+        golden = with_person_id(Contact.model_validate(person.golden), person.person_id)
+        wanted = mapping.outbound(golden).get(refusal.field)
+    except (StateError, ValidationError):  # the person is gone or unreadable
+        return False
+    return wanted is not None and content_hash(wanted) == refusal.value_digest
 
 
 def refused_keys(error: SyncError, payload: MappingOf[str, Any]) -> list[str]:
@@ -72,6 +94,11 @@ def retry_without_refused_fields(
     refused, and remember those values. Returns None when the action is now settled
     (written, or nothing was left to write), else the error to report as before."""
     action = entry.action
+    unholdable = _record_unholdable(loader, entry, error)
+    if unholdable is not None:
+        loader.state.skip(entry.id, loader.redact(f"{unholdable}: {error}"))
+        log.warning("update refused: the record cannot be saved", action=entry.key, why=unholdable)
+        return None
     keys = [] if action.kind is ActionKind.DELETE else refused_keys(error, action.payload)
     if not keys:
         return error
@@ -105,6 +132,21 @@ def retry_without_refused_fields(
         return None
     smaller = replace(entry, action=action.model_copy(update={"payload": rest}))
     return _send(loader, smaller)
+
+
+def _record_unholdable(loader: Loader, entry: OutboxEntry, error: SyncError) -> str | None:
+    """Why the vendor refuses an update whatever it sends: the record as it stands there
+    is one the system cannot hold (a Rhythm contact staged without a name, known by its
+    email only). Sending it again could only fail, run after run: it is skipped and
+    planned again when the person changes. None for any other refusal."""
+    action = entry.action
+    if action.kind is not ActionKind.UPDATE or not isinstance(error, RecordError):
+        return None
+    if isinstance(error, DuplicateError | NotFoundError) or action.external_id is None:
+        return None
+    stored = loader.state.record_raw(loader.system, action.external_id)
+    merged = {**(stored if isinstance(stored, dict) else {}), **action.payload}
+    return loader.adapter.cannot_hold(merged)
 
 
 def content_text(value: Any) -> str:
