@@ -48,3 +48,37 @@ def test_a_dedup_free_source_keeps_one_best_partner() -> None:
     assert free["a-1"] in (free["b-1"], free["b-2"])
     shared = cluster(records, CONFIG, source_of=source)
     assert len(set(shared.values())) == 1  # without the promise, both b copies join
+
+
+def test_a_record_without_a_name_does_not_chain_two_people() -> None:
+    """It may join one person, never bridge two named people it resembles (here two
+    people of one family, whom nothing else keeps apart)."""
+    ann_channels = {"emails": [{"address": "ann.lee@example.com"}], "phones": [MOBILES[0]]}
+    tom_channels = {"emails": [{"address": "tom.lee@example.com"}], "phones": [MOBILES[1]]}
+    ann_record = person(first_name="Ann", last_name="Lee", **ann_channels)
+    tom_record = person(first_name="Tom", last_name="Lee", **tom_channels)
+    nameless = person(
+        emails=ann_channels["emails"] + tom_channels["emails"],
+        phones=ann_channels["phones"] + tom_channels["phones"],
+    )
+    clusters = cluster([("a", ann_record), ("n", nameless), ("t", tom_record)], CONFIG)
+    assert clusters["a"] != clusters["t"]
+    assert clusters["n"] in (clusters["a"], clusters["t"])
+
+
+MOBILES = [
+    {"number": "404-555-0199", "type": "mobile"},
+    {"number": "404-555-0177", "type": "mobile"},
+]
+
+
+def test_noisy_spellings_of_one_holder_do_not_make_a_mailbox_shared() -> None:
+    from contactsync.matching_normalise import features
+    from contactsync.matching_stats import is_shared
+
+    spellings = [("Jonathan", "Smith"), ("Jonathon", "Smith"), ("J.", "Smith"),
+                 ("Jonatan", "Smyth"), ("Smith", "Jonathan"), ("Johnathan", "Smiht")]  # fmt: skip
+    one = [features(person(first_name=f, last_name=last)) for f, last in spellings]
+    assert not is_shared(one)
+    three = [features(person(first_name=f, last_name="Smith")) for f in ("John", "Mary", "Omar")]
+    assert is_shared(three)

@@ -1,14 +1,14 @@
 """Clustering records into persons, in one batch.
 
 1. Block (:mod:`contactsync.matching_blocking`) and compare every candidate pair once.
-2. Learn the weights from these records: u on random pairs, m by EM per key family
-   (:mod:`contactsync.matching_weights`).
+2. Learn the weights from these records (:mod:`contactsync.matching_estimate`).
 3. Take the pairs at or above the merge threshold, strongest first, and join their
    clusters (union-find), unless the join would put together two records that must
-   stay apart: records stamped with different sync ids, or a pair in conflict (see
-   :mod:`contactsync.matching_scoring`). When both clusters are small, every cross
-   pair is scored first, so a chain of links (A like B, B like C) cannot join two
-   records that contradict each other.
+   stay apart: records stamped with different sync ids, a pair in conflict (see
+   :mod:`contactsync.matching_scoring`; households are cannot-links), two records of
+   one dedup-free source (linkage), or two named clusters through a record without a
+   name. When both clusters are small, every cross pair is scored first, so a chain
+   of links (A like B, B like C) cannot join two records that contradict each other.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class _Clusters:
         self.parent = list(range(len(items)))
         self.members: dict[int, list[int]] = {i: [i] for i in range(len(items))}
         self.sync: dict[int, str] = {i: item.sync_id for i, item in enumerate(items)}
+        self.nameless = [not (item.first or item.last) for item in items]
+        self.named: dict[int, bool] = {i: not nameless for i, nameless in enumerate(self.nameless)}
         # Per cluster, the dedup-free sources it holds a record of (linkage): a second
         # record of such a source may not join (one partner per record of that source).
         self.exclusive: dict[int, frozenset[int]] = {}
@@ -68,9 +70,16 @@ class _Clusters:
         self.parent[small] = big
         self.members[big].extend(self.members.pop(small))
         self.sync[big] = self.sync[big] or self.sync.pop(small)
+        self.named[big] = self.named[big] or self.named.pop(small)
         if self.exclusive:
             held = self.exclusive.pop(small, frozenset())
             self.exclusive[big] = self.exclusive.get(big, frozenset()) | held
+
+    def bridges(self, i: int, j: int, first: int, second: int) -> bool:
+        """Whether the link i-j would join two named clusters through a record without a
+        name (no chains through a record that cannot say who it is)."""
+        through_nameless = self.nameless[i] or self.nameless[j]
+        return through_nameless and self.named[first] and self.named[second]
 
     def clash(self, first: int, second: int) -> bool:
         """Whether both clusters hold a record of one dedup-free source."""
@@ -177,6 +186,8 @@ def cluster_features(
     for weight, i, j in links:
         first, second = clusters.find(i), clusters.find(j)
         if first == second or clusters.clash(first, second):
+            continue
+        if clusters.bridges(i, j, first, second):
             continue
         if not _must_stay_apart(clusters, conflicts, scorer, items, (first, second), weight):
             clusters.union(first, second)

@@ -5,7 +5,8 @@
   (Fellegi-Sunter's *u*) is that value's share of the records, smoothed towards a
   per-field default so that a small data set does not over-trust its counts.
 * **Shared values.** An email or a phone number that records with three or more
-  unrelated first names hold (or that more than :data:`MAX_PERSONAL_HOLDERS`
+  unrelated first names hold (noisy spellings of one person's name are not
+  unrelated: see :func:`could_be_one_holder`) (or that more than :data:`MAX_PERSONAL_HOLDERS`
   records hold) belongs to a team, a household or a switchboard, not to a person;
   it never decides identity.
 """
@@ -17,7 +18,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from contactsync.matching_names import first_names_compatible
+from rapidfuzz.distance import JaroWinkler
+
+from contactsync.matching_names import compare_last, first_names_compatible
 from contactsync.matching_normalise import Features
 
 # Pseudo-records of prior belief behind every frequency (additive smoothing).
@@ -38,6 +41,9 @@ MIN_POPULATION = 10_000
 MAX_PERSONAL_HOLDERS = 12
 # An identifier held by records with this many mutually unrelated first names is shared.
 SHARED_NAME_GROUPS = 3
+# First names this similar (Jaro-Winkler) are one holder's when the last names agree.
+HOLDER_FIRST_JW = 0.9
+LAST_NAMES_AGREEING = frozenset({"exact", "maiden", "part", "typo", "phonetic", "missing"})
 
 
 @dataclass
@@ -88,13 +94,25 @@ class Frequencies:
         return math.log2(max(self.total, MIN_POPULATION))
 
 
+def could_be_one_holder(a: Features, b: Features) -> bool:
+    """Whether two holders of a value could be one person spelt two ways: compatible
+    first names (nickname, typo, initial, phonetic ...), or, when their last names
+    agree (exactly, by a typo or by sound), first names that are merely similar."""
+    if first_names_compatible(a, b):
+        return True
+    last, _ = compare_last(a, b)
+    if last not in LAST_NAMES_AGREEING:
+        return False
+    return JaroWinkler.similarity(a.first, b.first) >= HOLDER_FIRST_JW
+
+
 def name_groups(holders: Iterable[Features], limit: int = SHARED_NAME_GROUPS) -> int:
     """How many mutually unrelated first names the holders have (counting stops at limit)."""
     groups: list[Features] = []
     for holder in holders:
         if not holder.first:
             continue
-        if all(not first_names_compatible(holder, other) for other in groups):
+        if all(not could_be_one_holder(holder, other) for other in groups):
             groups.append(holder)
             if len(groups) >= limit:
                 break
