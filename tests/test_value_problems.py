@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contactsync.adapters.base import RawRecord
 from contactsync.mapping import Mapping, load_mappings
@@ -156,3 +158,33 @@ def test_shown_values_are_cut_short() -> None:
     assert len(shown) == SHOWN_VALUE_LIMIT
     assert shown.endswith("…")
     assert shown_value("short") == "short"
+
+
+CORRUPTIBLE = ("email", "phone_mobile", "phone_office", "birthday", "country", "language", "title")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    key=st.sampled_from(CORRUPTIBLE),
+    junk=st.one_of(
+        st.text(max_size=40),
+        st.integers(),
+        st.booleans(),
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=1),
+        st.text(min_size=1, max_size=3).map(lambda text: text * 20_001),  # too long
+    ),
+)
+def test_a_bad_value_never_removes_the_record(
+    tmp_path_factory: pytest.TempPathFactory, mappings: dict[str, Mapping], key: str, junk: Any
+) -> None:
+    with StateStore.open(tmp_path_factory.mktemp("prop") / "state.sqlite") as state:
+        staged = stage(state, mappings, trackops("20", **{key: junk}))
+        assert staged == ["20"], (key, junk)
+        assert state.list_quarantine() == []
+        kept = staged_contact(state, "20")
+        assert kept.last_name == "Lovelace"  # the rest of the record is there
+        if key != "email":
+            assert "ada@example.com" in [e.address for e in kept.emails]

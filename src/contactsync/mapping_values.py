@@ -164,6 +164,8 @@ class ContactBuilder:
         the value is not clearly the other kind (it is then simply left out)."""
         if rule.target not in ("emails", "phones") or not isinstance(value, str | int):
             return None
+        if isinstance(value, bool):  # an int to Python, but never an address or a number
+            return None
         text = as_text(value).strip()
         moved_to = "phones" if rule.target == "emails" else "emails"
         if moved_to == "emails" and "@" not in text:
