@@ -86,8 +86,14 @@ def test_second_round_trip_is_stable(mappings: dict[str, Mapping], system: str) 
     first, _ = mapping.inbound(example(system)["record"])
     assert first is not None
     payload = mapping.outbound(first)
-    # give the read side what the vendor would echo back under its read names
-    echoed = {**example(system)["record"], **payload}
+    # give the read side what the vendor would echo back under its read names (a field
+    # written in another shape than it is read, Pylon's custom_fields, keeps its read form)
+    read_back_as = example(system)["read_back_as"]
+    reshaped = {target.split("[")[0] for target in read_back_as if "[" in target}
+    echoed = {
+        **example(system)["record"],
+        **{key: value for key, value in payload.items() if key not in reshaped},
+    }
     second, errors = mapping.inbound(echoed)
     assert errors == []
     assert second is not None
