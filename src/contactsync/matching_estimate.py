@@ -67,6 +67,9 @@ EM_ROUNDS = 3
 M_PSEUDO_PAIRS = 10.0  # weight of DEFAULT_M in each estimate
 # A field's m learned from less posterior mass than this falls back to DEFAULT_M.
 MIN_ANCHOR_PAIRS = 20.0
+# A field that disagrees for more than this share of one person's pairs was learned
+# from pairs that are not one person (households, copied values): defaults instead.
+MAX_M_DIFFER = 0.5
 # Leave-one-out groups: fields that say the same kind of thing (and share tf bits).
 GROUPS: tuple[tuple[int, ...], ...] = (
     (FIRST, LAST, MIDDLE),
@@ -260,7 +263,8 @@ def _made_sane(weights: Weights, name: str, log_n: float) -> None:
     """Sanity of one field's learned m, repaired level by level: an agreement is at
     least as likely for one person as by chance (else its default m, and never below
     u); no level outweighs the strongest (the first listed); a disagreement that comes
-    out as evidence for the pair sends the whole field back to its defaults."""
+    out as evidence for the pair, or for most of one person's pairs, sends the whole
+    field back to its defaults."""
     m = weights.m[name]
     levels = [level for level in LEVELS[name][1:] if (name, level) not in ZERO_LEVELS]
 
@@ -268,7 +272,7 @@ def _made_sane(weights: Weights, name: str, log_n: float) -> None:
         u = max(weights.u_of(name, level, log_n), U_FLOOR)
         return math.log2(max(m[level], M_FLOOR) / u)
 
-    if "differ" in m and bits("differ") > 0:
+    if "differ" in m and (bits("differ") > 0 or m["differ"] > MAX_M_DIFFER):
         weights.m[name] = dict(DEFAULT_M[name])
         return
     agreements = [level for level in levels if level != "differ"]

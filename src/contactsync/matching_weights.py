@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from contactsync.matching_compare import (
-    BIRTHDAY,
     DISAGREEING_FIRST,
     EMAIL,
     FIELDS,
@@ -124,7 +123,6 @@ ZERO_LEVELS = frozenset({("email", "role"), ("phone", "shared")})
 # Evidence a household or a team shares: void when the first names disagree.
 SHAREABLE_FIELDS = frozenset({STREET, PLACE, ORG, FIELDS.index("middle")})
 LANDLINE_LEVEL = LEVELS["phone"].index("landline")
-BIRTHDAY_SAME = LEVELS["birthday"].index("same")
 FIRST_DIFFER = LEVELS["first"].index("differ")
 LAST_AGREEING = frozenset(LEVELS["last"].index(n) for n in ("exact", "maiden", "part", "typo"))
 STREET_AGREEING = frozenset(LEVELS["street"].index(n) for n in ("same", "typo"))
@@ -220,14 +218,14 @@ class PatternWeight:
 
 
 def household_applies(vector: Vector) -> bool:
-    """First names disagree and no personal evidence (a personal email, a mobile, the
-    reference id, the birthday) agrees: what a household or a team shares must not make
-    them one. (Twins share a birthday: their first names and the rest still weigh.)"""
+    """First names disagree and no personal identifier (a personal email, a mobile, the
+    reference id) agrees: what a household or a team shares must not make them one.
+    A birthday is no such identifier: twins share one, and census-style data copies a
+    household member's birthday by mistake."""
     return vector[FIRST] in DISAGREEING_FIRST and not (
         vector[EMAIL] == EMAIL_SAME
         or vector[PHONE] == PHONE_MOBILE
         or vector[REFERENCE] == REFERENCE_SAME
-        or vector[BIRTHDAY] == BIRTHDAY_SAME
     )
 
 
@@ -275,19 +273,26 @@ def split_tf(tf: list[float]) -> tuple[float, float]:
 
 
 def estimate_u(weights: Weights, vectors: Iterable[Vector], log_n: float) -> None:
-    """Measure u of every level on the comparison vectors of random pairs of records."""
+    """Measure u of every level on the comparison vectors of random pairs of records.
+
+    A level the sample never met keeps its default: a sample too small to meet it says
+    only that u is small, not how small (it must not turn a shared birthday into
+    certainty)."""
     counts = [[0] * len(LEVELS[name]) for name in FIELDS]
     for vector in vectors:
         for index, level in enumerate(vector):
             counts[index][level] += 1
     for index, name in enumerate(FIELDS):
         compared = sum(counts[index][1:])
-        weights.u[name] = {
-            level: (counts[index][i] + U_PSEUDO_PAIRS * _default_u(name, level, log_n))
-            / (compared + U_PSEUDO_PAIRS)
-            for i, level in enumerate(LEVELS[name])
-            if i > 0
-        }
+        estimates = {}
+        for i, level in enumerate(LEVELS[name][1:], start=1):
+            default = _default_u(name, level, log_n)
+            if counts[index][i] == 0:
+                estimates[level] = default
+            else:
+                pseudo = U_PSEUDO_PAIRS * default
+                estimates[level] = (counts[index][i] + pseudo) / (compared + U_PSEUDO_PAIRS)
+        weights.u[name] = estimates
 
 
 def pattern_field_bits(weights: Weights, vector: Vector, log_n: float) -> tuple[list[float], bool]:
