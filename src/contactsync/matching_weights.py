@@ -280,11 +280,11 @@ def estimate_u(weights: Weights, vectors: Iterable[Vector], log_n: float) -> Non
     certainty)."""
     counts = [[0] * len(LEVELS[name]) for name in FIELDS]
     for vector in vectors:
-        for index, level in enumerate(vector):
-            counts[index][level] += 1
+        for index, number in enumerate(vector):
+            counts[index][number] += 1
     for index, name in enumerate(FIELDS):
         compared = sum(counts[index][1:])
-        estimates = {}
+        estimates: dict[str, float] = {}
         for i, level in enumerate(LEVELS[name][1:], start=1):
             default = _default_u(name, level, log_n)
             if counts[index][i] == 0:
