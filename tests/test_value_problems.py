@@ -4,6 +4,7 @@ quarantines only a record nothing identifies."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,21 @@ def test_a_bad_value_never_removes_the_record(
         assert kept.last_name == "Lovelace"  # the rest of the record is there
         if key != "email":
             assert "ada@example.com" in [e.address for e in kept.emails]
+
+
+def test_an_unreadable_status_keeps_the_status_last_staged(
+    store: StateStore, mappings: dict[str, Mapping]
+) -> None:
+    example = Path(__file__).parent / "fixtures" / "vendor_examples" / "rhythm.json"
+    record: dict[str, Any] = json.loads(example.read_text())["record"]
+
+    def rhythm(status: str) -> RawRecord:
+        return RawRecord("r1", {**record, "id": "r1", "status": status}, None)
+
+    stage_records(store, "rhythm", [rhythm("inactive")], mappings["rhythm"], "US")
+    stage_records(store, "rhythm", [rhythm("archived")], mappings["rhythm"], "US")
+    stored = store.get_record("rhythm", "r1")
+    assert stored is not None
+    assert stored.payload["status"] == "inactive"  # not the model's default, "active"
+    [problem] = store.list_value_problems("rhythm")
+    assert problem.problem.field == "status -> status"

@@ -48,8 +48,10 @@ from contactsync.models import Contact, SourceRef, SystemCounts
 from contactsync.state import RecordGlance, StateStore, ValueProblem, raw_hash
 from contactsync.sync_own_writes import OwnWrites
 from contactsync.sync_stage_values import (
+    keeps_stored_status,
     needs_writable_raw,
     problems_of,
+    with_stored_status,
     without_bad_texts,
     writable_raw,
 )
@@ -235,6 +237,9 @@ class _Stage:
             counts.quarantined += 1
             log.warning("record quarantined", system=system, record=raw.external_id, reason=reason)
             return
+        if glance is not None and keeps_stored_status(problems):
+            stored = state.get_record(system, raw.external_id)
+            contact = with_stored_status(contact, stored.payload if stored else None)
         # the raw record is what an update starts from (a vendor that takes the whole
         # record back): a lone surrogate in it could never be sent, so it is replaced there
         kept_raw = (

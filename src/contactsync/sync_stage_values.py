@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from contactsync.errors import default_redactor
 from contactsync.mapping_values import drop_value
-from contactsync.models import Contact, FieldError
+from contactsync.models import Contact, ContactStatus, FieldError
 from contactsync.state import ValueProblem
 
 #: longest text a mapped field may hold (a name, an address line, a note)
@@ -123,3 +123,19 @@ def writable_raw(value: Any) -> Any:
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
     return value
+
+
+def keeps_stored_status(problems: Iterable[ValueProblem]) -> bool:
+    """Whether the record's status was left out (a value its mapping cannot read)."""
+    return any(problem.field.endswith("-> status") for problem in problems)
+
+
+def with_stored_status(contact: Contact, stored_payload: Any) -> Contact:
+    """``contact`` with the status last staged for its record. An unreadable status is
+    left out like any bad value, but the model's default ("active") would then speak
+    for the record: a person made inactive there, then given a status contactsync does
+    not know, would come back to life everywhere. The status last known stands instead."""
+    status = stored_payload.get("status") if isinstance(stored_payload, dict) else None
+    if not isinstance(status, str) or status not in set(ContactStatus):
+        return contact  # nothing known before: the default stands
+    return contact.model_copy(update={"status": ContactStatus(status)})
