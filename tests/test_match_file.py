@@ -1,4 +1,4 @@
-"""``contactsync match-file``: CSV in, record_id,person_id out, bad rows reported by line."""
+"""``contactsync match-file``: CSV in, record_id,person_id out, bad values reported by line."""
 
 from __future__ import annotations
 
@@ -65,10 +65,10 @@ def test_rows_of_one_person_share_a_person_id(tmp_path: Path) -> None:
     assert all(p.startswith("P") for p in persons.values())
 
 
-def test_bad_rows_are_reported_by_line_and_kept_out(tmp_path: Path) -> None:
+def test_bad_values_cost_the_value_only_and_are_reported_by_line(tmp_path: Path) -> None:
     rows = [
         ROWS[0],
-        "b1,,,nobody@example.com,,,,,,,\n",  # line 3: no name
+        "b1,,,nobody@example.com,,,,,,,\n",  # line 3: no name, still an email
         "b2,Ann,Lee,not-an-email,,,,,,,\n",  # line 4: invalid email
         "b3,Ann,Lee,ann@example.com,,,1990-02-31,,,,\n",  # line 5: impossible date
         "b4,Too,Few\n",  # line 6: wrong number of values
@@ -77,16 +77,20 @@ def test_bad_rows_are_reported_by_line_and_kept_out(tmp_path: Path) -> None:
         ROWS[1],
     ]
     persons, result = run(write(tmp_path, *rows))
-    assert set(persons) == {"a1", "a2"}
-    bad = {b.line: b.reason for b in result.bad}  # type: ignore[attr-defined]
-    assert sorted(bad) == [3, 4, 5, 6, 7, 8]
-    assert "name" in bad[3]
-    assert "emails[0].address" in bad[4]
-    assert "not-an-email" in bad[4]
-    assert "birthday" in bad[5]
-    assert "2 values for 11 columns" in bad[6] or "3 values for 11 columns" in bad[6]
-    assert "already on line 2" in bad[7]
-    assert "empty id" in bad[8]
+    assert set(persons) == {"a1", "a2", "b1", "b2", "b3", "line-7", "line-8"}
+    assert persons["a1"] == persons["a2"]
+    left_out = {b.line: b.reason for b in result.bad}  # type: ignore[attr-defined]
+    assert list(left_out) == [6]  # its values cannot be told apart
+    assert "3 values for 11 columns" in left_out[6]
+    problems = {p.line: p for p in result.values}  # type: ignore[attr-defined]
+    assert sorted(problems) == [4, 5, 7, 8]
+    assert (problems[4].column, problems[4].target) == ("mail", "email")
+    assert "not-an-email" in problems[4].reason
+    assert problems[5].target == "birthday"
+    assert "1990-02-31" in problems[5].reason
+    assert "already on line 2" in problems[7].reason
+    assert "empty id" in problems[8].reason
+    assert str(problems[4]).startswith("line 4: mail (email): ")
 
 
 def test_without_an_id_column_the_line_number_is_the_record_id(tmp_path: Path) -> None:
@@ -98,10 +102,12 @@ def test_without_an_id_column_the_line_number_is_the_record_id(tmp_path: Path) -
 def test_quoted_multi_line_values_keep_line_numbers_right(tmp_path: Path) -> None:
     rows = [
         'q1,Ann,Lee,ann@example.com,,,,"1 Long Road\nBuilding 2",,,\n',  # lines 2-3
-        "q2,,,x@example.com,,,,,,,\n",  # line 4: no name
+        "q2,,,,,,,,Atlanta,,\n",  # line 4: nothing that identifies anyone
+        "q3,,,,,,not a date,,,,\n",  # line 5: the same, and a bad date
     ]
     _, result = run(write(tmp_path, *rows))
-    assert [b.line for b in result.bad] == [4]  # type: ignore[attr-defined]
+    assert [b.line for b in result.bad] == [4, 5]  # type: ignore[attr-defined]
+    assert "nothing to identify anyone" in result.bad[0].reason  # type: ignore[attr-defined]
 
 
 def test_semicolon_separated_files_are_read(tmp_path: Path) -> None:
@@ -156,7 +162,7 @@ def _cli() -> typer.Typer:
 
 
 def test_the_command_writes_the_output_file_and_a_summary(tmp_path: Path) -> None:
-    source = write(tmp_path, *ROWS, "b1,,,nobody@example.com,,,,,,,\n")
+    source = write(tmp_path, *ROWS, "b1,,,,,,,,Atlanta,,\n", "b2,Al,Bo,al@@example.com,,,,,,,\n")
     target = tmp_path / "out.csv"
     args = [str(source), "--id-column", "id", "--out", str(target)]
     for spec in MAP:
@@ -165,10 +171,12 @@ def test_the_command_writes_the_output_file_and_a_summary(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     lines = target.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "record_id,person_id"
-    assert len(lines) == 6
-    assert "line 7" in result.output
-    assert "a contact needs a name" in result.output
-    assert "5 rows matched into 3 persons; 1 bad rows left out" in result.output
+    assert len(lines) == 7
+    assert "line 7: nothing to identify anyone" in result.output
+    assert "line 8: mail (email): " in result.output
+    assert "(value dropped)" in result.output
+    assert "6 rows matched into" in result.output
+    assert "1 bad values dropped, 0 moved to their field; 1 rows left out" in result.output
 
 
 def test_the_command_fails_cleanly_on_bad_input(tmp_path: Path) -> None:

@@ -1,23 +1,33 @@
-"""``contactsync match-file``: deduplicate a CSV of people with the sync's own matcher.
+"""``contactsync match-file``: deduplicate (or link) a CSV of people with the sync's matcher.
 
 ``--map COLUMN=FIELD`` names the canonical field of each column used (a field may
-take several columns: two email columns, two street lines). Every good row gets
+take several columns: two email columns, two street lines). Every row kept gets
 an output row ``record_id,person_id``: the ``--id-column`` value (else the row's
-line number) and a person id shared by the rows of one person. A row that cannot
-become a contact (no name, an invalid email, an impossible date, a duplicate
-id ...) is reported with its line and the field at fault, and kept out.
+line number) and a person id shared by the rows of one person.
+
+Validation is per value, never per row: an invalid email, phone, date or id costs
+that value only, reported on stderr with its line, column and reason, and the row
+is matched on the rest; a phone in an email column (or an email in a phone column)
+is used where it belongs, and reported. A row is left out, and listed, only when
+nothing in it can identify anyone (no usable name, email, phone or id) or its
+values cannot be assigned to the columns.
+
+``--source-column`` makes it a linkage: only records of different sources are
+compared; ``--dedup-free SOURCE`` says a source holds no duplicates (each of its
+records keeps one best partner). Both pass through to :func:`contactsync.matching.cluster`.
 """
 
 from __future__ import annotations
 
 import csv
 import gc
+import inspect
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -28,11 +38,10 @@ from contactsync.match_file_rows import (
     MatchFileResult,
     open_input,
     parse_mappings,
-    read_features,
-    row_payload,
+    read_contacts,
 )
-from contactsync.matching import MatchConfig
-from contactsync.matching_clustering import cluster_features
+from contactsync.match_file_values import ValueProblem
+from contactsync.matching import MatchConfig, cluster
 from contactsync.models import DEFAULT_REGION
 
 __all__ = [
@@ -40,14 +49,36 @@ __all__ = [
     "BadRow",
     "MatchFileError",
     "MatchFileResult",
+    "ValueProblem",
+    "cluster_keywords",
     "match_file",
     "match_file_command",
     "parse_mappings",
-    "row_payload",
 ]
 
 MAX_WORKERS = 2
 PARALLEL_FROM_BYTES = 2_000_000  # smaller files are parsed in this process
+LINKAGE_KEYWORDS = ("source_of", "dedup_free")
+
+
+def cluster_keywords(
+    source_of: Callable[[int], str] | None, dedup_free: Collection[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The linkage keywords this matcher's :func:`cluster` takes, and a note per keyword
+    asked for that it does not take (then the file is matched as one deduplication)."""
+    accepted = inspect.signature(cluster).parameters
+    wanted: dict[str, Any] = {}
+    if source_of is not None:
+        wanted["source_of"] = source_of
+    if dedup_free:
+        wanted["dedup_free"] = tuple(dedup_free)
+    keywords = {k: v for k, v in wanted.items() if k in accepted}
+    notes = [
+        f"this matcher's cluster() takes no {k!r}: matched as one deduplication"
+        for k in wanted
+        if k not in accepted
+    ]
+    return keywords, notes
 
 
 def match_file(
@@ -59,6 +90,8 @@ def match_file(
     config: MatchConfig | None = None,
     on_progress: Callable[[str], None] | None = None,
     workers: int | None = None,
+    source_column: str | None = None,
+    dedup_free: Collection[str] = (),
 ) -> MatchFileResult:
     """Read, match and write ``record_id,person_id`` rows; returns what happened."""
     config = config or MatchConfig(default_region=region)
@@ -73,24 +106,28 @@ def match_file(
             on_progress(f"read {count:,} rows")
 
     collecting = gc.isenabled()
-    gc.disable()
+    gc.disable()  # millions of small objects and no cycles: about twice as fast
     try:
         with open_input(path) as handle:
-            ids, items = read_features(
-                handle, mapping, id_column, region, result, rows_read, workers
+            kept = read_contacts(
+                handle, mapping, id_column, region, result, rows_read, workers, source_column
             )
-        if on_progress is not None:
-            on_progress(f"comparing {len(items):,} records")
-        numbers, _ = cluster_features(items, config.merge_threshold, on_stage=on_progress)
+        sources = kept.sources
+        keywords, result.notes = cluster_keywords(
+            sources.__getitem__ if source_column else None, dedup_free
+        )
+        numbers = cluster(enumerate(kept.contacts), config, on_stage=on_progress, **keywords)
     finally:
         if collecting:
             gc.enable()
+    labels = [numbers[position] for position in range(len(kept.ids))]
+    renumbered = {label: n for n, label in enumerate(dict.fromkeys(labels))}
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(["record_id", "person_id"])
-    width = max(6, len(str(max(numbers, default=0) + 1)))
-    for record_id, number in zip(ids, numbers, strict=True):
-        writer.writerow([record_id, f"P{number + 1:0{width}d}"])
-    result.persons = len(set(numbers))
+    width = max(6, len(str(len(renumbered))))
+    for record_id, label in zip(kept.ids, labels, strict=True):
+        writer.writerow([record_id, f"P{renumbered[label] + 1:0{width}d}"])
+    result.persons = len(renumbered)
     return result
 
 
@@ -117,13 +154,37 @@ def match_file_command(
     region: Annotated[
         str, typer.Option("--region", help="Default region for phone numbers.")
     ] = DEFAULT_REGION,
+    source_column: Annotated[
+        str | None,
+        typer.Option(
+            "--source-column",
+            metavar="COLUMN",
+            help="Link across sources: the column naming each row's source (system, file); "
+            "only rows of different sources are compared.",
+        ),
+    ] = None,
+    dedup_free: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dedup-free",
+            metavar="SOURCE",
+            help="A source known to hold no duplicates (each of its rows keeps one best "
+            "partner); repeat. Needs --source-column.",
+        ),
+    ] = None,
 ) -> None:
-    """Deduplicate a CSV of people with the matcher: record_id,person_id per row."""
+    """Deduplicate a CSV of people with the matcher: record_id,person_id per row.
+
+    A bad email, phone, date or id costs that value only (reported on stderr with
+    its line); a row is left out only when nothing in it identifies anyone.
+    """
     from rich.console import Console
 
     console = Console(stderr=True, soft_wrap=True)
     try:
         mapping = parse_mappings(map_)
+        if dedup_free and not source_column:
+            raise MatchFileError("--dedup-free needs --source-column")
         if not input_csv.is_file():
             raise MatchFileError(f"{input_csv}: no such file")
         target = out.open("w", newline="", encoding="utf-8") if out else nullcontext(sys.stdout)
@@ -142,16 +203,25 @@ def match_file_command(
                 handle,
                 region=region.upper(),
                 on_progress=lambda text: status.update(f"matching: {text}"),
+                source_column=source_column,
+                dedup_free=dedup_free or (),
             )
     except MatchFileError as exc:
         console.print(f"match-file: {exc}", style="red", highlight=False)
         raise typer.Exit(2) from None
+    for note in result.notes:
+        console.print(f"match-file: {note}", style="yellow", highlight=False, markup=False)
+    for problem in result.values:
+        kind = "moved" if problem.salvaged else "value dropped"
+        console.print(f"{input_csv}: {problem} ({kind})", highlight=False, markup=False)
     for bad in result.bad:
-        console.print(f"{input_csv}: {bad}", highlight=False, markup=False)
+        console.print(f"{input_csv}: {bad} (row left out)", highlight=False, markup=False)
     good = result.rows - len(result.bad)
+    dropped = len(result.values) - result.salvaged
     console.print(
         f"{good:,} rows matched into {result.persons:,} persons; "
-        f"{len(result.bad):,} bad rows left out",
+        f"{dropped:,} bad values dropped, {result.salvaged:,} moved to their field; "
+        f"{len(result.bad):,} rows left out",
         highlight=False,
     )
 

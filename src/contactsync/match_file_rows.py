@@ -1,32 +1,22 @@
-"""Reading ``match-file``'s CSV: rows to matcher features, bad rows named by their line.
+"""Reading ``match-file``'s CSV: rows to Contacts, problems named by their line.
 
 The rows are parsed in worker processes on a large file (in order, so the result
-is the same); each good row becomes the canonical Contact, validated as any
-adapter's record is, and then the matcher's features.
+is the same). Each row is validated field by field (:mod:`contactsync.match_file_values`):
+a bad value costs that value only; a row is left out only when its values cannot be
+told apart (a wrong number of values) or nothing in it identifies anyone.
 """
 
 from __future__ import annotations
 
 import csv
 import multiprocessing
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from contactsync.matching_normalise import Features, features
-from contactsync.models import (
-    Email,
-    EmailType,
-    FieldError,
-    Phone,
-    PhoneType,
-    normalize_email,
-    normalize_phone,
-    parse_contact,
-)
+from contactsync.match_file_values import NOTHING_TO_IDENTIFY, ValueProblem, build_row
+from contactsync.models import Contact
 
 CANONICAL_FIELDS = (
     "first_name",
@@ -46,7 +36,7 @@ CANONICAL_FIELDS = (
     "reference",
 )
 MULTI_VALUED = frozenset({"email", "phone", "street"})
-_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+DELIMITERS = (",", ";", "\t", "|")
 _CHUNK_ROWS = 2000
 csv.field_size_limit(10 * 1024 * 1024)
 
@@ -68,7 +58,13 @@ class BadRow:
 class MatchFileResult:
     rows: int = 0
     persons: int = 0
-    bad: list[BadRow] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)  # rows left out
+    values: list[ValueProblem] = field(default_factory=list)  # values dropped or moved
+    notes: list[str] = field(default_factory=list)  # about the run as a whole
+
+    @property
+    def salvaged(self) -> int:
+        return sum(1 for problem in self.values if problem.salvaged)
 
 
 def parse_mappings(specs: Sequence[str]) -> list[tuple[str, str]]:
@@ -95,34 +91,6 @@ def parse_mappings(specs: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def row_payload(row: dict[str, str], mapping: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """One CSV row as the data of a canonical Contact."""
-    data: dict[str, Any] = {}
-    address: dict[str, Any] = {}
-    for column, target in mapping:
-        value = (row.get(column) or "").strip()
-        if not value:
-            continue
-        if target == "email":
-            data.setdefault("emails", []).append({"address": value})
-        elif target == "phone":
-            data.setdefault("phones", []).append({"number": value})
-        elif target == "street":
-            address.setdefault("lines", []).append(value)
-        elif target in ("city", "region", "postal_code", "country"):
-            address[target] = value
-        elif target == "organization":
-            data["organization"] = {"name": value}
-        elif target == "birthday":
-            compact = _COMPACT_DATE.match(value)
-            data["birthday"] = "-".join(compact.groups()) if compact else value
-        else:
-            data[target] = value
-    if address:
-        data["address"] = address
-    return data
-
-
 def open_input(path: Path) -> TextIO:
     try:
         return path.open(newline="", encoding="utf-8-sig")
@@ -141,19 +109,21 @@ class _Row:
 @dataclass(frozen=True)
 class _Parsed:
     line: int
-    record_id: str
-    item: Features | None
-    problem: str | None
+    record_id: str  # "" when the id column is empty
+    source: str
+    contact: Contact | None
+    problem: str | None  # why the row is left out
+    values: list[ValueProblem]
 
 
 def _rows(handle: TextIO, wanted: Sequence[str]) -> tuple[list[str], Iterator[_Row]]:
-    sample = handle.read(65536)
+    # The delimiter is the one the header line uses most; quoting is the standard one.
+    # (csv.Sniffer reads the values too, and a value such as '"0,' misleads it into
+    # another quote character, which splits every row wrongly.)
+    first_line = handle.readline()
     handle.seek(0)
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(handle, dialect)
+    delimiter = max(DELIMITERS, key=lambda d: (first_line.count(d), d == ","))
+    reader = csv.reader(handle, csv.excel, delimiter=delimiter)
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
@@ -177,11 +147,12 @@ def _rows(handle: TextIO, wanted: Sequence[str]) -> tuple[list[str], Iterator[_R
 
 @dataclass(frozen=True)
 class _Parser:
-    """Turns rows into features (picklable: it runs in worker processes too)."""
+    """Turns rows into Contacts (picklable: it runs in worker processes too)."""
 
     header: tuple[str, ...]
     mapping: tuple[tuple[str, str], ...]
     id_column: str | None
+    source_column: str | None
     region: str
 
     def __call__(self, rows: list[_Row]) -> list[_Parsed]:
@@ -189,82 +160,18 @@ class _Parser:
 
     def parse(self, row: _Row) -> _Parsed:
         if len(row.values) != len(self.header):
-            problem = f"{len(row.values)} values for {len(self.header)} columns"
-            return _Parsed(row.line, "", None, problem)
+            problem = (
+                f"{len(row.values)} values for {len(self.header)} columns "
+                "(which value belongs to which column cannot be told)"
+            )
+            return _Parsed(row.line, "", "", None, problem, [])
         data = dict(zip(self.header, row.values, strict=True))
         record_id = (data.get(self.id_column) or "").strip() if self.id_column else str(row.line)
-        if not record_id:
-            return _Parsed(row.line, "", None, f"{self.id_column}: empty id")
-        payload = row_payload(data, self.mapping)
-        emails, phones, errors = _channels(
-            payload.pop("emails", []), payload.pop("phones", []), self.region
-        )
-        contact, more = parse_contact(payload, self.region)
-        errors += more
-        if contact is None or errors:
-            return _Parsed(row.line, record_id, None, "; ".join(str(e) for e in errors))
-        contact.emails, contact.phones = emails, phones
-        return _Parsed(row.line, record_id, features(contact), None)
-
-
-@lru_cache(maxsize=131072)
-def _normalised_email(key: str) -> str:
-    return normalize_email(key)
-
-
-@lru_cache(maxsize=131072)
-def _normalised_phone(text: str, region: str) -> tuple[str, str | None]:
-    return normalize_phone(text, region)
-
-
-_PLAIN_PHONE = re.compile(r"^\+?[\d\s().-]+$")
-
-
-def _phone_key(text: str) -> str:
-    """A number written with digits and punctuation only parses as its digits do
-    (``(404) 555-0101`` like ``404.555.0101``): one cache entry for every format."""
-    if _PLAIN_PHONE.match(text):
-        return ("+" if text.startswith("+") else "") + "".join(ch for ch in text if ch.isdigit())
-    return text
-
-
-def _channels(
-    emails: list[dict[str, str]], phones: list[dict[str, str]], region: str
-) -> tuple[list[Email], list[Phone], list[FieldError]]:
-    """The row's emails and phones, validated as the Contact model does (with a cache:
-    the same address and number come back in many rows)."""
-    errors: list[FieldError] = []
-    valid_emails: list[Email] = []
-    for number, entry in enumerate(emails):
-        text = entry["address"]
-        try:
-            address = _normalised_email(text.strip().lower())
-        except ValueError:
-            try:  # the message names the value as it was typed
-                normalize_email(text)
-                message = "invalid email"
-            except ValueError as exc:
-                message = str(exc)
-            errors.append(FieldError(field=f"emails[{number}].address", message=message))
-            continue
-        valid_emails.append(Email.model_construct(address=address, type=EmailType.OTHER))
-    valid_phones: list[Phone] = []
-    for number, entry in enumerate(phones):
-        text = entry["number"].strip()
-        try:
-            e164, extension = _normalised_phone(_phone_key(text), region)
-        except ValueError:
-            try:  # the message names the value as it was typed
-                normalize_phone(text, region)
-                message = "invalid phone"
-            except ValueError as exc:
-                message = str(exc)
-            errors.append(FieldError(field=f"phones[{number}].number", message=message))
-            continue
-        valid_phones.append(
-            Phone.model_construct(number=e164, type=PhoneType.OTHER, extension=extension)
-        )
-    return valid_emails, valid_phones, errors
+        source = (data.get(self.source_column) or "").strip() if self.source_column else ""
+        values = [(column, target, data.get(column) or "") for column, target in self.mapping]
+        contact, problems = build_row(row.line, values, self.region)
+        reason = NOTHING_TO_IDENTIFY if contact is None else None
+        return _Parsed(row.line, record_id, source, contact, reason, problems)
 
 
 def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
@@ -278,7 +185,16 @@ def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
         yield chunk
 
 
-def read_features(
+@dataclass
+class ReadRows:
+    """The rows kept, in file order: their record ids, sources and Contacts."""
+
+    ids: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
+
+
+def read_contacts(
     handle: TextIO,
     mapping: Sequence[tuple[str, str]],
     id_column: str | None,
@@ -286,37 +202,54 @@ def read_features(
     result: MatchFileResult,
     on_row: Callable[[int], None] | None = None,
     workers: int = 1,
-) -> tuple[list[str], list[Features]]:
-    """Record ids and features of the good rows; bad rows go to ``result.bad``.
+    source_column: str | None = None,
+) -> ReadRows:
+    """Every identifiable row's Contact; dropped values and left-out rows go to ``result``.
 
+    An empty or repeated id costs the id only: the row is written as ``line-N``.
     With ``workers`` > 1 the rows are parsed in that many processes (in order).
     """
-    wanted = [c for c, _ in mapping] + ([id_column] if id_column else [])
+    wanted = [c for c, _ in mapping] + [c for c in (id_column, source_column) if c]
     header, rows = _rows(handle, wanted)
-    parser = _Parser(tuple(header), tuple(mapping), id_column, region)
+    parser = _Parser(tuple(header), tuple(mapping), id_column, source_column, region)
     chunks = _chunks(rows, _CHUNK_ROWS)
     pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    kept = ReadRows()
     try:
         parsed = pool.imap(parser, chunks) if pool is not None else map(parser, chunks)
-        ids: list[str] = []
-        items: list[Features] = []
         seen: dict[str, int] = {}
         for chunk in parsed:
             for entry in chunk:
                 result.rows += 1
-                if entry.problem is None and entry.record_id in seen:
-                    first = seen[entry.record_id]
-                    problem = f"{id_column}: id {entry.record_id!r} already on line {first}"
-                    result.bad.append(BadRow(entry.line, problem))
-                elif entry.problem is not None or entry.item is None:
+                result.values += entry.values
+                if entry.problem is not None or entry.contact is None:
                     result.bad.append(BadRow(entry.line, entry.problem or "unreadable"))
-                else:
-                    seen[entry.record_id] = entry.line
-                    ids.append(entry.record_id)
-                    items.append(entry.item)
+                    continue
+                kept.ids.append(_record_id(entry, id_column, seen, result))
+                kept.sources.append(entry.source)
+                kept.contacts.append(entry.contact)
             if on_row is not None:
                 on_row(result.rows)
     finally:
         if pool is not None:
             pool.terminate()
-    return ids, items
+    return kept
+
+
+def _record_id(
+    entry: _Parsed, id_column: str | None, seen: dict[str, int], result: MatchFileResult
+) -> str:
+    record_id = entry.record_id
+    if record_id and record_id not in seen:
+        seen[record_id] = entry.line
+        return record_id
+    fallback = f"line-{entry.line}"
+    column = id_column or "id"
+    reason = (
+        f"id {record_id!r} already on line {seen[record_id]}: written as {fallback!r}"
+        if record_id
+        else f"empty id: written as {fallback!r}"
+    )
+    result.values.append(ValueProblem(entry.line, column, "id", reason))
+    seen.setdefault(fallback, entry.line)
+    return fallback
