@@ -207,3 +207,12 @@ def test_an_unreadable_status_keeps_the_status_last_staged(
     assert stored.payload["status"] == "inactive"  # not the model's default, "active"
     [problem] = store.list_value_problems("rhythm")
     assert problem.problem.field == "status -> status"
+
+
+def test_a_deleted_record_is_no_longer_listed(
+    store: StateStore, mappings: dict[str, Mapping]
+) -> None:
+    stage(store, mappings, trackops("30", phone_office="12"))
+    assert len(store.list_value_problems()) == 1
+    store.mark_deleted("trackops", "30")
+    assert store.list_value_problems() == []

@@ -78,10 +78,13 @@ class ValueProblemsMixin(StoreCore):
                 )
 
     def list_value_problems(self, system: str | None = None) -> list[StoredValueProblem]:
+        """Every record's left-out values, but those of records since deleted there."""
         rows = self._all(
             """
-            SELECT * FROM value_problems WHERE (:system IS NULL OR system = :system)
-            ORDER BY system, external_id, id
+            SELECT v.* FROM value_problems v
+            LEFT JOIN records r ON r.system = v.system AND r.external_id = v.external_id
+            WHERE (:system IS NULL OR v.system = :system) AND r.deleted_at IS NULL
+            ORDER BY v.system, v.external_id, v.id
             """,
             {"system": system},
         )
