@@ -56,6 +56,8 @@ def verdict(action: Action, now: dict[str, Any]) -> Verdict:
     """How the record the vendor holds now (``now``: flattened outbound mapping of it)
     stands to the update ``action``."""
     changes = action.changes
+    if not changes:  # nothing to compare (not a planner's update): sent as it always was
+        return Verdict.UNCHANGED
     if all(now.get(change.field) == change.after for change in changes):
         return Verdict.WRITTEN
     if all(now.get(change.field) == change.before for change in changes):
