@@ -36,6 +36,7 @@ from contactsync.matching_linkage import exclusive_sources, source_numbers
 from contactsync.matching_normalise import Features, features
 from contactsync.matching_scoring import PairScore, Scorer
 from contactsync.matching_stats import Frequencies, is_shared
+from contactsync.matching_weights import Weights
 from contactsync.models import Contact
 
 __all__ = [
@@ -139,14 +140,26 @@ class PersonIndex:
 
     def fit(self) -> bool:
         """Learn the weights from the indexed records, as a batch does (see
-        :mod:`contactsync.matching_weights`); until then the documented defaults hold.
-        Returns whether there was enough to learn from."""
-        items = [self._features[key] for key in sorted(self._features)]
-        scorer, _ = compare_candidates(items)
+        :mod:`contactsync.matching_estimate`), as a linkage of their systems; until
+        then the documented defaults hold. Returns whether there was enough to learn
+        from. (:func:`contactsync.matching_state.fit_or_load` keeps them in the state.)"""
+        keys = sorted(self._features)
+        items = [self._features[key] for key in keys]
+        numbers, systems = source_numbers(keys, lambda key: key[0])
+        # One system alone is a deduplication (its duplicates are all there is to learn).
+        scorer, _ = compare_candidates(items, sources=numbers if len(systems) > 1 else None)
         if not scorer.weights.fitted:
             return False
         self._scorer.set_weights(scorer.weights)
         return True
+
+    @property
+    def weights(self) -> Weights:
+        return self._scorer.weights
+
+    def use_weights(self, weights: Weights) -> None:
+        """Score with these weights (fitted earlier on this population, e.g. stored)."""
+        self._scorer.set_weights(weights)
 
     def merge_persons(self, survivor: str, absorbed: str) -> None:
         """Move the absorbed person's records to the survivor (after the engine merged them)."""

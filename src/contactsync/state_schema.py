@@ -333,6 +333,23 @@ def _runs_interrupted(db: Database) -> None:
     db.execute("CREATE INDEX runs_started_at ON runs (started_at)")
 
 
+@MIGRATIONS(name="0008_match_weights")
+def _match_weights(db: Database) -> None:
+    """``match_weights``: the matcher's weights fitted on the stored records (one row),
+    with the record count they were fitted on; refitted once the records have grown
+    (see :mod:`contactsync.matching_state`)."""
+    db.execute(
+        """
+        CREATE TABLE match_weights (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            weights TEXT NOT NULL,
+            record_count INTEGER NOT NULL,
+            fitted_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 def migrate(db: Database) -> None:
     """Apply pending migrations; the caller holds a write transaction."""
     MIGRATIONS.apply(db)

@@ -19,6 +19,7 @@ import structlog
 from pydantic import ValidationError
 
 from contactsync.matching import MatchConfig, PersonIndex
+from contactsync.matching_state import fit_or_load
 from contactsync.merge import SourceContact, UntimedRule, merge
 from contactsync.models import (
     Action,
@@ -94,6 +95,7 @@ def build_index(state: StateStore, config: MatchConfig) -> PersonIndex:
             log.warning("stored record no longer validates", system=system, record=external_id)
             continue
         index.add((system, external_id), contact, person_id)
+    fit_or_load(index, state)  # weights fitted on what the state holds, kept there
     return index
 
 
