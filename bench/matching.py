@@ -59,6 +59,7 @@ from matching_sets import pseudopeople_dedup_set, pseudopeople_linkage_set
 
 PRECISION_MARGIN = 0.005
 METHOD_TIMEOUT = 900.0
+FAILED = ("error", "timeout")  # a method's note when it did not finish
 
 SETS: dict[str, Callable[[argparse.Namespace], Labelled]] = {
     "febrl1": lambda a: febrl_dedup_set(1),
@@ -192,16 +193,21 @@ def print_set(data: Labelled, scores: list[Score]) -> list[tuple[str, bool]]:
           f"{'seconds':>9}{'MB':>7}")  # fmt: skip
     for s in scores:
         completeness = "n/a" if s.pair_completeness is None else f"{s.pair_completeness:.4f}"
+        if s.note in FAILED:
+            print(f"  {s.method:<22}{s.note + ' (see stderr)':>40}")
+            continue
         print(
             f"  {s.method:<22}{s.precision:>10.4f}{s.recall:>10.4f}{s.f1:>10.4f}"
             f"{completeness:>8}{s.seconds:>9.2f}{s.megabytes:>7.0f}"
         )
-    if scores[0].note:
+    if scores[0].note not in ("", *FAILED):
         print(f"  contactsync: {scores[0].note}")
-    ours, baselines = scores[0], scores[1:]
+    ours, baselines = scores[0], [s for s in scores[1:] if s.note not in FAILED]
+    if ours.note in FAILED or not baselines:
+        return [(f"{data.name}: contactsync and at least one other method finished", False)]
     best = max(baselines, key=lambda s: s.f1)
     precise = max(baselines, key=lambda s: s.precision)
-    splink = next(s for s in baselines if s.method.startswith("splink"))
+    splink = next((s for s in scores if s.method.startswith("splink")), ours)
     checks = [
         (f"F1 {ours.f1:.4f} > best other ({best.method}) {best.f1:.4f}", ours.f1 > best.f1),
         (

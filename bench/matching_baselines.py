@@ -226,6 +226,7 @@ def splink_clusters(data: Labelled) -> Outcome:
 
 def recordlinkage_clusters(data: Labelled) -> Outcome:
     """recordlinkage's ECM classifier over binary comparisons, then connected components."""
+    import numpy
     import pandas as pd
     import recordlinkage
 
@@ -270,7 +271,13 @@ def recordlinkage_clusters(data: Labelled) -> Outcome:
     vectors = (
         compare.compute(pairs, first, second) if data.linkage else compare.compute(pairs, frame)
     )
-    matches = recordlinkage.ECMClassifier(binarize=0.5).fit_predict(vectors)
+    # A comparison that never (or always) agrees on the candidates carries nothing and
+    # makes ECM's log-likelihood divide by zero: left out.
+    vectors = vectors.loc[:, [c for c in vectors.columns if 0 < vectors[c].sum() < len(vectors)]]
+    # numpy's default error handling, as recordlinkage expects (pseudopeople, imported
+    # for the name pools, sets floating-point errors to raise)
+    with numpy.errstate(all="ignore"):
+        matches = recordlinkage.ECMClassifier(binarize=0.5).fit_predict(vectors)
     candidates = {(min(int(a), int(b)), max(int(a), int(b))) for a, b in pairs}
     labels = components(len(rows), ((int(a), int(b)) for a, b in matches))
     return Outcome(labels, candidates)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import cache
 
 from matching_data import ORIGIN_CRM, Labelled
 
@@ -78,6 +79,22 @@ CRM_MAP = [
 TITLES = ["Manager", "Engineer", "Director", "Analyst", "Sales Rep", "CFO", "Consultant"]
 
 
+@cache
+def name_pools() -> tuple[list[str], list[str]]:
+    """First and last names: the ones above, and every name written the same way at
+    least three times in pseudopeople's sample census (thousands of surnames, so that
+    namesakes are as rare as in a real customer base). Without pseudopeople, the above."""
+    given, family = sorted(FIRST_NAMES), list(LAST_NAMES)
+    try:
+        from matching_sets import census_names
+    except ImportError:
+        return given, family
+    more_given, more_family = census_names(3)
+    given += sorted(set(more_given) - set(given))
+    family += sorted(set(more_family) - set(family))
+    return given, family
+
+
 @dataclass
 class _Company:
     name: str
@@ -126,14 +143,15 @@ class _Generator:
 
     def people(self, count: int) -> list[_Person]:
         r = self.rng
+        given, family = name_pools()
         companies = [self.company(n) for n in range(max(1, count // 12))]
         people: list[_Person] = []
         while len(people) < count:
-            last = r.choice(LAST_NAMES)
+            last = r.choice(family)
             street, city, postal = self.address()
             landline = self.phone()
             size = r.choices([1, 2, 3, 4], weights=[5, 3, 2, 1])[0]  # a household
-            firsts = r.sample(sorted(FIRST_NAMES), size)
+            firsts = r.sample(given, size)
             for first in firsts:
                 company = r.choice(companies) if r.random() < 0.75 else None
                 if company is not None and r.random() < 0.6:
@@ -223,7 +241,7 @@ def _export(g: _Generator, person: _Person, rate: float) -> dict[str, str]:
     for column in ("Phone", "Street", "Company", "Title"):  # exports hold what they hold
         if r.random() < 0.2:
             row[column] = ""
-    if r.random() < rate and FIRST_NAMES[person.first]:
+    if r.random() < rate and FIRST_NAMES.get(person.first):
         row["First Name"] = FIRST_NAMES[person.first]
     if r.random() < rate * 0.5:
         row["First Name"], row["Last Name"] = row["Last Name"], row["First Name"]

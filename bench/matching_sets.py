@@ -32,8 +32,12 @@ PP_MAP = [
 
 def _generators() -> Any:
     os.environ.setdefault("TQDM_DISABLE", "1")  # pseudopeople's progress bars on stderr
+    import numpy
+
+    saved = numpy.geterr()
     import pseudopeople
 
+    numpy.seterr(**saved)  # vivarium, imported by pseudopeople, makes every numpy error raise
     return pseudopeople
 
 
@@ -76,6 +80,18 @@ def _records(frame: Any) -> list[dict[str, Any]]:
         {k: (None if v != v else v) for k, v in record.items()}
         for record in frame.to_dict("records")
     ]
+
+
+def census_names(at_least: int) -> tuple[list[str], list[str]]:
+    """First and last names the sample census writes the same way ``at_least`` times."""
+    from collections import Counter
+
+    frame = _generators().generate_decennial_census()
+    pools = []
+    for column in ("first_name", "last_name"):
+        counts = Counter(str(v).strip() for v in frame[column] if isinstance(v, str))
+        pools.append(sorted(n for n, c in counts.items() if c >= at_least and n.isalpha()))
+    return pools[0], pools[1]
 
 
 def pseudopeople_linkage_set() -> Labelled:
