@@ -203,7 +203,6 @@ class SourceRef(_Model):
     external_id: str
 
 
-#: why a contact with nothing to identify anyone by is refused
 NO_IDENTITY = "a contact needs a name, an email, a phone or an id (reference or sync id)"
 
 
@@ -251,16 +250,14 @@ class Contact(_Model):
 
     @model_validator(mode="after")
     def _needs_an_identity(self) -> Contact:
-        # Only a record nothing can identify is refused: one with an email, a phone or
-        # an id but no name is still somebody (issue 13: never lose a row to one gap).
-        if not self.is_identifiable():
+        if not self.is_identifiable():  # an email, phone or id but no name is still somebody
             raise ValueError(NO_IDENTITY)
         return self
 
     def is_identifiable(self) -> bool:
         """A name, an email, a phone or an id (the person's reference or sync id)."""
-        names = (self.first_name, self.last_name, self.full_name)
-        return any(names) or bool(self.emails or self.phones or self.reference or self.sync_id)
+        named = self.first_name or self.last_name or self.full_name
+        return bool(named or self.emails or self.phones or self.reference or self.sync_id)
 
     @property
     def primary_email(self) -> str | None:
