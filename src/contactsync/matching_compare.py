@@ -77,7 +77,8 @@ FIRST, LAST, MIDDLE, EMAIL, PHONE, REFERENCE, BIRTHDAY, STREET, PLACE, ORG = ran
 _LEVEL = {name: {level: i for i, level in enumerate(LEVELS[name])} for name in FIELDS}
 
 # First-name levels that mean two different people (the household rule applies).
-DISAGREEING_FIRST = frozenset({_LEVEL["first"]["similar"], _LEVEL["first"]["differ"]})
+# ``similar`` is not one: mostly a mistyped short name (``liam``, ``lim``).
+DISAGREEING_FIRST = frozenset({_LEVEL["first"]["differ"]})
 
 SIMILAR_ORG_JW = 0.92
 # Reference ids two edits apart are "near" only when at least this long.

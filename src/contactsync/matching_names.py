@@ -48,7 +48,8 @@ def sounds_alike(a: str, b: str) -> bool:
 
 def is_typo(a: str, b: str) -> bool:
     """One edit apart (adjacent swaps count as one); two for names of eight letters or more.
-    A three-letter name only with two neighbours swapped (``pia``, ``pai``)."""
+    A three-letter name only with two neighbours swapped (``pia``, ``pai``): ``tim`` and
+    ``tom``, ``ann`` and ``anne`` may be two people."""
     shorter = min(len(a), len(b))
     if shorter == 3 and len(a) == len(b):
         return sorted(a) == sorted(b) and OSA.distance(a, b, score_cutoff=1) <= 1

@@ -130,6 +130,9 @@ PHONE_SHARED = frozenset(LEVELS["phone"].index(n) for n in ("landline", "shared"
 EMAIL_SAME = LEVELS["email"].index("same")
 PHONE_MOBILE = LEVELS["phone"].index("mobile")
 REFERENCE_SAME = LEVELS["reference"].index("same")
+# Agreements only one person's records have (a household's members' ids are unrelated).
+PERSONAL_EMAIL = frozenset(LEVELS["email"].index(n) for n in ("same", "typo"))
+PERSONAL_REFERENCE = frozenset(LEVELS["reference"].index(n) for n in ("same", "typo"))
 
 DEFAULT_MATCHES_PER_RECORD = 1.5
 MIN_PARTNERS = 1000
@@ -219,13 +222,14 @@ class PatternWeight:
 
 def household_applies(vector: Vector) -> bool:
     """First names disagree and no personal identifier (a personal email, a mobile, the
-    reference id) agrees: what a household or a team shares must not make them one.
+    reference id; the email or id one typo apart too) agrees: what a household or a team
+    shares must not make them one.
     A birthday is no such identifier: twins share one, and census-style data copies a
     household member's birthday by mistake."""
     return vector[FIRST] in DISAGREEING_FIRST and not (
-        vector[EMAIL] == EMAIL_SAME
+        vector[EMAIL] in PERSONAL_EMAIL
         or vector[PHONE] == PHONE_MOBILE
-        or vector[REFERENCE] == REFERENCE_SAME
+        or vector[REFERENCE] in PERSONAL_REFERENCE
     )
 
 
