@@ -9,12 +9,14 @@ Use::
 
 Retries and writes (details in :mod:`contactsync.http_retry`): idempotent requests
 (GET, HEAD, OPTIONS, PUT, DELETE, and a POST sent with ``extensions=READ_ONLY``)
-are retried on connection failures, timeouts, 408, 429 and 5xx with exponential
-backoff and jitter, honouring ``Retry-After``, within ``RetryPolicy.max_attempts``
-and ``RetryPolicy.max_total_wait``. A non-idempotent POST or PATCH is NEVER sent
-twice once it may have reached the vendor: it is retried only when the connection
-failed before sending (``ConnectError``/``ConnectTimeout``/``PoolTimeout``) or on a
-429 (refused unprocessed). A read timeout raises ``RetriableError(maybe_applied=True)``;
+are retried on every transport failure (a body cut mid-stream included: the body
+is read inside the retry), 408, 429 and 5xx with exponential backoff and jitter,
+honouring ``Retry-After``, within ``RetryPolicy.max_attempts`` and
+``RetryPolicy.max_total_wait``. A non-idempotent POST or PATCH is NEVER sent twice
+once it may have reached the vendor: it is retried only when the connection failed
+before sending (``ConnectError``/``ConnectTimeout``/``PoolTimeout``/``ProxyError``) or
+on a 429 (refused unprocessed). A read timeout or a cut answer raises
+``RetriableError(maybe_applied=True)``;
 a 5xx answer is returned and :func:`~contactsync.errors.classify` turns it into the
 same error. The caller must then look the record up before any second attempt.
 

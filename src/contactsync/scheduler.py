@@ -1,8 +1,9 @@
 """APScheduler wiring for ``contactsync run``: one sync job per system, one at a time.
 
-* A lease row in SQLite makes sure only one scheduler runs against a state file;
-  a second one refuses and names the holder, or with ``--wait`` stands by and
-  takes over once the lease expires. The lease is renewed by a heartbeat on its own
+* A lease row in SQLite (:mod:`contactsync.lease`, the same one-shot ``sync`` and
+  ``backfill`` take) makes sure only one scheduler runs against a state file; a
+  second one refuses and names the holder, or with ``--wait`` stands by and takes
+  over once the lease expires. The lease is renewed by a heartbeat on its own
   thread (so a pass longer than the lease never loses it) and on every pass; if the
   holder dies (even by SIGKILL) the lease expires after ``LEASE_TTL`` (60 s;
   ``CONTACTSYNC_LEASE_TTL`` seconds overrides it, e.g. for tests).
