@@ -204,12 +204,12 @@ def _identifier_u(
 
 
 def _grouped(compared: ComparedPairs) -> Counter[tuple[int, float, float]]:
-    """Pairs counted by (pattern, personal tf, shared tf), tf rounded to a quarter bit."""
+    """Pairs counted by (pattern, personal tf, shared tf), tf rounded to half a bit."""
     grouped: Counter[tuple[int, float, float]] = Counter()
     for pattern, personal, shared in zip(
         compared.pattern, compared.personal_tf, compared.shared_tf, strict=True
     ):
-        grouped[(pattern, round(personal * 4) / 4, round(shared * 4) / 4)] += 1
+        grouped[(pattern, round(personal * 2) / 2, round(shared * 2) / 2)] += 1
     return grouped
 
 
@@ -217,17 +217,10 @@ def _sigmoid(bits: float) -> float:
     return float(1.0 / (1.0 + 2.0 ** -min(max(bits, -60.0), 60.0)))
 
 
-def _posteriors(
-    weights: Weights, vector: Vector, personal: float, shared: float, log_n: float
-) -> tuple[float, list[float]]:
-    """The pair's posterior, and per group its posterior without that group's evidence."""
+def _group_bits(weights: Weights, vector: Vector, log_n: float) -> tuple[list[float], bool]:
+    """Per leave-one-out group, its bits for this vector (without term frequencies)."""
     bits, household = pattern_field_bits(weights, vector, log_n)
-    group_bits = [sum(bits[index] for index in group) for group in GROUPS]
-    group_bits[NAME_GROUP] += personal
-    if not household:
-        group_bits[ADDRESS_GROUP] += shared
-    total = weights.log_prior(log_n) + sum(group_bits)
-    return _sigmoid(total), [_sigmoid(total - part) for part in group_bits]
+    return [sum(bits[index] for index in group) for group in GROUPS], household
 
 
 def _leave_one_out_m(
@@ -239,11 +232,21 @@ def _leave_one_out_m(
     """One round: m per field from the other groups' posterior, and the posterior mass
     (matches, in pairs) each field's estimate rests on."""
     mass = [[0.0] * len(LEVELS[name]) for name in FIELDS]
+    prior = weights.log_prior(log_n)
+    by_pattern: dict[int, tuple[list[float], bool]] = {}
     for (pattern, personal, shared), count in grouped.items():
         vector = vectors[pattern]
-        _, left_out = _posteriors(weights, vector, personal, shared, log_n)
+        known = by_pattern.get(pattern)
+        if known is None:
+            known = by_pattern[pattern] = _group_bits(weights, vector, log_n)
+        group_bits, household = known
+        group_bits = list(group_bits)
+        group_bits[NAME_GROUP] += personal
+        if not household:
+            group_bits[ADDRESS_GROUP] += shared
+        total = prior + sum(group_bits)
         for number, group in enumerate(GROUPS):
-            chance = left_out[number] * count
+            chance = _sigmoid(total - group_bits[number]) * count
             for index in group:
                 mass[index][vector[index]] += chance
     result: dict[str, dict[str, float]] = {}
