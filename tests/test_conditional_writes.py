@@ -31,7 +31,7 @@ PEOPLE = 40
 SEED = 11
 #: where each system keeps a person's job title (read, and written by a user)
 TITLE_FIELD = {"trackops": "title", "rhythm": "job_title", "xurrent": "job_title"}
-EDITED = ("trackops", "rhythm")  # a GET-checked system and an atomically checked one
+EDITED = ("trackops", "rhythm")  # a feed-checked system and an atomically checked one
 
 
 @pytest.fixture
@@ -90,11 +90,23 @@ def test_an_edit_between_plan_and_load_is_not_overwritten_and_propagates(
         # the sync writes, users change the same field in two of the target systems.
         for system in EDITED:
             user_sets_title(engine, system, ids[system], "Chief Listener")
+        trackops = engine.adapters["trackops"]
+        monkeypatch.setattr(trackops, "read_record", reads_counted(trackops.read_record))
         real_load(*args, **kwargs)
+
+    reads: list[str] = []
+
+    def reads_counted(read: Any) -> Any:
+        def counted(external_id: str) -> RawRecord:
+            reads.append(external_id)
+            return read(external_id)
+
+        return counted
 
     monkeypatch.setattr(engine, "_load", edit_then_load)
     engine.run("sync")
     monkeypatch.setattr(engine, "_load", real_load)
+    assert reads == []  # Trackops: the edit was caught by the change feed, not a GET
 
     for system in EDITED:  # never overwritten with the older Xurrent value
         assert title_in(engine, system, ids[system]) == "Chief Listener", system

@@ -17,16 +17,23 @@ with what the plan was based on, field by field, through the system's outbound m
   would stage it (the edit becomes a change with its own time) and the person is
   planned again, so the newer edit wins and travels on to the other systems.
 
-Where the vendor offers an atomic check (Rhythm: RFC 6902 ``test`` operations in the
-``PATCH``), the adapter makes the comparison itself and no read is needed; elsewhere the
-record is read first (one ``GET``), except for a write that only stamps contactsync's
-own person id, which no user edit can be lost under.
+Where the record as it is now comes from is the adapter's declared
+:class:`~contactsync.adapters.base.ConflictCheck` (:mod:`contactsync.sync_change_feed`):
+the vendor's atomic check (Rhythm: RFC 6902 ``test`` operations in the ``PATCH``, no read),
+the copy in one listing of the records changed since the last check made before each
+page of updates (a record not listed is unchanged since it was read and is sent as
+planned), a snapshot listed again when that is cheaper, or else one ``GET`` of the
+record. A write that only stamps contactsync's own person id is not checked: no user
+edit can be lost under it. An update found in flight after a crash is always read first.
+The race left with a listing: an edit landing between the listing and the write, that
+is within one page of writes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import Enum
 from typing import Any
 
@@ -34,9 +41,10 @@ import structlog
 
 from contactsync.adapters.base import Adapter, RawRecord
 from contactsync.mapping import Mapping
-from contactsync.models import Action, Contact
+from contactsync.models import Action, ActionKind, Contact
 from contactsync.planning import flatten
 from contactsync.state import OutboxEntry, StateStore
+from contactsync.sync_change_feed import DEFAULT_OVERLAP, ChangeFeed
 from contactsync.sync_own_writes import is_exactly
 from contactsync.sync_stage import handed_on_keys, map_record, stage_records
 
@@ -44,6 +52,14 @@ log = structlog.get_logger(__name__)
 
 #: plans the persons again (``Engine.replan``): queues what they need now
 Replan = Callable[[Sequence[str]], object]
+
+
+class AlreadyHandled(Exception):
+    """The action's outcome was already recorded (found written, or skipped as changed)."""
+
+    def __init__(self, *, landed: bool = False) -> None:
+        super().__init__("already handled")
+        self.landed = landed
 
 
 class Verdict(Enum):
@@ -91,12 +107,57 @@ class ConditionalWrites:
     mapping: Mapping
     default_region: str
     replan: Replan | None = None
+    #: clock skew allowed when listing the records changed since the last check
+    overlap: timedelta = DEFAULT_OVERLAP
     #: persons planned again this run (their new actions are queued behind the others)
     replanned: int = 0
+    feed: ChangeFeed = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feed = ChangeFeed(self.state, self.adapter, self.overlap)
 
     @property
     def system(self) -> str:
         return self.adapter.system
+
+    def prepare_page(self, page: Sequence[OutboxEntry]) -> None:
+        """Before a page of actions: list the records changed since the last check, for
+        the page's updates that are checked (one listing for the page, see
+        :mod:`contactsync.sync_change_feed`)."""
+        self.feed.prepare(
+            [
+                entry.action.external_id or ""
+                for entry in page
+                if entry.kind is ActionKind.UPDATE and needs_read(self.adapter, entry.action)
+            ]
+        )
+
+    def checked(
+        self, entry: OutboxEntry, current: dict[str, Any] | None, *, recovering: bool
+    ) -> dict[str, Any] | None:
+        """The record to send ``entry`` against: ``current`` (as last read) when it has not
+        changed since, else the record as it is now. Raises :class:`AlreadyHandled` when
+        it must not be sent (found written, or changed since the plan read it). A write
+        that cannot lose an edit is sent unchecked, except after a crash (it may have
+        landed): then the record is always read."""
+        action = entry.action
+        external_id = action.external_id or ""
+        can_read = capable(self.adapter, "can_read_record")
+        if not (needs_read(self.adapter, action) or (recovering and can_read)):
+            return current
+        listed = None if recovering else self.feed.copy_of(external_id)
+        unlisted = listed is None and not recovering and self.feed.covers(external_id)
+        if unlisted and current is not None:  # not listed: unchanged since it was read
+            return current
+        fresh = listed or self.adapter.read_record(external_id)
+        found = self.check(entry, fresh)
+        if found is Verdict.UNCHANGED:
+            return fresh.payload
+        if found is Verdict.WRITTEN:
+            self.landed(entry, fresh)
+            raise AlreadyHandled(landed=True)
+        self.changed(entry, fresh)
+        raise AlreadyHandled
 
     def outbound_now(self, fresh: RawRecord) -> dict[str, Any] | None:
         """The record read now, through the mapping in and out as the planner sees a
@@ -120,6 +181,7 @@ class ConditionalWrites:
         staged as such."""
         action = entry.action
         assert action.external_id is not None
+        self.feed.forget(action.external_id)
         contact, _reason = map_record(fresh, self.mapping, self.system, self.default_region)
         stored = self.state.get_record(self.system, action.external_id)
         if (
@@ -148,6 +210,7 @@ class ConditionalWrites:
         """The record changed since the plan read it: the action is not sent (skipped,
         with the reason); the record is staged and the person planned again."""
         action = entry.action
+        self.feed.forget(action.external_id or "")
         fields = ", ".join(change.field for change in action.changes)
         self.state.skip(
             entry.id,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -29,7 +29,8 @@ from contactsync.errors import DuplicateError, RetriableError, SyncError
 from contactsync.mapping import Mapping
 from contactsync.models import ActionKind, SourceRef, SystemCounts, dumped_content_hash
 from contactsync.state import OutboxEntry, StateError, StateStore
-from contactsync.sync_conditional import ConditionalWrites, Replan, Verdict, capable, needs_read
+from contactsync.sync_change_feed import DEFAULT_OVERLAP
+from contactsync.sync_conditional import AlreadyHandled, ConditionalWrites, Replan, capable
 from contactsync.sync_contending import contending_creates
 from contactsync.sync_field_fit import retry_without_refused_fields
 
@@ -47,6 +48,8 @@ VENDOR_NAME_KEYS = ("first_name", "last_name", "name", "full_name")
 RECONCILE_PER_RUN = 20
 #: sweeps for the actions planned anew while loading (records changed under a write)
 REPLANNED_SWEEPS = 3
+#: an action whose outcome is already recorded (the name sync_field_fit catches)
+_AlreadyHandled = AlreadyHandled
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,6 @@ class _Answer:
     payload: dict[str, Any]
     digest: str
     updated_at: datetime | None
-
-
-class _AlreadyHandled(Exception):
-    """The action's outcome was already recorded (skipped as a conflict)."""
 
 
 @dataclass
@@ -72,10 +71,12 @@ class Loader:
     redact: Callable[[str], str] = str
     #: plans persons again (``Engine.replan``) when a record changed under a write
     replan: Replan | None = None
+    #: clock skew allowed when listing the records changed since the last check
+    overlap: timedelta = DEFAULT_OVERLAP
 
     def __post_init__(self) -> None:
         self.checks = ConditionalWrites(
-            self.state, self.adapter, self.mapping, self.default_region, self.replan
+            self.state, self.adapter, self.mapping, self.default_region, self.replan, self.overlap
         )
 
     @property
@@ -178,6 +179,8 @@ class Loader:
         while page := self.state.pending_page(
             self.system, creates=creates, after_id=after, limit=LOAD_PAGE
         ):
+            if not creates:  # one listing of the changed records for the page's updates
+                self.checks.prepare_page(page)
             yield page
             after = page[-1].id
 
@@ -339,6 +342,7 @@ class Loader:
                 reason=reason,
             )
             return
+        self.checks.feed.forget(action.external_id)  # a listed copy is older than the write
         answer = self._canonical(action.external_id, result.record)
         with self.state.transaction():
             self.state.complete(entry.id, answer.digest if answer is not None else None)
@@ -357,23 +361,13 @@ class Loader:
     def _checked(
         self, entry: OutboxEntry, current: dict[str, Any] | None, *, recovering: bool
     ) -> dict[str, Any] | None:
-        """The record as the vendor holds it now, to send the update against; raises
-        :class:`_AlreadyHandled` when it must not be sent (found written, or changed since
-        the plan read it). A write that cannot lose an edit is sent unchecked, except after
-        a crash (it may have landed)."""
-        can_read = capable(self.adapter, "can_read_record")
-        if not (needs_read(self.adapter, entry.action) or (recovering and can_read)):
-            return current
-        fresh = self.adapter.read_record(entry.action.external_id or "")
-        found = self.checks.check(entry, fresh)
-        if found is Verdict.UNCHANGED:
-            return fresh.payload
-        if found is Verdict.WRITTEN:
-            self.checks.landed(entry, fresh)
-            self.counts.updated += 1
-        else:
-            self.checks.changed(entry, fresh)
-        raise _AlreadyHandled
+        """:meth:`ConditionalWrites.checked`, counting a write found landed."""
+        try:
+            return self.checks.checked(entry, current, recovering=recovering)
+        except _AlreadyHandled as handled:
+            if handled.landed:
+                self.counts.updated += 1
+            raise
 
     def _delete(self, entry: OutboxEntry) -> None:
         action = entry.action

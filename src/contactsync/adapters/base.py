@@ -37,6 +37,20 @@ class ChangeStrategy(StrEnum):
     SNAPSHOT = "snapshot"
 
 
+class ConflictCheck(StrEnum):
+    """How an update is checked against a user's edit made since the record was read
+    (carried out by :mod:`contactsync.sync_change_feed` and the loader)."""
+
+    #: the vendor tests the values inside the write itself (Rhythm's RFC 6902 ``test``)
+    ATOMIC = "atomic"
+    #: one listing of the records changed since the last check before each page of updates
+    FEED = "feed"
+    #: the whole list read again when cheaper than a read per update (no change times)
+    SNAPSHOT = "snapshot"
+    #: one ``GET`` of the record before each update
+    READ = "read"
+
+
 @dataclass(frozen=True)
 class Window:
     """A closed extract window. ``start`` None means full history."""
@@ -143,6 +157,9 @@ class Adapter(ABC):
     #: top-level vendor fields only contactsync writes (its person id stamp): an update
     #: changing nothing else cannot undo a user's edit, so it is sent without a check
     stamp_fields: ClassVar[tuple[str, ...]] = ()
+    #: how an update is checked for an edit made since the record was read (see
+    #: :class:`ConflictCheck`); ``read`` needs ``can_read_record``
+    conflict_check: ClassVar[ConflictCheck] = ConflictCheck.READ
 
     def __init__(self, context: AdapterContext) -> None:
         self.context = context

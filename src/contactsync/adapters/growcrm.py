@@ -53,6 +53,7 @@ from contactsync.adapters._common import (
 from contactsync.adapters.base import (
     AdapterContext,
     ChangeStrategy,
+    ConflictCheck,
     RawRecord,
     Window,
     WriteResult,
@@ -82,6 +83,8 @@ class GrowcrmAdapter(SystemClientAdapter):
     strategy: ClassVar[ChangeStrategy] = ChangeStrategy.SORTED_SCAN
     foreign_id_field: ClassVar[str | None] = None
     can_read_record: ClassVar[bool] = True
+    #: updates checked by one listing of the records changed since the last check
+    conflict_check: ClassVar[ConflictCheck] = ConflictCheck.FEED
     # The create body needs first_name, last_name and a (unique) email.
     required_for_create: ClassVar[tuple[str, ...]] = ("emails", "first_name", "last_name")
     unique_fields: ClassVar[tuple[str, ...]] = ("email",)  # across all users, any case

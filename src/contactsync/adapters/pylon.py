@@ -37,6 +37,7 @@ from contactsync.adapters._common import SystemClientAdapter, text_of
 from contactsync.adapters.base import (
     AdapterContext,
     ChangeStrategy,
+    ConflictCheck,
     RawRecord,
     Window,
     WriteResult,
@@ -90,6 +91,8 @@ class PylonAdapter(SystemClientAdapter):
     # lists all of a contact's addresses, the primary included)
     unique_fields: ClassVar[tuple[str, ...]] = ("email", "emails")
     can_read_record: ClassVar[bool] = True
+    #: no change times: the list read again when cheaper than a GET per update
+    conflict_check: ClassVar[ConflictCheck] = ConflictCheck.SNAPSHOT
     stamp_fields: ClassVar[tuple[str, ...]] = ("external_ids",)
 
     def __init__(

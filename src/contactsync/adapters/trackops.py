@@ -63,6 +63,7 @@ from contactsync.adapters._common import (
 from contactsync.adapters.base import (
     AdapterContext,
     ChangeStrategy,
+    ConflictCheck,
     RawRecord,
     Window,
     WriteResult,
@@ -87,6 +88,8 @@ class TrackopsAdapter(SystemClientAdapter):
     strategy: ClassVar[ChangeStrategy] = ChangeStrategy.WINDOW
     foreign_id_field: ClassVar[str | None] = ACCOUNT_CODE
     can_read_record: ClassVar[bool] = True
+    #: updates checked by one listing of the records changed since the last check
+    conflict_check: ClassVar[ConflictCheck] = ConflictCheck.FEED
     stamp_fields: ClassVar[tuple[str, ...]] = (ACCOUNT_CODE,)
     required_for_create: ClassVar[tuple[str, ...]] = ("last_name",)
     supports_delete: ClassVar[bool] = False  # no documented delete or deactivation

@@ -38,6 +38,7 @@ from contactsync.adapters._xurrent_channels import (
 from contactsync.adapters.base import (
     AdapterContext,
     ChangeStrategy,
+    ConflictCheck,
     OrgChannelRecord,
     RawRecord,
     Window,
@@ -128,6 +129,8 @@ class XurrentAdapter(SystemClientAdapter):
     required_for_create: ClassVar[tuple[str, ...]] = ("emails",)
     unique_fields: ClassVar[tuple[str, ...]] = ("primary_email",)  # per account, any case
     can_read_record: ClassVar[bool] = True
+    #: updates checked by one listing of the records changed since the last check
+    conflict_check: ClassVar[ConflictCheck] = ConflictCheck.FEED
     stamp_fields: ClassVar[tuple[str, ...]] = ("source", "sourceID")
 
     def __init__(self, context: AdapterContext) -> None:
