@@ -175,3 +175,16 @@ def test_a_phone_with_extra_digits_is_near_and_a_short_one_is_not() -> None:
 def with_phones(*numbers: str) -> Features:
     values = frozenset(numbers)
     return dataclasses.replace(NO, phones=values, mobiles=values)
+
+
+def test_swapped_names_weigh_as_the_more_common_reading() -> None:
+    """A rare surname in the first-name field must not count as a rare first name."""
+    frequencies = Frequencies()
+    common = [named("Ann", "White") for _ in range(30)]
+    for item in common:
+        frequencies.update(item)
+    swapped, straight = named("White", "Ann"), named("Ann", "White")
+    vector, tf = compare(swapped, straight, frequencies, lambda _: False)
+    assert LEVELS["first"][vector[FIELDS.index("first")]] == "exact"
+    _, straight_tf = compare(straight, named("Ann", "White"), frequencies, lambda _: False)
+    assert sum(tf) <= sum(straight_tf)

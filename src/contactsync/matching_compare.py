@@ -107,8 +107,10 @@ def compare(
     tf = [0.0] * len(FIELDS)
     first, first_name = compare_first(a, b)
     last, last_name = compare_last(a, b)
+    names_swapped = False
     if first == "differ" or last == "differ":
         if swapped(a, b):
+            names_swapped = True
             first, first_name, last, last_name = "exact", a.first, "exact", a.last
         else:
             other = crossed(a, b)
@@ -120,6 +122,11 @@ def compare(
         tf[FIRST] = surprise("first", first_name)
     if last == "exact" or last == "maiden":
         tf[LAST] = surprise("last", last_name)
+    if names_swapped:
+        # Swapped: which record has its names the wrong way round is unknown, so each
+        # name weighs as the more common of its two readings.
+        tf[FIRST] = min(tf[FIRST], surprise("first", b.first))
+        tf[LAST] = min(tf[LAST], surprise("last", b.last))
     middle = "missing"
     if a.middle and b.middle and first != "middle":
         agree = a.middle == b.middle or (
