@@ -13,7 +13,8 @@ scored. The passes:
   first initial and of the first name with the last initial, so typos in one name
   still meet;
 * weak pairs: birthday + an initial, birthday + postal code, street + postal code
-  or city, name + postal code, name + organization, last name + postal code.
+  or city, house number + postal code, name + postal code, name + organization, last
+  name (or its metaphone) + postal code, last name + city.
 
 A block larger than its limit (:data:`MAX_BLOCK`, 8 for exact names) is not
 dropped but split by a second key (the names' first letters, then the postal code
@@ -93,11 +94,20 @@ def blocking_keys(item: Features) -> set[str]:
         keys.add(f"a:{item.street}|{item.postal or item.city}")
     if item.last and item.postal:
         keys.add(f"lp:{item.last}|{item.postal}")
+        keys.add(f"mp:{phonetic(item.last)}|{item.postal}")
+    if item.city:
+        if item.street and item.postal:  # a typo in the postal code still meets
+            keys.add(f"ac:{item.street}|{item.city}")
+        if item.last:
+            keys.add(f"lc:{item.last}|{item.city}")
+    if item.house_number and item.postal:
+        keys.add(f"hp:{item.house_number}|{item.postal}")
     return keys
 
 
 # Key families, strongest first: a pair met in several blocks belongs to the first family.
 FAMILIES = ("s", "e", "p", "r", "n", "b", "fp", "fo", "a", "lp", "el", "pd", "rd", "ph", "bp")
+FAMILIES += ("mp", "ac", "lc", "hp")
 
 
 def family_of(key: str) -> str:
