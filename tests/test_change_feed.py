@@ -85,11 +85,17 @@ def test_a_page_of_updates_to_unchanged_records_costs_at_most_one_listing(
 
             monkeypatch.setattr(engine, "_load", measured_load)
             outcome = engine.run("sync")
+            taken_for_changed = [
+                entry.action.system
+                for entry in engine.state.list_actions("skipped")
+                if "changed since it was read" in (entry.last_error or "")
+            ]
         finally:
             engine.close()
     updated = outcome.summary.systems["trackops"].updated
     assert updated >= EDITED_PEOPLE
     assert updated <= measured["load"] <= updated + 1  # the writes, and one listing at most
+    assert taken_for_changed == []  # nobody edited a target: no record taken for changed
 
 
 # --- stand-in vendors ----------------------------------------------------------------------

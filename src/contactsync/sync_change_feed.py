@@ -42,9 +42,15 @@ from contactsync.state import StateStore
 
 log = structlog.get_logger(__name__)
 
-#: clock skew allowed between contactsync and a vendor (the systems' default ``overlap``;
-#: the loader is given the configured one where it is known)
+#: clock skew allowed between contactsync and a vendor, for an adapter without a context
+#: (a stand-in): the systems' default ``overlap``
 DEFAULT_OVERLAP = timedelta(minutes=5)
+
+
+def overlap_of(adapter: Adapter) -> timedelta:
+    """The system's configured ``overlap`` (carried by the adapter's context)."""
+    overlap = getattr(getattr(adapter, "context", None), "overlap", None)
+    return overlap if isinstance(overlap, timedelta) else DEFAULT_OVERLAP
 
 
 def conflict_check(adapter: Adapter) -> ConflictCheck:

@@ -44,7 +44,7 @@ from contactsync.mapping import Mapping
 from contactsync.models import Action, ActionKind, Contact
 from contactsync.planning import flatten
 from contactsync.state import OutboxEntry, StateStore
-from contactsync.sync_change_feed import DEFAULT_OVERLAP, ChangeFeed
+from contactsync.sync_change_feed import ChangeFeed, overlap_of
 from contactsync.sync_own_writes import is_exactly
 from contactsync.sync_stage import handed_on_keys, map_record, stage_records
 
@@ -107,14 +107,15 @@ class ConditionalWrites:
     mapping: Mapping
     default_region: str
     replan: Replan | None = None
-    #: clock skew allowed when listing the records changed since the last check
-    overlap: timedelta = DEFAULT_OVERLAP
+    #: clock skew allowed when listing the records changed since the last check (None:
+    #: the system's configured ``overlap``, from the adapter's context)
+    overlap: timedelta | None = None
     #: persons planned again this run (their new actions are queued behind the others)
     replanned: int = 0
     feed: ChangeFeed = field(init=False)
 
     def __post_init__(self) -> None:
-        self.feed = ChangeFeed(self.state, self.adapter, self.overlap)
+        self.feed = ChangeFeed(self.state, self.adapter, self.overlap or overlap_of(self.adapter))
 
     @property
     def system(self) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -29,7 +29,6 @@ from contactsync.errors import DuplicateError, RetriableError, SyncError
 from contactsync.mapping import Mapping
 from contactsync.models import ActionKind, SourceRef, SystemCounts, dumped_content_hash
 from contactsync.state import OutboxEntry, StateError, StateStore
-from contactsync.sync_change_feed import DEFAULT_OVERLAP
 from contactsync.sync_conditional import AlreadyHandled, ConditionalWrites, Replan, capable
 from contactsync.sync_contending import contending_creates
 from contactsync.sync_field_fit import retry_without_refused_fields
@@ -71,12 +70,10 @@ class Loader:
     redact: Callable[[str], str] = str
     #: plans persons again (``Engine.replan``) when a record changed under a write
     replan: Replan | None = None
-    #: clock skew allowed when listing the records changed since the last check
-    overlap: timedelta = DEFAULT_OVERLAP
 
     def __post_init__(self) -> None:
         self.checks = ConditionalWrites(
-            self.state, self.adapter, self.mapping, self.default_region, self.replan, self.overlap
+            self.state, self.adapter, self.mapping, self.default_region, self.replan
         )
 
     @property

@@ -81,6 +81,7 @@ def adapter_context(
         page_size=getattr(system, "page_size", None) or 100,
         timeout=system.timeout,
         concurrency=system.concurrency,
+        overlap=system.overlap,
         rate_scale=system.rate_limit_scale,
         rate_limit=system.client_budget(),
         defaults=defaults,

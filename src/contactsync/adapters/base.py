@@ -21,7 +21,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -108,6 +108,9 @@ class AdapterContext:
     page_size: int = 100
     timeout: float = 30.0
     concurrency: int = 4
+    #: clock skew allowed between contactsync and the vendor (``[systems.<name>] overlap``):
+    #: a listing of the records changed since a moment starts this much earlier
+    overlap: timedelta = timedelta(minutes=5)
     #: multiplies the vendor's documented rate limits the client paces itself to
     #: (1.0 for the real vendors; a sandbox in ``fast`` mode allows 100x)
     rate_scale: float = 1.0
