@@ -7,7 +7,8 @@ that changed in it. For every field:
 * the newest change wins. Two vendor timestamps compare as times. A change in a
   system without timestamps is dated by an interval (between two snapshots): it
   wins over a timestamped change made before the interval began and loses to one
-  made after it ended; a timestamped change *inside* the interval is a conflict,
+  made after it ended (a timestamp in whole seconds stands for that second: some
+  vendors truncate); a timestamped change *inside* the interval is a conflict,
   decided by ``untimed_conflicts`` (``"timestamped_wins"``, the default, or
   ``"priority"``). A value only known from the first snapshot of an untimed system
   (``first_seen``) loses to every dated value. A value contactsync wrote itself
@@ -185,9 +186,10 @@ class _Judge:
         return best
 
 
-#: Vendors keep change times to the second (Trackops) or finer: a timestamp stands
-#: for the second it names when it is set against a snapshot interval, so a change
-#: truncated to just before an interval began is not taken for one made before it.
+#: Some vendors keep change times to the second (Trackops), others finer: a
+#: timestamp in whole seconds stands for the second it names when it is set against
+#: a snapshot interval, so a change truncated to just before an interval began is
+#: not taken for one made before it.
 VENDOR_RESOLUTION = timedelta(seconds=1)
 
 
@@ -195,7 +197,7 @@ def _span(at: datetime, time: FieldTime) -> tuple[datetime, datetime]:
     """When a dated change may have happened, earliest and latest."""
     if time.how == "interval":
         return (time.since or at, at)
-    return (at, at + VENDOR_RESOLUTION)
+    return (at, at + VENDOR_RESOLUTION if at.microsecond == 0 else at)
 
 
 def priority_of(priority: Mapping[str, int], system: str) -> int:

@@ -314,6 +314,17 @@ class RecordsMixin(FieldTimesMixin):
         )
         return None if value is None else str(value)
 
+    def changed_by_users_since_push(self, system: str, external_id: str) -> bool:
+        """Whether a user's change to the record was staged after contactsync last wrote
+        it (so content equal to that write is no echo of it)."""
+        row = self._one(
+            "SELECT p.pushed_at, r.seen_at FROM pushed AS p JOIN records AS r "
+            "ON r.system = p.system AND r.external_id = p.external_id "
+            "WHERE p.system = ? AND p.external_id = ?",
+            (system, external_id),
+        )
+        return row is not None and from_iso(row["seen_at"]) > from_iso(row["pushed_at"])
+
     def pushed_hashes(self, system: str) -> dict[str, str]:
         """external id -> last pushed hash, for checking a whole batch for echoes."""
         rows = self._all("SELECT external_id, hash FROM pushed WHERE system = ?", (system,))

@@ -270,7 +270,10 @@ class _Stage:
         pushed = state.pushed_hash(system, raw.external_id)
         # An echo: what contactsync last wrote there, or the first sight of a record it
         # created without seeing the result (the vendor's answer was lost or empty).
+        # Not when a user changed the record after that write: then the same content
+        # is the user's own (an edit back to the value contactsync last wrote).
         echo = pushed is not None and pushed in (digest, "")
+        echo = echo and not state.changed_by_users_since_push(system, raw.external_id)
         if not echo and glance is not None:
             stored = state.get_record(system, raw.external_id)
             if stored is not None and own.adopt_update(stored, raw, contact, digest):
