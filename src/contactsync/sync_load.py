@@ -166,17 +166,24 @@ class Loader:
         run, so a vendor that limits each endpoint on its own (Pylon) serves both at
         once instead of one after the other."""
         competing = {*type(self.adapter).unique_fields, *VENDOR_NAME_KEYS}
-        for page in self._pages(creates=False):
-            for entry in page:
-                if entry.kind is ActionKind.UPDATE and not entry.action.payload.keys() & competing:
-                    self.execute(entry)
+        for page in self._pages(creates=False, checked=False):
+            independent = [
+                entry
+                for entry in page
+                if entry.kind is ActionKind.UPDATE and not entry.action.payload.keys() & competing
+            ]
+            self.checks.prepare_page(independent)  # the changed records, for these alone
+            for entry in independent:
+                self.execute(entry)
 
-    def _pages(self, *, creates: bool) -> Iterator[list[OutboxEntry]]:
+    def _pages(self, *, creates: bool, checked: bool = True) -> Iterator[list[OutboxEntry]]:
+        """Pending actions a page at a time; before each page of updates (``checked``) one
+        listing of the records changed since the last check (:mod:`sync_change_feed`)."""
         after = 0
         while page := self.state.pending_page(
             self.system, creates=creates, after_id=after, limit=LOAD_PAGE
         ):
-            if not creates:  # one listing of the changed records for the page's updates
+            if checked and not creates:
                 self.checks.prepare_page(page)
             yield page
             after = page[-1].id
