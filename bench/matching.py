@@ -130,7 +130,9 @@ def contactsync_candidates(data: Labelled, path: Path) -> set[tuple[int, int]] |
     keywords: dict[str, Any] = {}
     if data.linkage:
         keywords["source_of"] = lambda k: kept.sources[k]
-    pairs = listing(list(enumerate(kept.contacts)), matching.MatchConfig(), **keywords)
+    pairs = listing(
+        [(i, c) for i, c in enumerate(kept.contacts) if c], matching.MatchConfig(), **keywords
+    )
     return {(min(positions[a], positions[b]), max(positions[a], positions[b])) for a, b in pairs}
 
 

@@ -191,7 +191,7 @@ class ReadRows:
 
     ids: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
-    contacts: list[Contact] = field(default_factory=list)
+    contacts: list[Contact | None] = field(default_factory=list)  # None once matched
 
 
 def read_contacts(
