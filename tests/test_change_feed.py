@@ -205,6 +205,37 @@ def test_a_record_the_feed_shows_changed_is_staged_again_not_written(
     watermark = state.get_watermark("growcrm")
     assert watermark is not None
     assert vendor.windows[0].start == watermark - timedelta(minutes=5)
+    assert vendor.windows[0].end > datetime.now(UTC) + timedelta(minutes=4)  # clock skew
+
+
+class FailingFeedVendor(FeedVendor):
+    """Its listing fails; reading one record works."""
+
+    def __init__(self, held: dict[str, Any]) -> None:
+        super().__init__([])
+        self.held = held
+        self.reads: list[str] = []
+
+    def extract(self, window: Window) -> Iterator[RawRecord]:
+        raise RuntimeError("listing answer unreadable")
+
+    def read_record(self, external_id: str) -> RawRecord:
+        self.reads.append(external_id)
+        return RawRecord(external_id, dict(self.held))
+
+
+def test_a_failed_listing_costs_its_savings_only_each_update_is_read(
+    planned: tuple[StateStore, int],
+) -> None:
+    state, action_id = planned
+    vendor = FailingFeedVendor(grow_record("Owner"))  # changed: the read must tell
+    replans = run_loader(state, vendor)
+    assert vendor.reads == [RECORD_ID]
+    assert vendor.sent == []
+    entry = state.get_action(action_id)
+    assert entry is not None
+    assert entry.status == "skipped"
+    assert replans == [[state.resolve_person(entry.action.person_id)]]
 
 
 @pytest.mark.parametrize(

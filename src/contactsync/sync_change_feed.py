@@ -129,7 +129,9 @@ class ChangeFeed:
         if since is None:  # never read: nothing to list against (each update is read)
             return
         started = datetime.now(UTC)
-        window = Window(since - self.overlap, started)
+        # widened both ways: a vendor clock ahead of ours dates an edit made just now
+        # later than ``started``, and an extract leaves out what is dated past its end
+        window = Window(since - self.overlap, started + self.overlap)
         listed = self._listed(window)
         if listed is None:
             return
