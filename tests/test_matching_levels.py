@@ -188,3 +188,11 @@ def test_swapped_names_weigh_as_the_more_common_reading() -> None:
     assert LEVELS["first"][vector[FIELDS.index("first")]] == "exact"
     _, straight_tf = compare(straight, named("Ann", "White"), frequencies, lambda _: False)
     assert sum(tf) <= sum(straight_tf)
+
+
+def test_addresses_differing_only_in_separators_or_digits_are_two_people() -> None:
+    """How one mail domain tells two people of one name apart."""
+    first = named(**mail("jeffrey.cooper@example.com"))
+    assert level_of(first, named(**mail("jeffreycooper@example.com")), "email") == "differ"
+    assert level_of(first, named(**mail("jeffrey_cooper@example.com")), "email") == "differ"
+    assert level_of(first, named(**mail("jeffrey.cooper2@example.com")), "email") == "differ"

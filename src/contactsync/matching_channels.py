@@ -1,6 +1,7 @@
 """Near matches of emails and phone numbers (two different values that may be one).
 
-* Emails: one edit in the local part at the same domain (``jonh.smith@x.com``), up
+* Emails: one edit of a letter in the local part at the same domain
+  (``jonh.smith@x.com``; an added dot or another digit is another address), up
   to two in the domain with the same local part (``gmial.com``), the same local part
   at another domain, and masked values (``j***@x.com``, ``jo**th@x.com``: what is
   shown must fit the other address, at the same domain).
@@ -36,6 +37,10 @@ def _fits_mask(masked: str, other: str) -> bool:
     return len(other) >= len(head) + len(tail) and other.startswith(head) and other.endswith(tail)
 
 
+def _letters(local: str) -> str:
+    return "".join(ch for ch in local if ch.isalpha())
+
+
 def email_level(first: str, second: str) -> str:
     """``typo``, ``local``, ``masked`` or ``differ`` for two different personal emails."""
     local_a, domain_a = _split(first)
@@ -50,6 +55,10 @@ def email_level(first: str, second: str) -> str:
     if shorter < MIN_LOCAL:
         return "differ"
     if domain_a == domain_b:
+        if _letters(local_a) == _letters(local_b):
+            # Only separators or digits differ (jeffreycooper / jeffrey.cooper, ann.lee1 /
+            # ann.lee2): how a mail domain tells two people of one name apart.
+            return "differ"
         return "typo" if OSA.distance(local_a, local_b, score_cutoff=1) <= 1 else "differ"
     if local_a == local_b:
         close = OSA.distance(domain_a, domain_b, score_cutoff=2) <= 2
