@@ -1,0 +1,89 @@
+"""Benchmark: random user edits over the five systems, syncs between; edits checked and lost.
+
+Run from the repository root::
+
+    .venv/bin/python bench/edits.py                      # 10 rounds of 100 edits, 100 people
+    .venv/bin/python bench/edits.py --rounds 20 --edits 150 --people 300 --seed 7
+
+The longer form of ``tests/reliability/test_random_edits.py`` (see
+``tests/reliability/edit_rounds.py`` for how edits are made, dated and checked): a
+sandbox in this process, a backfill, then rounds of edits each followed by syncs
+until one writes nothing. Printed: per round the edits and the writes of each sync;
+at the end the field keys checked (a person's field whose newest edit every system
+must hold), the edits lost (held otherwise somewhere), ties (two timestamped edits
+in the same instant: either value counts) and persons left out because a vendor
+refused a unique value for them (two people given the same new address).
+Exit status 1 when an edit was lost, or a round did not settle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from contactsync.config import load_settings
+from contactsync.sandbox.common import SandboxOptions
+from contactsync.sync import Engine
+from tests.reliability.edit_rounds import EditRounds
+from tests.reliability.helpers import sandbox
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--edits", type=int, default=100, help="edits per round")
+    parser.add_argument("--people", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--explain", action="store_true", help="list a lost person's records")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    settled = True
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        sandbox(Path(folder), SandboxOptions(people=args.people, seed=args.seed)) as box,
+    ):
+        engine = Engine.from_settings(
+            load_settings(box.config, env=box.credentials), box.credentials
+        )
+        try:
+            if engine.run("backfill").summary.status != "ok":
+                print("backfill failed")
+                return 1
+            rounds = EditRounds(box, engine, random.Random(args.seed))
+            rounds.settle()
+            for number in range(1, args.rounds + 1):
+                changed = rounds.edit_round(args.edits)
+                writes = rounds.settle()
+                settled = settled and writes[-1] == 0
+                print(f"round {number}: {changed} edits changed a record; writes per sync {writes}")
+            outcome = rounds.check()
+            print(
+                f"edits made {len(rounds.edits)} (field changes), keys checked {outcome.checked}, "
+                f"lost {len(outcome.lost)}, ties {outcome.ties}, "
+                f"persons left out (unique value refused) {outcome.refused}; "
+                f"{time.monotonic() - started:.0f} s"
+            )
+            for line in outcome.lost[:20]:
+                print("  lost:", line[:300])
+                if "--explain" in sys.argv:
+                    person = line.split()[0]
+                    for record in engine.state.records_for_person(person):
+                        print("     ", record.system, record.external_id, record.seen_at)
+                    for status in ("failed", "skipped", "pending"):
+                        for entry in engine.state.list_actions(status):
+                            if engine.state.resolve_person(entry.action.person_id) == person:
+                                error = (entry.last_error or "")[:160]
+                                print("      action", status, entry.action.system, error)
+        finally:
+            engine.close()
+    return 0 if settled and not outcome.lost else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
