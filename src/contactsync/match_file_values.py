@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from contactsync.models import (
@@ -62,18 +63,59 @@ def clean_value(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
 
 
+# A file repeats its addresses and numbers in many rows, in many spellings; parsing is
+# most of the cost of reading a row (0.1-0.2 ms a value), so the results are cached by a
+# key every spelling of one value shares, in caches sized for a file of 200,000 rows.
+CACHE_SIZE = 1 << 17
+_PLAIN_PHONE = re.compile(r"^\+?[\d\s().-]+$")
+
+
 def email_or_error(text: str) -> tuple[str | None, str]:
+    """The normalised address, or None and the reason (naming the value as typed)."""
+    address = _cached_email(text.lower())
+    if address is not None:
+        return address, ""
     try:
-        return normalize_email(text), ""
+        normalize_email(text)
     except ValueError as exc:
         return None, str(exc)
+    return None, f"invalid email {text!r}"  # pragma: no cover - lower case made it invalid
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _cached_email(key: str) -> str | None:
+    try:
+        return normalize_email(key)
+    except ValueError:
+        return None
 
 
 def phone_or_error(text: str, region: str) -> tuple[tuple[str, str | None] | None, str]:
+    """(E.164, extension), or None and the reason (naming the value as typed)."""
+    phone = _cached_phone(_phone_key(text), region)
+    if phone is not None:
+        return phone, ""
     try:
-        return normalize_phone(text, region), ""
+        normalize_phone(text, region)
     except ValueError as exc:
         return None, str(exc)
+    return None, f"invalid phone {text!r}"  # pragma: no cover - the key parses as the text
+
+
+def _phone_key(text: str) -> str:
+    """A number written with digits and punctuation only parses as its digits do
+    (``(404) 555-0101`` like ``404.555.0101``): one cache entry for every format."""
+    if _PLAIN_PHONE.match(text):
+        return ("+" if text.startswith("+") else "") + "".join(ch for ch in text if ch.isdigit())
+    return text
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _cached_phone(key: str, region: str) -> tuple[str, str | None] | None:
+    try:
+        return normalize_phone(key, region)
+    except ValueError:
+        return None
 
 
 def _date(text: str) -> dt.date | None:
