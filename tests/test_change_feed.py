@@ -288,3 +288,7 @@ def test_a_snapshot_is_listed_again_only_when_cheaper_than_a_read_per_update(
         assert all(feed.covers(i) for i in wanted) is lists
         if lists:
             assert feed.copy_of("1") == RawRecord("1", {"id": 1})
+            feed.prepare(["1"])  # a later page of one update: read, not the older copy
+            assert vendor.listings == 1
+            assert not feed.covers("1")
+            assert feed.copy_of("1") is None

@@ -101,15 +101,19 @@ class ChangeFeed:
             return
         check = self.check
         with self._lock:
+            # covered from now on only by this page's listing: a copy from an earlier one
+            # is older than one page of writes (a snapshot not listed again is read)
+            self.covered.difference_update(wanted)
             if check is ConflictCheck.FEED:
                 self._list_changes(wanted)
             elif check is ConflictCheck.SNAPSHOT:
                 self._list_snapshot(wanted)
 
     def copy_of(self, external_id: str) -> RawRecord | None:
-        """The listed copy of a covered record that changed; None when it did not."""
+        """The listed copy of a covered record that changed; None when it did not, or
+        when no listing covers it."""
         with self._lock:
-            return self.fresh.get(external_id)
+            return self.fresh.get(external_id) if external_id in self.covered else None
 
     def covers(self, external_id: str) -> bool:
         with self._lock:
