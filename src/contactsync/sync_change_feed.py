@@ -6,11 +6,13 @@ record still holds what the plan was based on. Each adapter declares how its ven
 us know (:class:`~contactsync.adapters.base.ConflictCheck`):
 
 * ``atomic`` (Rhythm, any adapter with ``conditional_updates``): the vendor tests the
-  values inside the write; nothing is listed here.
+  values inside the write; nothing is listed here (Rhythm's adapter still reads a record
+  that lacks a field the write sends: a ``test`` cannot test a missing member).
 * ``feed`` (Trackops ``updated_from``/``updated_to``, Xurrent ``updated_at>=``, Grow CRM
   sorted newest first): before each page of updates the adapter's own extract is run over
   the window since the last check (the extract's read time, i.e. the watermark, for the
-  first page), widened by the system's overlap for clock skew. A record in that listing
+  first page), widened at both ends by the system's overlap for clock skew (the listing's
+  end is ``now``, which a vendor clock ahead of ours would pass). A record in that listing
   is checked against the copy listed (no further request); a record absent from it has
   not changed since it was read and is sent as planned. Our own earlier writes are in the
   listing too (echoes): the check compares the copy with what the plan was based on, so
