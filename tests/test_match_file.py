@@ -71,25 +71,29 @@ def test_bad_values_cost_the_value_only_and_are_reported_by_line(tmp_path: Path)
         "b1,,,nobody@example.com,,,,,,,\n",  # line 3: no name, still an email
         "b2,Ann,Lee,not-an-email,,,,,,,\n",  # line 4: invalid email
         "b3,Ann,Lee,ann@example.com,,,1990-02-31,,,,\n",  # line 5: impossible date
-        "b4,Too,Few\n",  # line 6: wrong number of values
-        "a1,Dup,Licate,dup@example.com,,,,,,,\n",  # line 7: duplicate id
-        ",No,Id,noid@example.com,,,,,,,\n",  # line 8: empty id
+        "b4,Too,Few\n",  # line 6: trailing values left off: read as empty
+        "b5,Too,Many,,,,,,,,,x,y\n",  # line 7: more values than columns
+        "b6,Ann,Lee,ann@example.com,,,,,,,,,\n",  # line 8: empty values added at the end
+        "a1,Dup,Licate,dup@example.com,,,,,,,\n",  # line 9: duplicate id
+        ",No,Id,noid@example.com,,,,,,,\n",  # line 10: empty id
         ROWS[1],
     ]
     persons, result = run(write(tmp_path, *rows))
-    assert set(persons) == {"a1", "a2", "b1", "b2", "b3", "line-7", "line-8"}
+    assert set(persons) == {"a1", "a2", "b1", "b2", "b3", "b4", "b6", "line-9", "line-10"}
     assert persons["a1"] == persons["a2"]
     left_out = {b.line: b.reason for b in result.bad}  # type: ignore[attr-defined]
-    assert list(left_out) == [6]  # its values cannot be told apart
-    assert "3 values for 11 columns" in left_out[6]
+    assert list(left_out) == [7]  # its values cannot be told apart
+    assert "13 values for 11 columns" in left_out[7]
     problems = {p.line: p for p in result.values}  # type: ignore[attr-defined]
-    assert sorted(problems) == [4, 5, 7, 8]
+    assert sorted(problems) == [4, 5, 6, 8, 9, 10]
+    assert "the last 8 read as empty" in problems[6].reason
+    assert "the empty ones at the end ignored" in problems[8].reason
     assert (problems[4].column, problems[4].target) == ("mail", "email")
     assert "not-an-email" in problems[4].reason
     assert problems[5].target == "birthday"
     assert "1990-02-31" in problems[5].reason
-    assert "already on line 2" in problems[7].reason
-    assert "empty id" in problems[8].reason
+    assert "already on line 2" in problems[9].reason
+    assert "empty id" in problems[10].reason
     assert str(problems[4]).startswith("line 4: mail (email): ")
 
 

@@ -159,19 +159,29 @@ class _Parser:
         return [self.parse(row) for row in rows]
 
     def parse(self, row: _Row) -> _Parsed:
-        if len(row.values) != len(self.header):
+        width, cells = len(self.header), row.values
+        shape: list[ValueProblem] = []
+        if len(cells) > width and any(v.strip() for v in cells[width:]):
             problem = (
-                f"{len(row.values)} values for {len(self.header)} columns "
+                f"{len(cells)} values for {width} columns "
                 "(which value belongs to which column cannot be told)"
             )
             return _Parsed(row.line, "", "", None, problem, [])
-        data = dict(zip(self.header, row.values, strict=True))
+        if len(cells) != width:  # trailing cells left off, or empty ones added (spreadsheets)
+            what = f"{len(cells)} values for {width} columns: " + (
+                f"the last {width - len(cells)} read as empty"
+                if len(cells) < width
+                else "the empty ones at the end ignored"
+            )
+            shape.append(ValueProblem(row.line, "(row)", "columns", what))
+            cells = (cells + [""] * width)[:width]
+        data = dict(zip(self.header, cells, strict=True))
         record_id = (data.get(self.id_column) or "").strip() if self.id_column else str(row.line)
         source = (data.get(self.source_column) or "").strip() if self.source_column else ""
         values = [(column, target, data.get(column) or "") for column, target in self.mapping]
         contact, problems = build_row(row.line, values, self.region)
-        reason = NOTHING_TO_IDENTIFY if contact is None else None
-        return _Parsed(row.line, record_id, source, contact, reason, problems)
+        left_out = NOTHING_TO_IDENTIFY if contact is None else None
+        return _Parsed(row.line, record_id, source, contact, left_out, shape + problems)
 
 
 def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
