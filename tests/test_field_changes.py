@@ -109,12 +109,15 @@ def test_a_users_removal_leaves_a_tombstone_our_own_none(store: StateStore) -> N
     assert "emails:a@x.com" not in times(store, person, "growcrm", "g1")
 
 
-def test_our_own_write_carries_the_time_of_the_edit_it_came_from(store: StateStore) -> None:
+def test_our_own_write_carries_the_time_of_the_edit_it_came_from(
+    store: StateStore, clock: FakeClock
+) -> None:
     person = store.create_person()
     stage(store, "trackops", "t1", payload(job_title="Director"), T0, person_id=person)
     stage(store, "growcrm", "g1", payload(job_title="Analyst"), T0 - timedelta(days=1),
           person_id=person)  # fmt: skip
     rebuild_golden(store, person, PRIORITY)
+    clock.advance(hours=3)  # written later than the edit it came from
     stage(store, "growcrm", "g1", payload(job_title="Director"), None, own_write=True)
     assert times(store, person, "growcrm", "g1")["job_title"] == FieldTime(T0, "vendor", own=True)
 
@@ -158,3 +161,16 @@ def test_next_times_on_first_sight_dates_every_field() -> None:
     assert found == dict.fromkeys(
         ["first_name", "status", "emails:a@x.com", "emails.primary"], stamp
     )
+
+
+def test_content_equal_to_our_last_write_is_the_users_after_they_changed_it(
+    store: StateStore, clock: FakeClock
+) -> None:
+    person = store.create_person()
+    stage(store, "rhythm", "r1", payload(job_title="Analyst"), T0, person_id=person)
+    clock.advance(minutes=1)
+    store.remember_push("rhythm", "r1", "written-hash")
+    assert not store.changed_by_users_since_push("rhythm", "r1")  # a read-back: an echo
+    clock.advance(minutes=1)
+    stage(store, "rhythm", "r1", payload(job_title="Director"), T0 + timedelta(minutes=2))
+    assert store.changed_by_users_since_push("rhythm", "r1")  # then back: the user's

@@ -220,8 +220,8 @@ def test_a_new_primary_becomes_primary() -> None:
         {"emails:ann@new.com": between(1, 3), "emails.primary": between(1, 3)},
         emails=[{"address": "ann@new.com"}, {"address": "ann@old.com"}],
     )  # fmt: skip
-    xurrent = timed("xurrent", "x1", {}, emails=[{"address": "ann@old.com"}])
-    golden, _ = merge([xurrent, pylon], PRIORITY)
+    trackops = timed("trackops", "t1", {}, emails=[{"address": "ann@old.com"}])  # priority 1
+    golden, _ = merge([trackops, pylon], PRIORITY)
     assert [e.address for e in golden.emails] == ["ann@new.com", "ann@old.com"]
 
 
