@@ -32,7 +32,11 @@ from contactsync.matching_normalise import Features
 MAX_BLOCK = 60
 # Name blocks are capped lower: when this many records share a name, the name alone
 # decides nothing, and the pairs worth scoring meet in a narrower block too.
-MAX_BLOCK_BY_FAMILY = {"n": 8, "ph": 20}
+MAX_BLOCK_BY_FAMILY = {
+    "n": 8,
+    "ph": 20,
+    **dict.fromkeys(("fp", "lp", "mp", "lc", "ac", "hp", "bp"), 20),
+}
 # Near-identifier keys are built only from values at least this long.
 MIN_NEAR_LENGTH = 6
 # A phone's deletion neighbourhood is built on its last digits only.
