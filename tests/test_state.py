@@ -646,3 +646,30 @@ def test_runs_left_running_are_closed_as_interrupted_by_a_later_run(store: State
     runs = {run.run_id: run.status for run in store.list_runs()}
     assert runs == {dead: RunStatus.INTERRUPTED, finished: RunStatus.OK, current: "running"}
     assert store.close_interrupted_runs(current) == [], "closed twice"
+
+
+def _open_when_released(path: str, start: object) -> str:
+    start.wait()  # type: ignore[attr-defined]
+    try:
+        StateStore.open(path).close()
+    except Exception as exc:  # reported to the parent, which asserts there is none
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def test_processes_creating_one_new_state_together_all_open_it(tmp_path: Path) -> None:
+    # A state created in place is a zero-byte file for a moment: a second process
+    # opening it then refused it as empty (two one-shot syncs started together).
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        for attempt in range(3):
+            path = str(tmp_path / f"race{attempt}.sqlite")
+            start = manager.Event()
+            with context.Pool(4) as pool:
+                pending = [pool.apply_async(_open_when_released, (path, start)) for _ in range(4)]
+                start.set()
+                outcomes = [result.get(timeout=60) for result in pending]
+            assert outcomes == ["ok"] * 4
+            assert not [p for p in tmp_path.iterdir() if p.name.startswith(".race")]

@@ -13,9 +13,11 @@ No SQL leaves this package: callers see the value types of ``state_types``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -99,24 +101,35 @@ def default_lease_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _create_private_file(path: Path) -> None:
-    """Create the file (mode 0600) if it is missing; never open an existing one.
+def _publish_new_state(path: Path) -> None:
+    """Build a new, migrated state beside ``path`` and put it in place in one step.
 
-    Closing any descriptor of a database file drops every POSIX lock this process
-    holds on it, those of SQLite connections already open here included (the
-    scheduler and the engine each hold one): another process could then checkpoint
-    and remove the WAL under them, losing their writes.
+    A state created in place is a zero-byte file for a moment; another contactsync
+    process opening it then (two one-shot commands started together) would rightly
+    refuse it as empty. Linking a finished file into place is atomic: the loser of a
+    race finds the winner's complete state and uses it.
     """
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
-    if not path.exists():
+    draft = path.with_name(f".{path.name}.new-{os.getpid()}-{threading.get_ident()}")
+    try:
+        os.close(os.open(draft, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        conn = sqlite3.connect(draft, isolation_level=None)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        except FileExistsError:
-            pass  # created meanwhile by someone else
-        else:
-            os.close(fd)
-    _restrict(path)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            migrate(Database(conn))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()  # a file of its own: no other connection's locks are dropped
+        # FileExistsError: another process published its state first; that one is used
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StateError(f"{path}: cannot create the state database: {exc}") from exc
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            draft.with_name(draft.name + suffix).unlink(missing_ok=True)
 
 
 def _restrict(path: Path) -> None:
@@ -155,11 +168,11 @@ class StateStore(OutboxMixin, PersonsMixin, RecordScansMixin, ValueProblemsMixin
         Only a missing file is a new state: an existing one that is empty, unreadable,
         damaged or not contactsync's is refused (``state_file``)."""
         path = Path(path)
-        existed = path.exists()
-        if existed:
-            check_existing(path)
+        if not path.exists():
+            _publish_new_state(path)
+        check_existing(path)
         try:
-            _create_private_file(path)
+            _restrict(path)
             conn = sqlite3.connect(
                 path,
                 timeout=busy_timeout.total_seconds(),
@@ -170,8 +183,7 @@ class StateStore(OutboxMixin, PersonsMixin, RecordScansMixin, ValueProblemsMixin
             raise StateError(f"{path}: cannot open the state database: {exc}") from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout.total_seconds() * 1000)}")
-            if existed:
-                check_opened(conn, path)
+            check_opened(conn, path)
             conn.execute("PRAGMA foreign_keys = ON")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
