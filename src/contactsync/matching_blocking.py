@@ -110,8 +110,10 @@ def blocking_keys(item: Features) -> set[str]:
 
 
 # Key families, strongest first: a pair met in several blocks belongs to the first family.
-FAMILIES = ("s", "e", "p", "r", "n", "b", "fp", "fo", "a", "lp", "el", "pd", "rd", "ph", "bp")
-FAMILIES += ("mp", "ac", "lc", "hp")
+FAMILIES = (
+    *("s", "e", "p", "r", "n", "b", "fp", "fo", "a", "lp"),
+    *("el", "pd", "rd", "ph", "bp", "mp", "ac", "lc", "hp"),
+)
 
 
 def family_of(key: str) -> str:

@@ -54,6 +54,7 @@ from contactsync.matching_weights import (
     U_FLOOR,
     ZERO_LEVELS,
     Weights,
+    default_u,
     estimate_u,
     pattern_field_bits,
 )
@@ -62,6 +63,8 @@ from contactsync.matching_weights import (
 RULE_RECALL = 0.75
 # Fewer rule pairs than this say nothing about the prior: the default holds.
 MIN_RULE_PAIRS = 10
+# Pseudo-pairs of prior belief behind each measured identifier u.
+ID_PSEUDO_PAIRS = 100_000.0
 MATCHES_PER_RECORD_BOUNDS = (0.01, 5.0)
 EM_ROUNDS = 3
 M_PSEUDO_PAIRS = 10.0  # weight of DEFAULT_M in each estimate
@@ -156,7 +159,7 @@ def estimate_weights(
     counts = Counter(compared.pattern)
     patterns = {compared.vectors[number]: count for number, count in counts.items()}
     weights.partners = 2.0 * pairs_total / max(population, 1)
-    weights.identifier_u = _identifier_u(patterns, random_vectors, pairs_total)
+    weights.identifier_u = _identifier_u(patterns, random_vectors, pairs_total, log_n)
     rule_pairs = sum(count for vector, count in patterns.items() if strong_agreements(vector) >= 2)
     if rule_pairs >= MIN_RULE_PAIRS:
         low, high = MATCHES_PER_RECORD_BOUNDS
@@ -179,7 +182,10 @@ def estimate_weights(
 
 
 def _identifier_u(
-    patterns: dict[Vector, int], random_vectors: Sequence[Vector], pairs_total: int
+    patterns: dict[Vector, int],
+    random_vectors: Sequence[Vector],
+    pairs_total: int,
+    log_n: float,
 ) -> dict[tuple[str, str], float]:
     if not random_vectors or pairs_total <= 0:
         return {}
@@ -195,7 +201,11 @@ def _identifier_u(
             for vector, count in patterns.items()
             if vector[index] == number and strangers_of(vector)
         )
-        result[(name, level)] = min(0.5, max((agreeing + 0.5) / strangers, U_FLOOR))
+        # Smoothed towards the default (one in the population) by ID_PSEUDO_PAIRS: a
+        # small data set has too few pairs to measure a rate this low.
+        prior = ID_PSEUDO_PAIRS * default_u(name, level, log_n)
+        measured = (agreeing + 0.5 + prior) / (strangers + ID_PSEUDO_PAIRS)
+        result[(name, level)] = min(0.5, max(measured, U_FLOOR))
     # A weaker agreement happens by chance at least as often as a stronger one.
     for stronger, weaker in WEAKER_IDENTIFIER_LEVELS:
         if stronger in result and weaker in result:

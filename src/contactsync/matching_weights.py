@@ -141,7 +141,8 @@ U_FLOOR = 1e-9
 U_PSEUDO_PAIRS = 200.0  # weight of DEFAULT_U in the random-pair estimate
 
 
-def _default_u(name: str, level: str, log_n: float) -> float:
+def default_u(name: str, level: str, log_n: float) -> float:
+    """u of a level before any data is seen (identifiers: so many in the population)."""
     identifier = IDENTIFIER_LEVELS.get((name, level))
     if identifier is not None:
         return float(identifier / 2.0**log_n)
@@ -170,7 +171,7 @@ class Weights:
         measured = self.identifier_u.get((name, level))
         if measured is not None:
             return measured
-        return self.u.get(name, {}).get(level) or _default_u(name, level, log_n)
+        return self.u.get(name, {}).get(level) or default_u(name, level, log_n)
 
     def scales_with_population(self, name: str, level: str) -> bool:
         """Whether the level's u is one in the population (an identifier not measured)."""
@@ -290,7 +291,7 @@ def estimate_u(weights: Weights, vectors: Iterable[Vector], log_n: float) -> Non
         compared = sum(counts[index][1:])
         estimates: dict[str, float] = {}
         for i, level in enumerate(LEVELS[name][1:], start=1):
-            default = _default_u(name, level, log_n)
+            default = default_u(name, level, log_n)
             if counts[index][i] == 0:
                 estimates[level] = default
             else:
