@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -27,8 +26,9 @@ from contactsync import faultpoints
 from contactsync.adapters.base import Adapter, RecordChanged, WriteResult
 from contactsync.errors import DuplicateError, RetriableError, SyncError
 from contactsync.mapping import Mapping
-from contactsync.models import ActionKind, SourceRef, SystemCounts, dumped_content_hash
+from contactsync.models import ActionKind, SystemCounts
 from contactsync.state import OutboxEntry, StateError, StateStore
+from contactsync.sync_answers import Answer, mapped_answer
 from contactsync.sync_conditional import AlreadyHandled, ConditionalWrites, Replan, capable
 from contactsync.sync_contending import contending_creates
 from contactsync.sync_field_fit import retry_without_refused_fields
@@ -51,15 +51,6 @@ REPLANNED_SWEEPS = 3
 _AlreadyHandled = AlreadyHandled
 
 
-@dataclass(frozen=True)
-class _Answer:
-    """A vendor's answer to a write, mapped in: what the state keeps of the record."""
-
-    payload: dict[str, Any]
-    digest: str
-    updated_at: datetime | None
-
-
 @dataclass
 class Loader:
     state: StateStore
@@ -79,6 +70,9 @@ class Loader:
     @property
     def system(self) -> str:
         return self.adapter.system
+
+    def _answer(self, external_id: str, record: dict[str, Any]) -> Answer | None:
+        return mapped_answer(self.mapping, self.default_region, self.system, external_id, record)
 
     def recover_interrupted(self) -> None:
         """Finish the actions a killed run left in flight, in queue order: a create is
@@ -105,9 +99,8 @@ class Loader:
         contactsync's own record rather than as somebody else's new one. Whatever goes
         wrong costs this action alone: the error is recorded on it (which also puts it
         behind the others for the next run's lookups) and the run goes on."""
-        action = entry.action
         try:
-            existing = self.adapter.find_existing(action.payload, action.person_id)
+            existing = self._landed(entry)
             if existing is not None:
                 with suppress(_AlreadyHandled):
                     self._link(entry, WriteResult(existing))
@@ -234,7 +227,7 @@ class Loader:
     def _create(self, entry: OutboxEntry, *, reconcile: bool) -> None:
         action = entry.action
         if reconcile:
-            existing = self.adapter.find_existing(action.payload, action.person_id)
+            existing = self._landed(entry)
             if existing is not None:
                 self._link(entry, WriteResult(existing))
                 return
@@ -244,10 +237,8 @@ class Loader:
         except DuplicateError as exc:
             if exc.existing_id is None:
                 raise
-            owner = self.state.person_for(self.system, exc.existing_id)
-            if owner is not None and self.state.resolve_person(owner) != self.state.resolve_person(
-                action.person_id
-            ):
+            owner = self._other_owner(exc.existing_id, action.person_id)
+            if owner is not None:
                 self._cannot_hold(entry, exc, owner)
                 return
             self._link(entry, WriteResult(exc.existing_id))
@@ -255,12 +246,32 @@ class Loader:
         except RetriableError as exc:
             if not exc.maybe_applied:
                 raise
-            existing = self.adapter.find_existing(action.payload, action.person_id)
+            existing = self._landed(entry)
             if existing is None:
                 raise
             result = WriteResult(existing)
         self._link(entry, result)
         self.counts.created += 1
+
+    def _landed(self, entry: OutboxEntry) -> str | None:
+        """The record a create whose answer was lost made, if the vendor holds it. A
+        candidate the crosswalk already links to another person (an unstamped record
+        holding the same shared mailbox) is that person's, not this create's: the
+        create did not land, and is sent again rather than given up."""
+        action = entry.action
+        found = self.adapter.find_existing(action.payload, action.person_id)
+        if found is None or self._other_owner(found, action.person_id) is not None:
+            return None
+        return found
+
+    def _other_owner(self, external_id: str, person_id: str) -> str | None:
+        """The other person the crosswalk links this system's record to, if any."""
+        owner = self.state.person_for(self.system, external_id)
+        if owner is None or self.state.resolve_person(owner) == self.state.resolve_person(
+            person_id
+        ):
+            return None
+        return owner
 
     def _cannot_hold(self, entry: OutboxEntry, exc: DuplicateError, owner: str) -> None:
         """The system says the person's key field (e.g. a shared mailbox) is taken by a
@@ -280,7 +291,7 @@ class Loader:
 
     def _link(self, entry: OutboxEntry, result: WriteResult) -> None:
         action = entry.action
-        answer = self._canonical(result.external_id, result.record)
+        answer = self._answer(result.external_id, result.record)
         try:
             self.state.complete_create(
                 entry.id,
@@ -347,7 +358,7 @@ class Loader:
             )
             return
         self.checks.feed.forget(action.external_id)  # a listed copy is older than the write
-        answer = self._canonical(action.external_id, result.record)
+        answer = self._answer(action.external_id, result.record)
         with self.state.transaction():
             self.state.complete(entry.id, answer.digest if answer is not None else None)
             if answer is not None:
@@ -380,17 +391,6 @@ class Loader:
         faultpoints.hit("after_vendor_answer")
         self.state.complete(entry.id)
         self.counts.deleted += 1
-
-    def _canonical(self, external_id: str, record: dict[str, Any]) -> _Answer | None:
-        """The vendor's answer mapped in, so the next extract of it is seen as our echo."""
-        if not record:
-            return None
-        contact, _errors = self.mapping.inbound(record, default_region=self.default_region)
-        if contact is None:
-            return None
-        source = SourceRef(system=self.system, external_id=external_id)
-        payload = contact.model_copy(update={"source": source}).model_dump(mode="json")
-        return _Answer(payload, dumped_content_hash(payload), contact.updated_at)
 
 
 def _described(exc: Exception) -> str:
