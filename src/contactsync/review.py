@@ -9,14 +9,23 @@ been joined); ``dismiss`` closes the item without a decision.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from contactsync.commands import console, engine_for, fail, load
-from contactsync.state import ReviewItem, ReviewStatus, StateStore
+from contactsync.state import ReviewItem, ReviewStatus, StateError, StateStore
 
 review_app = typer.Typer(help="Work the queue of uncertain matches.", no_args_is_help=True)
+
+
+def _open_state(path: Path) -> StateStore:
+    """The state, or one line and exit 2 when the file cannot be used (never a traceback)."""
+    try:
+        return StateStore.open(path)
+    except StateError as exc:
+        raise fail(str(exc)) from None
 
 
 def _describe(store: StateStore, system: str, external_id: str) -> str:
@@ -46,7 +55,7 @@ def list_items(
 ) -> None:
     """Open items, most likely matches first."""
     settings = load(ctx.obj.config, ctx.obj.log_format)
-    with StateStore.open(settings.state_path) as store:
+    with _open_state(settings.state_path) as store:
         items = sorted(store.list_review(), key=lambda i: -i.score)
         rows = [
             (
@@ -116,7 +125,7 @@ def split_item(ctx: typer.Context, review_id: int) -> None:
 def dismiss_item(ctx: typer.Context, review_id: int) -> None:
     """Close the item without a decision."""
     settings = load(ctx.obj.config, ctx.obj.log_format)
-    with StateStore.open(settings.state_path) as store:
+    with _open_state(settings.state_path) as store:
         _item(store, review_id)
         store.decide_review(review_id, ReviewStatus.DISMISSED)
     console.print(f"dismissed review item {review_id}")

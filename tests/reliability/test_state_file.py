@@ -33,7 +33,7 @@ def digest(path: Path) -> str:
 
 def assert_refused(box: Sandbox, command: str, why: str) -> None:
     before = digest(box.state_path)
-    result = contactsync(command, config=box.config, env=box.env)
+    result = contactsync(*command.split(), config=box.config, env=box.env)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr  # one message, no traceback
@@ -47,7 +47,7 @@ def assert_refused(box: Sandbox, command: str, why: str) -> None:
 @pytest.mark.slow
 def test_a_zero_byte_state_file_is_refused_never_taken_for_new(box: Sandbox) -> None:
     box.state_path.write_bytes(b"")
-    for command in ("sync", "backfill", "status"):
+    for command in ("sync", "backfill", "status", "review list"):
         assert_refused(box, command, "zero bytes")
     box.state_path.unlink()
 
