@@ -257,6 +257,14 @@ def _unholdable_by_person(db: Database) -> None:
     db.execute("CREATE INDEX unholdable_person ON unholdable (person_id)")
 
 
+@MIGRATIONS(name="0005_field_times")
+def _field_times(db: Database) -> None:
+    """``records.field_times``: per field key, when it last changed in that record and
+    how that time is known (see :mod:`contactsync.field_changes`). NULL for a record
+    stored before: its times are derived from ``source_payload`` when next needed."""
+    db.execute("ALTER TABLE records ADD COLUMN field_times TEXT")
+
+
 @MIGRATIONS(name="0006_value_problems")
 def _value_problems(db: Database) -> None:
     """``value_problems``: values staging left out of a record (or moved to the right
@@ -294,14 +302,6 @@ def _value_problems(db: Database) -> None:
         )
         """
     )
-
-
-@MIGRATIONS(name="0005_field_times")
-def _field_times(db: Database) -> None:
-    """``records.field_times``: per field key, when it last changed in that record and
-    how that time is known (see :mod:`contactsync.field_changes`). NULL for a record
-    stored before: its times are derived from ``source_payload`` when next needed."""
-    db.execute("ALTER TABLE records ADD COLUMN field_times TEXT")
 
 
 @MIGRATIONS(name="0007_runs_interrupted")
