@@ -292,3 +292,58 @@ def test_a_snapshot_is_listed_again_only_when_cheaper_than_a_read_per_update(
             assert vendor.listings == 1
             assert not feed.covers("1")
             assert feed.copy_of("1") is None
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_listing_older_than_its_allowed_age_is_renewed_before_the_next_check(
+    planned: tuple[StateStore, int],
+) -> None:
+    # A rate-limited vendor can take minutes over one page of writes: a late write of the
+    # page must not be checked against a listing made before a user's edit.
+    from contactsync.sync_change_feed import MAX_LISTING_AGE
+
+    state, _action_id = planned
+    clock = FakeClock()
+    vendor = FeedVendor([])
+    feed = ChangeFeed(state, vendor, clock=clock)  # type: ignore[arg-type]
+    feed.prepare([RECORD_ID])
+    assert len(vendor.windows) == 1
+    assert feed.covers(RECORD_ID)
+    assert feed.copy_of(RECORD_ID) is None
+
+    clock.now += MAX_LISTING_AGE / 2
+    feed.renew_if_stale(RECORD_ID)
+    assert len(vendor.windows) == 1  # recent enough: no request
+
+    vendor.listed = [grow_record("Owner", "2026-06-15T10:00:00.000000Z")]  # a user's edit
+    first_check = clock.now - MAX_LISTING_AGE / 2
+    clock.now += MAX_LISTING_AGE
+    feed.renew_if_stale(RECORD_ID)
+    assert len(vendor.windows) == 2
+    assert vendor.windows[1].start == first_check - timedelta(minutes=5)  # since the last
+    copy = feed.copy_of(RECORD_ID)
+    assert copy is not None
+    assert copy.payload["job_position"] == "Owner"
+
+
+def test_a_failed_renewal_leaves_the_record_to_be_read_on_its_own(
+    planned: tuple[StateStore, int],
+) -> None:
+    from contactsync.sync_change_feed import MAX_LISTING_AGE
+
+    state, _action_id = planned
+    clock = FakeClock()
+    vendor = FeedVendor([])
+    feed = ChangeFeed(state, vendor, clock=clock)  # type: ignore[arg-type]
+    feed.prepare([RECORD_ID])
+    vendor.extract = lambda window: (_ for _ in ()).throw(RuntimeError("cut"))  # type: ignore[method-assign]
+    clock.now += MAX_LISTING_AGE * 2
+    feed.renew_if_stale(RECORD_ID)
+    assert not feed.covers(RECORD_ID)

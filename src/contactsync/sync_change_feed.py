@@ -23,8 +23,11 @@ us know (:class:`~contactsync.adapters.base.ConflictCheck`):
   another check, and every update found in flight after a crash).
 
 The race left: a user's edit landing between the listing and the write is not seen. With
-a ``GET`` per update that window was one request long; here it is one page of writes long
-(up to ``LOAD_PAGE`` updates). Rhythm's atomic check leaves no window.
+a ``GET`` per update that window was one request long; here it is at most
+``MAX_LISTING_AGE``: a listing older than that is renewed (a window since the last one,
+usually one request) before the next checked update, so a rate-limited vendor taking
+minutes over a page of writes does not leave its late writes checked by an old listing.
+Rhythm's atomic check leaves no window.
 
 A listing that fails costs nothing but its page's savings: those updates are read one by
 one as before.
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -47,6 +51,14 @@ log = structlog.get_logger(__name__)
 #: clock skew allowed between contactsync and a vendor, for an adapter without a context
 #: (a stand-in): the systems' default ``overlap``
 DEFAULT_OVERLAP = timedelta(minutes=5)
+#: how old a listing may be and still stand for "unchanged since read": the longest a
+#: user's edit can go unseen before a write (a listing costs about one request, so a load
+#: writing continuously pays one extra request per this much time at most)
+MAX_LISTING_AGE = timedelta(seconds=10)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def overlap_of(adapter: Adapter) -> timedelta:
@@ -89,6 +101,7 @@ class ChangeFeed:
     covered: set[str] = field(default_factory=set)
     #: listings made in this load (each one extract over a window: one or more pages)
     listings: int = 0
+    clock: Callable[[], datetime] = _utc_now
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -110,6 +123,20 @@ class ChangeFeed:
                 self._list_changes(wanted)
             elif check is ConflictCheck.SNAPSHOT:
                 self._list_snapshot(wanted)
+
+    def renew_if_stale(self, external_id: str) -> None:
+        """Before a checked update to a record covered by a feed listing older than
+        :data:`MAX_LISTING_AGE`: list what changed since, so the check is recent. If the
+        renewal fails, the record is no longer covered and is read on its own."""
+        if self.check is not ConflictCheck.FEED:
+            return
+        with self._lock:
+            if external_id not in self.covered or self.last_check is None:
+                return
+            if self.clock() - self.last_check < MAX_LISTING_AGE:
+                return
+            self.covered.discard(external_id)
+            self._list_changes([external_id])
 
     def copy_of(self, external_id: str) -> RawRecord | None:
         """The listed copy of a covered record that changed; None when it did not, or
@@ -134,7 +161,7 @@ class ChangeFeed:
         since = self.last_check or self.state.get_watermark(self.adapter.system)
         if since is None:  # never read: nothing to list against (each update is read)
             return
-        started = datetime.now(UTC)
+        started = self.clock()
         # widened both ways: a vendor clock ahead of ours dates an edit made just now
         # later than ``started``, and an extract leaves out what is dated past its end
         window = Window(since - self.overlap, started + self.overlap)
@@ -151,7 +178,7 @@ class ChangeFeed:
         )
         if max(pages, 1) >= len(wanted):  # one GET per update costs no more
             return
-        listed = self._listed(Window(None, datetime.now(UTC)))
+        listed = self._listed(Window(None, self.clock()))
         if listed is None:
             return
         # A snapshot lists every record: one on the page but not listed is gone or hidden;

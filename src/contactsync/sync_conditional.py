@@ -146,6 +146,8 @@ class ConditionalWrites:
         can_read = capable(self.adapter, "can_read_record")
         if not (needs_read(self.adapter, action) or (recovering and can_read)):
             return current
+        if not recovering:
+            self.feed.renew_if_stale(external_id)
         listed = None if recovering else self.feed.copy_of(external_id)
         unlisted = listed is None and not recovering and self.feed.covers(external_id)
         if unlisted and current is not None:  # not listed: unchanged since it was read
