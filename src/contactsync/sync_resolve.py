@@ -32,6 +32,7 @@ from contactsync.planning import Target, plan_person, with_person_id
 from contactsync.state import StateStore, StoredRecord
 from contactsync.sync_claims import UniqueHolders, name_key
 from contactsync.sync_queue import NamesTaken
+from contactsync.sync_rebuild import person_for_stamp
 from contactsync.sync_stage import StagedRecord
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,10 @@ class ResolveResult:
     touched: set[str] = field(default_factory=set)
     new_persons: int = 0
     merged_persons: int = 0
+    # persons started under an id stamped in a system (a rebuilt state), and the
+    # records linked to a person by their stamp
+    adopted_persons: int = 0
+    stamped_links: int = 0
     actions: list[Action] = field(default_factory=list)
     unholdable: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -176,9 +181,11 @@ def _match(
     contact: Contact,
     result: ResolveResult,
 ) -> str:
-    stamped = contact.sync_id
-    if stamped and state.get_person(stamped) is not None:
-        return state.resolve_person(stamped)
+    stamped, adopted = person_for_stamp(state, contact.sync_id)
+    if stamped is not None:
+        result.adopted_persons += adopted
+        result.stamped_links += 1
+        return stamped
     resolution = index.resolve(key, contact)
     for candidate in resolution.review:
         state.add_review(

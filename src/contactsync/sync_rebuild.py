@@ -1,0 +1,43 @@
+"""Rebuilding the crosswalk from the person ids stamped into the systems.
+
+contactsync stamps its person id into every record it links (Trackops
+``account_code``, Rhythm ``origin_service_record_id``, Pylon's ``contactsync``
+external id, Xurrent ``source``/``sourceID``); the mappings read it back as
+``Contact.sync_id``. Those stamps are the systems' own record of who is who, so a
+state that lost its persons (a deleted file, a new machine) adopts them as they
+are instead of minting new ids: minting would re-stamp every record and let the
+matcher re-decide identities the systems already agree on.
+"""
+
+from __future__ import annotations
+
+import re
+
+import structlog
+
+from contactsync.state import StateStore
+
+log = structlog.get_logger(__name__)
+
+# What new_person_id makes: "p_" and a 26-character Crockford base32 ULID. A stamp of
+# any other shape is a user's value in that field (or a typo), not one of our ids.
+_PERSON_ID = re.compile(r"p_[0-9A-HJKMNP-TV-Z]{26}")
+
+
+def is_person_id(value: str) -> bool:
+    return _PERSON_ID.fullmatch(value) is not None
+
+
+def person_for_stamp(state: StateStore, stamped: str | None) -> tuple[str | None, bool]:
+    """The live person a record's stamp names, and whether it was adopted just now.
+
+    A well-formed stamp the state does not know yet starts that person under the
+    stamped id; a malformed one is ignored (the matcher decides that record)."""
+    if not stamped:
+        return None, False
+    if state.get_person(stamped) is not None:
+        return state.resolve_person(stamped), False
+    if not is_person_id(stamped):
+        log.warning("stamped person id has an unknown shape; matching the record instead")
+        return None, False
+    return state.create_person(person_id=stamped), True

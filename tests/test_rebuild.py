@@ -1,0 +1,155 @@
+"""A lost state file is rebuilt from the person ids stamped in the systems (issue 15).
+
+Backfill the sandbox, delete the state, sync again: the new state adopts every
+stamped id, so no stamp changes and every stamped record is linked to the person
+it had before. One module-scoped sandbox; the tests read one rebuild's figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from contactsync.config import load_settings
+from contactsync.models import Action, ActionKind
+from contactsync.sandbox.common import SandboxOptions
+from contactsync.sandbox.server import SandboxServer
+from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
+from contactsync.sync import Engine
+from contactsync.sync_rebuild import is_person_id
+from tests.test_sync_e2e import Sandbox, writes_between
+
+PEOPLE = 120
+SEED = 11
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Rebuild:
+    links_before: dict[Key, str]
+    links_after: dict[Key, str]
+    stamps_before: dict[Key, str]
+    stamps_after: dict[Key, str]
+    records_before: dict[str, set[str]]
+    records_after: dict[str, set[str]]
+    done: list[Action]
+    writes: int
+    new_persons: int
+
+
+def crosswalk(engine: Engine) -> dict[Key, str]:
+    """Each live linked record's (system, id) and its live person."""
+    return {
+        (r.system, r.external_id): engine.state.resolve_person(r.person_id)
+        for r in engine.state.iter_records()
+        if r.person_id and not r.deleted
+    }
+
+
+def stamps(engine: Engine) -> dict[Key, str]:
+    """The person id each stored record carries in its system (stamped ones only)."""
+    found: dict[Key, str] = {}
+    for record in engine.state.iter_records():
+        stamp = (record.payload or {}).get("sync_id")
+        if isinstance(stamp, str) and not record.deleted:
+            found[(record.system, record.external_id)] = stamp
+    return found
+
+
+def record_ids(sandbox: Sandbox) -> dict[str, set[str]]:
+    return {
+        system: {str(r["id"]) for r in sandbox.live_records(system)}
+        for system in sandbox.server.admin_urls
+    }
+
+
+def delete_state(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def rebuild(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rebuild]:
+    folder: Path = tmp_path_factory.mktemp("rebuild")
+    options = SandboxOptions(people=PEOPLE, seed=SEED, rate_limits="off")
+    with SandboxServer(options, port_base=0) as server:
+        config = folder / "rebuild.toml"
+        env = read_env_file(
+            write_sandbox_config(config, server.urls, options, simulators=server.simulators)
+        )
+        sandbox = Sandbox(server, load_settings(config, env=env), env)
+        engine = Engine.from_settings(sandbox.settings, sandbox.env)
+        try:
+            assert engine.run("backfill").summary.status == "ok"
+            engine.run("sync")  # reads back the backfill's own writes
+            links_before, stamps_before = crosswalk(engine), stamps(engine)
+        finally:
+            engine.close()
+        records_before = record_ids(sandbox)
+        delete_state(sandbox.settings.state_path)
+        stats_before = sandbox.stats()
+        engine = Engine.from_settings(sandbox.settings, sandbox.env)
+        try:
+            outcome = engine.run("sync")
+            assert outcome.summary.status == "ok", outcome.errors
+            yield Rebuild(
+                links_before=links_before,
+                links_after=crosswalk(engine),
+                stamps_before=stamps_before,
+                stamps_after=stamps(engine),
+                records_before=records_before,
+                records_after=record_ids(sandbox),
+                done=[e.action for e in engine.state.list_actions("done")],
+                writes=sum(writes_between(stats_before, sandbox.stats()).values()),
+                new_persons=outcome.summary.persons.new,
+            )
+        finally:
+            engine.close()
+
+
+def test_the_backfill_stamped_records(rebuild: Rebuild) -> None:
+    assert len(rebuild.stamps_before) > len(rebuild.links_before) / 2
+
+
+def test_no_stamp_changes(rebuild: Rebuild) -> None:
+    changed = {k for k, v in rebuild.stamps_before.items() if rebuild.stamps_after.get(k) != v}
+    assert not changed, sorted(changed)[:5]
+
+
+def test_every_stamped_record_keeps_its_person(rebuild: Rebuild) -> None:
+    stamped = rebuild.stamps_before
+    assert {k: rebuild.links_after.get(k) for k in stamped} == {
+        k: rebuild.links_before[k] for k in stamped
+    }
+
+
+def test_no_person_is_minted_for_a_stamped_record(rebuild: Rebuild) -> None:
+    # the unstamped records (Grow CRM holds no stamp) that the matcher cannot place
+    # are the only new persons; before adoption, every stamped person was new
+    unstamped = set(rebuild.links_before) - set(rebuild.stamps_before)
+    assert rebuild.new_persons <= len(unstamped) // 20
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15 open: writes from field times on first sight (~13 % of records), "
+    "and an unstamped Grow CRM record whose role mailbox three namesakes share is not "
+    "matched back to the person whose records were created from it",
+)
+def test_a_rebuild_creates_nothing_and_writes_at_most_one_percent(rebuild: Rebuild) -> None:
+    assert rebuild.records_after == rebuild.records_before
+    assert not [a for a in rebuild.done if a.kind is ActionKind.CREATE]
+    total = sum(len(ids) for ids in rebuild.records_before.values())
+    assert rebuild.writes <= total // 100, f"{rebuild.writes} writes for {total} records"
+    assert rebuild.links_after == rebuild.links_before
+
+
+def test_person_ids_of_another_shape_are_not_adopted() -> None:
+    assert is_person_id("p_01JBQ8ZK2M3N4P5Q6R7S8T9VWX")
+    assert not is_person_id("p_01JBQ8ZK2M3N4P5Q6R7S8T9VWI")  # I is not Crockford base32
+    assert not is_person_id("ACME-42")
+    assert not is_person_id("p_01JBQ8ZK2M3N4P5Q6R7S8T9VW")
