@@ -174,3 +174,27 @@ def test_content_equal_to_our_last_write_is_the_users_after_they_changed_it(
     clock.advance(minutes=1)
     stage(store, "rhythm", "r1", payload(job_title="Director"), T0 + timedelta(minutes=2))
     assert store.changed_by_users_since_push("rhythm", "r1")  # then back: the user's
+
+
+def test_a_user_making_our_copy_of_an_email_primary_keeps_it_in_the_golden_record(
+    store: StateStore, clock: FakeClock
+) -> None:
+    # Seen in bench/edits.py: Rhythm's user made primary an address contactsync had
+    # written there, and removed the old primary. That address was still "our own copy"
+    # (no say), the old one was removed: the golden record was left with no email at all.
+    person = store.create_person()
+    home, work = {"address": "ann@home.com"}, {"address": "ann@work.com"}
+    stage(store, "trackops", "t1", payload(emails=[home]), T0, person_id=person)
+    stage(store, "rhythm", "r1", payload(emails=[work]), T0, person_id=person)
+    rebuild_golden(store, person, PRIORITY)
+    clock.advance(minutes=5)
+    stage(store, "rhythm", "r1", payload(emails=[work, home]), None, own_write=True)
+    stage(store, "trackops", "t1", payload(), T0 + timedelta(minutes=30))  # removed there
+    edited = T0 + timedelta(hours=1)
+    stage(store, "rhythm", "r1", payload(emails=[home]), edited)  # home primary, work gone
+    assert times(store, person, "rhythm", "r1")["emails:ann@home.com"] == FieldTime(
+        edited, "vendor"
+    )
+    golden = rebuild_golden(store, person, PRIORITY)
+    assert golden is not None
+    assert [e.address for e in golden.emails] == ["ann@home.com"]

@@ -199,6 +199,14 @@ def next_times(
         time = stamp(key) if callable(stamp) else stamp
         if time is not None:
             result[key] = time
+    if not callable(stamp) and before is not None:
+        for field, _identity in ITEM_FIELDS:
+            primary = new.get(f"{field}.primary")
+            if primary is not None and old.get(f"{field}.primary") != primary:
+                # Making a value primary is the user's word on that value too: an address
+                # contactsync once wrote there would otherwise stay "our own copy", which
+                # has no say, and the user's new primary would vanish from the golden record.
+                result[f"{field}:{primary}"] = stamp
     return result
 
 
