@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 
 from contactsync.config import load_settings
-from contactsync.models import Action, ActionKind
+from contactsync.matching import MatchConfig, PersonIndex
+from contactsync.models import Action, ActionKind, Contact, Email, Phone
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.sandbox.server import SandboxServer
 from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
+from contactsync.state import StateStore
 from contactsync.sync import Engine
 from contactsync.sync_rebuild import is_person_id
+from contactsync.sync_resolve import ResolveResult, _match
 from tests.test_sync_e2e import Sandbox, writes_between
 
 PEOPLE = 120
@@ -153,3 +156,62 @@ def test_person_ids_of_another_shape_are_not_adopted() -> None:
     assert not is_person_id("p_01JBQ8ZK2M3N4P5Q6R7S8T9VWI")  # I is not Crockford base32
     assert not is_person_id("ACME-42")
     assert not is_person_id("p_01JBQ8ZK2M3N4P5Q6R7S8T9VW")
+
+
+# --- linking on a new state, one record at a time ----------------------------------
+
+STAMP_A = "p_01JBQ8ZK2M3N4P5Q6R7S8T9VWX"
+STAMP_B = "p_01JBQ8ZK2M3N4P5Q6R7S8T9VWY"
+
+
+def _ann(sync_id: str | None = None) -> Contact:
+    return Contact(
+        first_name="Ann",
+        last_name="Lindqvist",
+        emails=[Email(address="ann.lindqvist@example.org")],
+        phones=[Phone(number="+46701234567")],
+        sync_id=sync_id,
+    )
+
+
+@pytest.fixture
+def new_state(tmp_path: Path) -> Iterator[StateStore]:
+    with StateStore.open(tmp_path / "state.sqlite") as store:
+        yield store
+
+
+def _link(
+    state: StateStore, index: PersonIndex, key: Key, contact: Contact, result: ResolveResult
+) -> str:
+    person_id = _match(state, index, key, contact, result)
+    index.add(key, contact, person_id)
+    return person_id
+
+
+def test_records_of_one_stamp_join_its_adopted_person(new_state: StateStore) -> None:
+    index, result = PersonIndex(MatchConfig()), ResolveResult()
+    first = _link(new_state, index, ("trackops", "1"), _ann(STAMP_A), result)
+    second = _link(new_state, index, ("rhythm", "2"), _ann(STAMP_A), result)
+    assert first == second == STAMP_A
+    assert (result.adopted_persons, result.stamped_links, result.new_persons) == (1, 2, 0)
+
+
+def test_a_malformed_stamp_is_matched_like_an_unstamped_record(new_state: StateStore) -> None:
+    index, result = PersonIndex(MatchConfig()), ResolveResult()
+    person = _link(new_state, index, ("trackops", "1"), _ann("ACME-42"), result)
+    assert person != "ACME-42" and new_state.get_person("ACME-42") is None
+    assert result.new_persons == 1
+
+
+def test_two_stamped_persons_an_unstamped_record_bridges_stay_apart(
+    new_state: StateStore,
+) -> None:
+    # the matcher holds two different stamps for a conflict: a bridge never merges them
+    index, result = PersonIndex(MatchConfig()), ResolveResult()
+    _link(new_state, index, ("trackops", "1"), _ann(STAMP_A), result)
+    _link(new_state, index, ("rhythm", "2"), _ann(STAMP_B), result)
+    bridge = _link(new_state, index, ("growcrm", "3"), _ann(), result)
+    assert bridge in (STAMP_A, STAMP_B)
+    assert (result.merged_persons, result.matched_links, result.adopted_persons) == (0, 1, 2)
+    assert new_state.resolve_person(STAMP_A) == STAMP_A
+    assert new_state.resolve_person(STAMP_B) == STAMP_B

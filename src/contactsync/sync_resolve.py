@@ -58,6 +58,7 @@ class ResolveResult:
     # records linked to a person by their stamp
     adopted_persons: int = 0
     stamped_links: int = 0
+    matched_links: int = 0  # records the matcher linked to an existing person
     actions: list[Action] = field(default_factory=list)
     unholdable: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -199,6 +200,7 @@ def _match(
     if resolution.person_id is None:
         result.new_persons += 1
         return state.create_person()
+    result.matched_links += 1
     person_id = state.resolve_person(resolution.person_id)
     for other in index.persons_linked(key, contact):
         other_id = state.resolve_person(other.person_id)
