@@ -199,7 +199,8 @@ def test_records_of_one_stamp_join_its_adopted_person(new_state: StateStore) -> 
 def test_a_malformed_stamp_is_matched_like_an_unstamped_record(new_state: StateStore) -> None:
     index, result = PersonIndex(MatchConfig()), ResolveResult()
     person = _link(new_state, index, ("trackops", "1"), _ann("ACME-42"), result)
-    assert person != "ACME-42" and new_state.get_person("ACME-42") is None
+    assert person != "ACME-42"
+    assert new_state.get_person("ACME-42") is None
     assert result.new_persons == 1
 
 
