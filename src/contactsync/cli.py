@@ -137,6 +137,22 @@ def plan(ctx: typer.Context, systems: SystemsOption = None, as_json: JsonOption 
 
 
 @app.command()
+def rebuild(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be linked and written; no writes.")
+    ] = False,
+    wait: WaitOption = False,
+) -> None:
+    """A lost state rebuilt from the systems: stamped person ids kept, the rest matched."""
+    from contactsync import commands
+    from contactsync.rebuild_command import run_rebuild
+
+    options: GlobalOptions = ctx.obj
+    run_rebuild(commands.load(options.config, options.log_format), dry_run=dry_run, wait=wait)
+
+
+@app.command()
 def run(
     ctx: typer.Context,
     wait: Annotated[
