@@ -140,7 +140,10 @@ def plan(ctx: typer.Context, systems: SystemsOption = None, as_json: JsonOption 
 def rebuild(
     ctx: typer.Context,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would be linked and written; no writes.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Show the writes and new persons a rebuild plans; writes nothing."
+        ),
     ] = False,
     wait: WaitOption = False,
 ) -> None:
