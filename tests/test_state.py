@@ -474,6 +474,26 @@ def test_a_done_update_is_repeated_only_after_being_overwritten(
     assert store.pushed_hash("pylon", "c1") == to_a.key
 
 
+def test_a_done_update_is_repeated_after_a_users_edit_overwrote_it(
+    store: StateStore, clock: FakeClock
+) -> None:
+    # Seen in bench/edits.py: we wrote A, a user there wrote B, a newer edit elsewhere
+    # said A again. The plan's update to A had the key of the done one and was dropped:
+    # the newer edit never reached that system.
+    person = store.create_person()
+    store.upsert_record("rhythm", "r1", hash="h0", payload={}, person_id=person)
+    to_a = update_action("r1", person, "a@x.com").model_copy(update={"system": "rhythm"})
+    store.enqueue([to_a], "run-1")
+    (entry,) = store.pending_actions()
+    store.mark_in_flight(entry.id)
+    store.complete(entry.id, pushed_hash="h-a")
+    clock.advance(seconds=1)
+    assert store.enqueue([to_a], "run-2") == 0  # nothing happened there since
+    store.upsert_record("rhythm", "r1", hash="h-b", payload={"b": 1})  # the user's B
+    clock.advance(seconds=1)
+    assert store.enqueue([to_a], "run-3") == 1
+
+
 def test_complete_create_is_one_transaction(store: StateStore, db_path: Path) -> None:
     person = store.create_person()
     create = Action(kind=ActionKind.CREATE, system="growcrm", person_id=person, payload={"x": 1})

@@ -1,8 +1,8 @@
-"""The durable outbox of planned writes, and the log of runs."""
+"""The durable outbox of planned writes (the log of runs: :mod:`contactsync.state_runs`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +14,6 @@ from contactsync.state_core import (
     from_iso,
     from_json,
     json_object,
-    opt_from_iso,
-    opt_to_json,
-    sortable_id,
     to_iso,
     to_json,
 )
@@ -24,9 +21,6 @@ from contactsync.state_records import RecordsMixin
 from contactsync.state_types import (
     OutboxEntry,
     OutboxStatus,
-    RunKind,
-    RunRecord,
-    RunStatus,
     StateError,
 )
 
@@ -65,20 +59,6 @@ def _entry(row: Row) -> OutboxEntry:
         last_error=row["last_error"],
         created_at=from_iso(row["created_at"]),
         updated_at=from_iso(row["updated_at"]),
-    )
-
-
-def _run(row: Row) -> RunRecord:
-    systems = from_json(row["systems"])
-    summary = from_json(row["summary"])
-    return RunRecord(
-        run_id=row["run_id"],
-        kind=RunKind(row["kind"]),
-        systems=None if systems is None else tuple(str(s) for s in systems),
-        started_at=from_iso(row["started_at"]),
-        finished_at=opt_from_iso(row["finished_at"]),
-        status=RunStatus(row["status"]),
-        summary=summary if isinstance(summary, dict) else None,
     )
 
 
@@ -155,7 +135,15 @@ class OutboxMixin(RecordsMixin):
             """,
             (row["system"], row["external_id"], row["id"], row["updated_at"]),
         )
-        return overwritten is not None
+        if overwritten is not None:
+            return True
+        # A user's edit there since our write (content A, a user's B, A again because a
+        # newer edit elsewhere says A): writing A again is real work, never a repeat.
+        seen = self._scalar(
+            "SELECT seen_at FROM records WHERE system = ? AND external_id = ?",
+            (row["system"], row["external_id"]),
+        )
+        return seen is not None and from_iso(seen) > from_iso(row["updated_at"])
 
     def get_action(self, action_id: int) -> OutboxEntry | None:
         row = self._one("SELECT * FROM outbox WHERE id = ?", (action_id,))
@@ -362,63 +350,3 @@ class OutboxMixin(RecordsMixin):
         )
         if not changed:
             raise StateError(f"outbox action {action_id}: no such action, or already done")
-
-    # --- runs ------------------------------------------------------------------------
-
-    def start_run(self, kind: RunKind | str, systems: Sequence[str] | None = None) -> str:
-        """Open a run (status ``running``); ``systems=None`` means all of them."""
-        run_id = sortable_id("r_", self._now())
-        self._write(
-            "INSERT INTO runs (run_id, kind, systems, started_at, status) VALUES (?, ?, ?, ?, ?)",
-            (
-                run_id,
-                RunKind(kind).value,
-                opt_to_json(None if systems is None else list(systems)),
-                to_iso(self._now()),
-                RunStatus.RUNNING.value,
-            ),
-        )
-        return run_id
-
-    def finish_run(
-        self,
-        run_id: str,
-        status: RunStatus | str,
-        summary: BaseModel | Mapping[str, Any] | None = None,
-    ) -> None:
-        outcome = RunStatus(status)
-        if outcome is RunStatus.RUNNING:
-            raise StateError(f"run {run_id}: finish it as ok, partial or failed")
-        changed = self._write(
-            "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE run_id = ?",
-            (outcome.value, to_iso(self._now()), opt_to_json(summary), run_id),
-        )
-        if not changed:
-            raise StateError(f"run {run_id}: no such run")
-
-    def get_run(self, run_id: str) -> RunRecord | None:
-        row = self._one("SELECT * FROM runs WHERE run_id = ?", (run_id,))
-        return None if row is None else _run(row)
-
-    def last_run(
-        self, system: str | None = None, *, kind: RunKind | str | None = None
-    ) -> RunRecord | None:
-        """The most recently started run (that covered ``system``, of ``kind``)."""
-        row = self._one(
-            """
-            SELECT * FROM runs
-            WHERE (:kind IS NULL OR kind = :kind)
-              AND (:system IS NULL OR systems IS NULL
-                   OR EXISTS (SELECT 1 FROM json_each(runs.systems) WHERE value = :system))
-            ORDER BY started_at DESC, run_id DESC LIMIT 1
-            """,
-            {"kind": None if kind is None else RunKind(kind).value, "system": system},
-        )
-        return None if row is None else _run(row)
-
-    def list_runs(self, limit: int = 20) -> list[RunRecord]:
-        """The latest runs, newest first."""
-        rows = self._all(
-            "SELECT * FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?", (limit,)
-        )
-        return [_run(row) for row in rows]
