@@ -70,7 +70,10 @@ CASES: list[tuple[str, str, Features, Features]] = [
     ("email", "same", named(**mail("Ann.Lee@x.com")), named(**mail("ann.lee@x.com"))),
     ("email", "typo", named(**mail("ann.lee@x.com")), named(**mail("ann.lee@x.cmo"))),
     ("email", "typo", named(**mail("ann.lee@x.com")), named(**mail("anne.lee@x.com"))),
-    ("email", "local", named(**mail("ann.lee@x.com")), named(**mail("ann.lee@work.org"))),
+    ("email", "local", named(**mail("sunnyside77@x.com")), named(**mail("sunnyside77@work.org"))),
+    # the same local part elsewhere that is only the name: every Ann Lee has it
+    ("email", "differ", named(**mail("ann.lee@x.com")), named(**mail("ann.lee@work.org"))),
+    ("email", "differ", named(**mail("alee@x.com")), named(**mail("alee@work.org"))),
     ("email", "masked", with_emails(NO, "a***@x.com"), with_emails(NO, "ann.lee@x.com")),
     ("email", "role", named(**mail("info@x.com")), named("Tom", **mail("info@x.com"))),
     ("email", "differ", named(**mail("ann.lee@x.com")), named(**mail("tom.novak@y.com"))),

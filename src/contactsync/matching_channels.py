@@ -12,8 +12,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rapidfuzz.distance import OSA
+
+if TYPE_CHECKING:
+    from contactsync.matching_normalise import Features
 
 MASK = "*"
 # Local parts shorter than this are too common for a near match to mean anything.
@@ -64,6 +68,18 @@ def email_level(first: str, second: str) -> str:
         close = OSA.distance(domain_a, domain_b, score_cutoff=2) <= 2
         return "typo" if close else "local"
     return "differ"
+
+
+def name_made(local: str, holder: Features) -> bool:
+    """Whether an email's local part is only the holder's name: its words (first name,
+    nickname, middle and last names) and initials, in any order (``nwilson``,
+    ``wilson.nicholas``, ``jw``). Such a local part is shared by everyone of that name."""
+    rest = _letters(local)
+    words = {*holder.first_alts, holder.first, holder.middle, holder.last, *holder.last_words}
+    for word in sorted((w for w in words if len(w) > 1), key=len, reverse=True):
+        rest = rest.replace(word, "", 1)
+    initials = {w[:1] for w in (holder.first, holder.middle, holder.last) if w}
+    return len(rest) <= 2 and all(ch in initials for ch in rest)
 
 
 def phones_near(first: str, second: str) -> bool:

@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from contactsync.matching_channels import email_level, phones_near
+from contactsync.matching_channels import email_level, name_made, phones_near
 from contactsync.matching_names import compare_first, compare_last, crossed, is_typo, swapped
 from contactsync.matching_normalise import Features
 from contactsync.matching_stats import Frequencies
@@ -176,8 +176,18 @@ def _email(a: Features, b: Features, is_shared: SharedTest) -> str:
     theirs = [e for e in b.personal_emails if not is_shared(e)]
     if not mine or not theirs:
         return "missing"
-    best = min(_EMAIL_RANK[email_level(x, y)] for x in mine for y in theirs)
+    best = min(_EMAIL_RANK[_personal_email_level(x, y, a, b)] for x in mine for y in theirs)
     return _EMAIL_ORDER[best]
+
+
+def _personal_email_level(x: str, y: str, a: Features, b: Features) -> str:
+    level = email_level(x, y)
+    if level == "local" and name_made(x.rpartition("@")[0], a):
+        # The same local part at another domain says "same person" only when it is not
+        # just the name (nwilson@example.com, nwilson@example.org: two Nick Wilsons at
+        # two providers); it would count the name agreement twice.
+        return "differ"
+    return level
 
 
 def _phone(a: Features, b: Features, is_shared: SharedTest) -> str:
