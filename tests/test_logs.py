@@ -177,3 +177,16 @@ def test_settings_secrets_feed_the_redactor() -> None:
 def test_redact_never_leaves_a_secret_behind(secret: str, before: str, after: str) -> None:
     redactor = SecretRedactor([secret])
     assert secret not in redactor.redact(before + secret + after + secret)
+
+
+def test_scheduler_internals_are_debug_only_and_their_warnings_stay() -> None:
+    out = io.StringIO()
+    configure_logging("console", level="info", stream=out)
+    logging.getLogger("apscheduler.scheduler").info("Added job 'sync' to job store")
+    logging.getLogger("apscheduler.executors.default").warning("Run time of job was missed")
+    assert "Added job" not in out.getvalue()
+    assert "was missed" in out.getvalue()
+    debug = io.StringIO()
+    configure_logging("console", level="debug", stream=debug)
+    logging.getLogger("apscheduler.scheduler").info("Added job 'sync' to job store")
+    assert "Added job" in debug.getvalue()

@@ -17,8 +17,9 @@ app = typer.Typer(
     help="Keep the people in Trackops, Grow CRM, Rhythm Rolodex, Pylon and Xurrent in step.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
 )
+LOG_FORMATS = ("console", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass
@@ -43,12 +44,34 @@ def main(
     log_format: Annotated[
         str, typer.Option("--log-format", help="console (default) or json.")
     ] = "console",
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="debug, info, warning or error (default: the config's log_level, else info).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logging (same as --log-level debug).")
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """Global options apply to every command."""
+    from contactsync.commands import set_log_level
+
+    if log_format not in LOG_FORMATS:
+        raise typer.BadParameter(
+            f"{log_format!r}; expected one of {', '.join(LOG_FORMATS)}", param_hint="--log-format"
+        )
+    level = "debug" if verbose else log_level
+    if level is not None and level.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"{level!r}; expected one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
+        )
+    set_log_level(level.lower() if level else None)
     ctx.obj = GlobalOptions(config=config, log_format=log_format)
 
 
@@ -83,7 +106,7 @@ def _pass(
     from contactsync import commands
 
     options: GlobalOptions = ctx.obj
-    settings = commands.load(options.config, options.log_format)
+    settings = commands.load(options.config, options.log_format, as_json=as_json)
     outcome = commands.run_pass(
         settings,
         kind,
@@ -179,7 +202,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from contactsync import commands
 
     options: GlobalOptions = ctx.obj
-    settings = commands.load(options.config, options.log_format)
+    settings = commands.load(options.config, options.log_format, as_json=as_json)
     commands.show_status(settings, as_json=as_json)
 
 

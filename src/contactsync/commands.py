@@ -44,13 +44,32 @@ console = Console(stderr=False)
 err_console = Console(stderr=True)
 
 
+class _CommandLine:
+    """What the global options said, for the whole process (logging is process-wide too).
+
+    ``json_errors``: the command prints JSON, so an error is also one JSON object on
+    stdout (a caller parsing stdout gets an answer, not nothing)."""
+
+    log_level: str | None = None
+    json_errors: bool = False
+
+
+def set_log_level(level: str | None) -> None:
+    """``--log-level``/``-v`` from the command line; overrides the config's ``log_level``."""
+    _CommandLine.log_level = level
+
+
 def fail(message: str, code: int = USAGE_EXIT) -> typer.Exit:
-    typer.echo(f"error: {redact(message)}", err=True)
+    text = redact(message)
+    typer.echo(f"error: {text}", err=True)
+    if _CommandLine.json_errors:
+        typer.echo(json.dumps({"status": "failed", "error": text, "exit_code": code}))
     return typer.Exit(code)
 
 
-def load(config: Path, log_format: str | None) -> Settings:
+def load(config: Path, log_format: str | None, *, as_json: bool = False) -> Settings:
     """Settings with logging configured and every secret registered for redaction."""
+    _CommandLine.json_errors = as_json
     try:
         settings = load_settings(config)
     except ConfigError as exc:
@@ -62,7 +81,8 @@ def load(config: Path, log_format: str | None) -> Settings:
         secrets = settings.secret_values()
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    configure_logging(fmt, secrets=secrets, level=settings.log_level)  # type: ignore[arg-type]
+    level = _CommandLine.log_level or settings.log_level
+    configure_logging(fmt, secrets=secrets, level=level)  # type: ignore[arg-type]
     set_default_redactor(redact)
     return settings
 

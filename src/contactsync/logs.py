@@ -236,7 +236,9 @@ def _route_stdlib_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request at INFO; keep that for debug runs only.
+    # httpx logs every request at INFO, APScheduler every job it adds, starts and ends
+    # (most of a scheduler's log); keep those for debug runs only. Their warnings
+    # (a missed or skipped run) still show.
     quiet = logging.DEBUG if level <= logging.DEBUG else logging.WARNING
-    for name in ("httpx", "httpcore"):
+    for name in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(name).setLevel(quiet)

@@ -1,12 +1,11 @@
 """The canonical contact model every system is mapped into and out of.
 
-A ``Contact`` is what one system says about one person, in one vocabulary.
-Validation is strict on shape and forgiving on spelling: emails are
-normalised by ``email-validator``, phones by ``phonenumbers`` (to E.164, with
-the default region passed as validation context), dates and datetimes by
-pydantic. Anything that cannot be understood is a field-level error that names
-the field and the value (see :func:`field_errors`); nothing here raises past
-pydantic's ``ValidationError``.
+A ``Contact`` is what one system says about one person, in one vocabulary. Validation
+is strict on shape and forgiving on spelling: emails are normalised by ``email-validator``,
+phones by ``phonenumbers`` (to E.164, the default region passed as validation context),
+dates and datetimes by pydantic. Anything that cannot be understood is a field-level
+error that names the field and the value (see :func:`field_errors`); nothing here raises
+past pydantic's ``ValidationError``.
 """
 
 from __future__ import annotations
@@ -369,8 +368,9 @@ class Action(_Model):
         return f"{self.kind.value}:{self.system}:{self.external_id}:{content_hash(self.payload)}"
 
 
-class SystemCounts(_Model):
+class SystemCounts(_Model):  # each record extracted: unchanged, staged, echo or quarantined
     extracted: int = 0
+    unchanged: int = 0
     staged: int = 0
     echoes: int = 0
     quarantined: int = 0

@@ -19,6 +19,7 @@ from contactsync.state import (
 
 COUNT_COLUMNS = (
     "extracted",
+    "unchanged",
     "staged",
     "echoes",
     "quarantined",
@@ -37,12 +38,14 @@ def summary_json(summary: RunSummary, **extra: Any) -> str:
 
 
 def summary_table(summary: RunSummary, title: str) -> Table:
+    """One column per system, one row per count: five systems fit 80 columns, where ten
+    counts side by side were cut to "extr…"."""
     table = Table(title=f"{title}: {summary.status} (run {summary.run_id})")
-    table.add_column("system")
+    table.add_column("")
+    for name in summary.systems:
+        table.add_column(name, justify="right")
     for column in COUNT_COLUMNS:
-        table.add_column(column, justify="right")
-    for name, counts in summary.systems.items():
-        table.add_row(name, *(str(getattr(counts, c)) for c in COUNT_COLUMNS))
+        table.add_row(column, *(str(getattr(c, column)) for c in summary.systems.values()))
     persons = summary.persons
     table.caption = (
         f"persons: {persons.total} total, {persons.new} new, {persons.merged} merged, "

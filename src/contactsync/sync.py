@@ -300,7 +300,7 @@ class Engine:
         queue.add(actions)
         for system, reason in unholdable:
             if self.state.mark_unholdable(system, person_id, reason):
-                log.info("person cannot be held", system=system, person=person_id, reason=reason)
+                log.debug("person cannot be held", system=system, person=person_id, reason=reason)
 
     def replan(self, person_ids: Sequence[str]) -> list[Action]:
         """Rebuild these persons' golden records and queue what they need (after a

@@ -215,8 +215,10 @@ class _Stage:
             and not glance.unplanned
             and glance.unchanged_by(digest_staged)
         ):
+            counts.unchanged += 1
             return  # the same raw record, the same mapping: the same content as stored
         if state.is_same_quarantined(system, raw.external_id, raw_hash(raw.payload)):
+            counts.quarantined += 1  # still quarantined, unchanged: counted, not logged again
             return
         if raw.problem is not None:  # listed, but no record (e.g. it has no usable id)
             unusable = f"{system} record {raw.external_id}: {raw.problem}"
@@ -245,8 +247,8 @@ class _Stage:
         kept_raw = (
             writable_raw(raw.payload) if needs_writable_raw(problems, raw.payload) else raw.payload
         )
-        for problem in problems:
-            log.info(
+        for problem in problems:  # one line each in debug logs; `status` lists them all
+            log.debug(
                 "value left out" if problem.moved_to is None else "value moved",
                 system=system,
                 record=raw.external_id,
@@ -265,6 +267,8 @@ class _Stage:
             if glance.unplanned:  # left unplanned by a killed run: hand it on again, in order
                 counts.staged += 1
                 result.staged.append(StagedRecord(system, raw.external_id))
+            else:
+                counts.unchanged += 1
             return
         payload = contact.model_dump(mode="json")
         pushed = state.pushed_hash(system, raw.external_id)

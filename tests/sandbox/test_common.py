@@ -211,3 +211,25 @@ def test_admin_mutate_moves_timestamps_and_reset_restores(fake_simulator: MakeFa
     assert client.get("/_sandbox/truth").json() == {"1": "P000001"}
     client.post("/_sandbox/reset")
     assert client.get("/_sandbox/records").json()["records"][0] == {**before, "_deleted": False}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "not JSON"),
+        (b'{"count": "three"}', "count"),
+        (b'{"count": -1}', "count"),
+        (b'{"counts": 1}', "counts"),
+        (b"[1, 2]", "body"),
+    ],
+)
+def test_admin_mutate_answers_bad_input_with_400_and_the_reason(
+    fake_simulator: MakeFake, body: bytes, reason: str
+) -> None:
+    sim = fake_simulator()
+    client = TestClient(build_app(sim), raise_server_exceptions=False)
+    before = client.get("/_sandbox/records").json()["records"]
+    answer = client.post("/_sandbox/mutate", content=body)
+    assert answer.status_code == 400
+    assert reason in answer.json()["reason"]
+    assert client.get("/_sandbox/records").json()["records"] == before  # nothing edited

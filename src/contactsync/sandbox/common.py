@@ -17,7 +17,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -25,7 +25,17 @@ from typing import Any, ClassVar, Literal
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
+
+# The simulators import these from here: ``X as X`` re-exports them.
+from contactsync.sandbox._admin import ADMIN_PREFIX as ADMIN_PREFIX
+from contactsync.sandbox._admin import admin_routes
+from contactsync.sandbox._key_index import KeyIndex as KeyIndex
+from contactsync.sandbox._limits import FAULT_KINDS as FAULT_KINDS
+from contactsync.sandbox._limits import Bucket as Bucket
+from contactsync.sandbox._limits import BucketState as BucketState
+from contactsync.sandbox._limits import FaultInjector as FaultInjector
+from contactsync.sandbox._limits import RateLimiter as RateLimiter
 
 RateMode = Literal["vendor", "fast", "off"]
 Scope = MutableMapping[str, Any]
@@ -34,7 +44,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ADMIN_PREFIX = "/_sandbox"
 FAST_FACTOR = 100.0
 
 
@@ -102,146 +111,6 @@ class VendorStore:
             return
         records, deleted, truth = self._seed_state
         self.records, self.deleted, self.truth = copy.deepcopy(records), set(deleted), dict(truth)
-
-
-RecordKey = Callable[[dict[str, Any]], Hashable | None]
-
-
-class KeyIndex:
-    """A store's records by a derived key (a name, a unique email), so that a duplicate
-    check is a lookup instead of a scan of every record (which made writes to a sandbox
-    of 20,000 people cost 5-15 ms of server CPU each).
-
-    Records added to the store are picked up at the next lookup and a reset store is
-    indexed afresh; a simulator that changes a record's key fields in place calls
-    :meth:`touch`. Every answer is checked against the record itself, so a stale entry
-    is never believed.
-    """
-
-    def __init__(self, store: VendorStore, key: RecordKey) -> None:
-        self.store = store
-        self.key = key
-        self._indexed: dict[str, dict[str, Any]] | None = None
-        self._ids: dict[Hashable, set[str]] = {}
-        self._key_of: dict[str, Hashable | None] = {}  # every indexed record's key
-
-    def _sync(self) -> dict[str, dict[str, Any]]:
-        records = self.store.records
-        if records is not self._indexed:
-            self._indexed, self._ids, self._key_of = records, {}, {}
-            for record_id in records:
-                self._put(record_id)
-        elif len(self._key_of) != len(records):
-            for record_id in records.keys() - self._key_of.keys():
-                self._put(record_id)
-            for record_id in self._key_of.keys() - records.keys():
-                self._drop(record_id)
-        return records
-
-    def _drop(self, record_id: str) -> None:
-        old = self._key_of.pop(record_id, None)
-        if old is not None:
-            self._ids.get(old, set()).discard(record_id)
-
-    def _put(self, record_id: str) -> None:
-        self._drop(record_id)
-        record = self.store.records.get(record_id)
-        if record is None:
-            return
-        key = self.key(record)
-        self._key_of[record_id] = key
-        if key is not None:
-            self._ids.setdefault(key, set()).add(record_id)
-
-    def touch(self, record_id: str) -> None:
-        """``record_id`` was added, changed or removed."""
-        with self.store.lock:
-            if self.store.records is not self._indexed:
-                self._sync()
-            else:
-                self._put(record_id)
-
-    def find(
-        self, key: Hashable, *, ignore: str | None = None, include_deleted: bool = False
-    ) -> str | None:
-        """The first (lowest id) record whose key is ``key``, other than ``ignore``."""
-        with self.store.lock:
-            records = self._sync()
-            found = [
-                record_id
-                for record_id in self._ids.get(key, ())
-                if record_id != ignore
-                and record_id in records
-                and (include_deleted or record_id not in self.store.deleted)
-                and self.key(records[record_id]) == key
-            ]
-        return min(found, key=_id_order) if found else None
-
-
-def _id_order(record_id: str) -> tuple[int, int, str]:
-    return (0, int(record_id), "") if record_id.isdigit() else (1, 0, record_id)
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """A rate-limit bucket: ``limit`` requests per ``window`` seconds (documented values)."""
-
-    name: str
-    limit: int
-    window: float
-
-
-@dataclass
-class BucketState:
-    bucket: Bucket
-    limit: int
-    remaining: int
-    reset_at: float
-    allowed: bool
-
-
-class RateLimiter:
-    """Fixed-window counters keyed by bucket name; limits are scaled by the sandbox options."""
-
-    def __init__(self, factor: float, clock: Callable[[], float] = time.time) -> None:
-        self.factor = factor
-        self._clock = clock
-        self._windows: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, bucket: Bucket) -> BucketState:
-        limit = max(1, int(bucket.limit * self.factor))
-        now = self._clock()
-        with self._lock:
-            start, used = self._windows.get(bucket.name, (now, 0))
-            if now - start >= bucket.window:
-                start, used = now, 0
-            allowed = used < limit
-            if allowed:
-                used += 1
-            self._windows[bucket.name] = (start, used)
-        return BucketState(bucket, limit, max(0, limit - used), start + bucket.window, allowed)
-
-
-FaultKind = Literal["error_500", "error_503", "drop_after", "slow"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("error_500", "error_503", "drop_after", "slow")
-
-
-class FaultInjector:
-    """Decides, seeded and reproducibly, which requests fail and how."""
-
-    def __init__(self, rate: float, seed: int) -> None:
-        self.rate = rate
-        self._rng = random.Random(seed * 7919 + 17)
-        self._lock = threading.Lock()
-
-    def pick(self) -> FaultKind | None:
-        if self.rate <= 0:
-            return None
-        with self._lock:
-            if self._rng.random() >= self.rate:
-                return None
-            return self._rng.choice(FAULT_KINDS)
 
 
 def json_body_error(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -328,39 +197,14 @@ class VendorSimulator(ABC):
         return chosen
 
     def admin_routes(self) -> list[BaseRoute]:
-        async def records(_: Request) -> Response:
-            with self.store.lock:
-                rows = [
-                    {**self.public_record(r), "_deleted": key in self.store.deleted}
-                    for key, r in self.store.records.items()
-                ]
-            return JSONResponse({"system": self.name, "records": rows, **self.extra_admin_info()})
+        return admin_routes(self)
 
-        async def truth(_: Request) -> Response:
-            return JSONResponse(dict(self.store.truth))
-
-        async def stats(_: Request) -> Response:
-            return JSONResponse(self.stats_payload())
-
-        async def mutate(request: Request) -> Response:
-            body = await request.json() if await request.body() else {}
-            ids = self.mutate(int(body.get("count", 1)), int(body.get("seed", 0)))
-            return JSONResponse({"mutated": ids})
-
-        async def reset(_: Request) -> Response:
-            with self.store.lock:
-                self.store.reset()
-            with self._stats_lock:
-                self.stats.clear()
-            return JSONResponse({"reset": True})
-
-        return [
-            Route(f"{ADMIN_PREFIX}/records", records, methods=["GET"]),
-            Route(f"{ADMIN_PREFIX}/truth", truth, methods=["GET"]),
-            Route(f"{ADMIN_PREFIX}/stats", stats, methods=["GET"]),
-            Route(f"{ADMIN_PREFIX}/mutate", mutate, methods=["POST"]),
-            Route(f"{ADMIN_PREFIX}/reset", reset, methods=["POST"]),
-        ]
+    def reset_all(self) -> None:
+        """Back to the seeded records, with no requests counted."""
+        with self.store.lock:
+            self.store.reset()
+        with self._stats_lock:
+            self.stats.clear()
 
 
 class SandboxMiddleware:
