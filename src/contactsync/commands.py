@@ -190,12 +190,12 @@ def pass_state(
 def report(outcome: RunOutcome, kind: str, *, as_json: bool) -> None:
     if as_json:
         if kind == "plan":
-            typer.echo(render.plan_json(outcome.summary, outcome.actions))
+            typer.echo(render.plan_json(outcome.summary, outcome.actions, outcome.queued))
         else:
             typer.echo(render.summary_json(outcome.summary, errors=outcome.errors))
         return
     if kind == "plan":
-        console.print(render.plan_table(outcome.actions))
+        console.print(render.plan_table(outcome.actions, queued=outcome.queued))
     console.print(render.summary_table(outcome.summary, kind))
     render.print_errors(err_console, outcome.errors)
 

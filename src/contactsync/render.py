@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -59,34 +60,36 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def plan_table(actions: list[Action], limit: int | None = None) -> Table:
-    table = Table(title=f"plan: {len(actions)} action(s)")
-    shown = actions if limit is None else actions[:limit]
-    if len(shown) < len(actions):
-        table.caption = (
-            f"… and {len(actions) - len(shown)} more (contactsync plan --json lists all)"
-        )
+def plan_table(
+    actions: list[Action], limit: int | None = None, queued: Sequence[Action] = ()
+) -> Table:
+    """``actions`` this pass plans, then ``queued``: what earlier runs or commands left
+    in the outbox (``review merge``, a failed write), which the next sync sends too."""
+    title = f"plan: {len(actions)} action(s)"
+    table = Table(title=title + (f", {len(queued)} queued earlier" if queued else ""))
+    every = [(action, action.kind.value) for action in actions]
+    every += [(action, f"{action.kind.value} (queued)") for action in queued]
+    shown = every if limit is None else every[:limit]
+    if len(shown) < len(every):
+        table.caption = f"… and {len(every) - len(shown)} more (contactsync plan --json lists all)"
     for column in ("action", "system", "record", "person", "field", "before", "after"):
         table.add_column(column)
-    for action in shown:
+    for action, label in shown:
         record = action.external_id or "(new)"
         changes = action.changes or []
         if not changes:
-            table.add_row(action.kind.value, action.system, record, action.person_id, "", "", "")
+            table.add_row(label, action.system, record, action.person_id, "", "", "")
         for index, change in enumerate(changes):
-            head = (
-                (action.kind.value, action.system, record, action.person_id)
-                if index == 0
-                else ("", "", "", "")
-            )
+            head = (label, action.system, record, action.person_id) if index == 0 else ("",) * 4
             table.add_row(*head, change.field, _short(change.before), _short(change.after))
     return table
 
 
-def plan_json(summary: RunSummary, actions: list[Action]) -> str:
-    return summary_json(
-        summary, actions=[a.model_dump(mode="json", exclude={"payload"}) for a in actions]
-    )
+def plan_json(summary: RunSummary, actions: list[Action], queued: Sequence[Action] = ()) -> str:
+    def listed(some: Sequence[Action]) -> list[dict[str, Any]]:
+        return [a.model_dump(mode="json", exclude={"payload"}) for a in some]
+
+    return summary_json(summary, actions=listed(actions), queued=listed(queued))
 
 
 def status_payload(report: StatusReport) -> dict[str, Any]:

@@ -1,10 +1,8 @@
 """One run, end to end: extract, stage, match, merge, plan, load, commit.
 
-:class:`Engine` wires the steps of DESIGN.md together. A ``plan`` run goes as far
-as the outbox inside one transaction that is rolled back (and the command runs it
-on a copy of the state), so it changes nothing anywhere; ``backfill`` and ``sync``
-differ only in their windows (a backfill reads everything, or from ``--since``).
-Failures are isolated per system and per person (``sync_pass``).
+A ``plan`` run goes as far as the outbox in a transaction that is rolled back, on a
+copy of the state, so it changes nothing anywhere; ``backfill`` and ``sync`` differ
+only in their windows. Failures are isolated per system and per person (``sync_pass``).
 """
 
 from __future__ import annotations
@@ -36,12 +34,14 @@ from contactsync.sync_field_fit import install_refusals
 from contactsync.sync_load import Loader
 from contactsync.sync_outbox import guard_deletes, retry_or_supersede
 from contactsync.sync_pass import (
+    DryRun,
     RunOutcome,
     adapter_context,
     build_adapters,
     count_planned,
     isolated,
     merge_counts,
+    queued_actions,
     read_org_channels,
     run_loads,
     target_systems,
@@ -70,10 +70,6 @@ log = structlog.get_logger(__name__)
 RunKindName = Literal["backfill", "sync", "plan"]
 Progress = Callable[[str], None]
 __all__ = ["Engine", "Progress", "RunKindName", "RunOutcome", "adapter_context"]
-
-
-class _DryRun(Exception):
-    """Raised inside the plan transaction so that everything it did is rolled back."""
 
 
 class Engine:
@@ -135,9 +131,11 @@ class Engine:
                 log.warning("an earlier run died while running; closed as interrupted", run=dead)
         try:
             if kind == "plan":
-                with suppress(_DryRun), self.state.transaction():
+                with suppress(DryRun), self.state.transaction():
+                    waiting = queued_actions(self.state, chosen)  # e.g. from `review merge`
                     self._read_and_plan(kind, chosen, started, since, outcome, progress)
-                    raise _DryRun
+                    outcome.keep_queued(waiting)
+                    raise DryRun
             else:
                 chosen = self._recover(chosen, outcome)
                 self._read_and_plan(kind, chosen, started, since, outcome, progress)

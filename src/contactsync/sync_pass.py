@@ -24,10 +24,22 @@ from contactsync.errors import SyncError
 from contactsync.logs import redact, register_secret
 from contactsync.mapping import Mapping as FieldMapping
 from contactsync.models import Action, ActionKind, OrgChannel, RunSummary, SystemCounts
+from contactsync.state import OutboxStatus, StateStore
 from contactsync.sync_load import Loader
 from contactsync.sync_resolve import TargetSystem
 
 log = structlog.get_logger(__name__)
+
+
+class DryRun(Exception):
+    """Raised inside the plan transaction so that everything it did is rolled back."""
+
+
+def queued_actions(state: StateStore, systems: Sequence[str]) -> list[Action]:
+    """What earlier runs or commands (``review merge``, a failed write to retry) left in
+    these systems' outboxes: the next sync sends it, so ``plan`` shows it too."""
+    waiting = [*state.list_actions(OutboxStatus.PENDING), *state.list_actions(OutboxStatus.FAILED)]
+    return [entry.action for entry in waiting if entry.action.system in systems]
 
 
 @dataclass
@@ -35,6 +47,12 @@ class RunOutcome:
     summary: RunSummary
     actions: list[Action] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    queued: list[Action] = field(default_factory=list)  # plan: queued before this pass
+
+    def keep_queued(self, waiting: Iterable[Action]) -> None:
+        """``waiting`` minus what this pass planned anew (the same key: one write)."""
+        planned = {action.key for action in self.actions}
+        self.queued = [action for action in waiting if action.key not in planned]
 
     def system_failed(self, where: str, step: str, exc: BaseException) -> None:
         """Report that ``step`` failed for ``where`` (a system, or a person); the pass
