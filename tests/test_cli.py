@@ -19,6 +19,7 @@ COMMANDS = [
     "demo",
     "match-file",
     "mappings",
+    "state",
 ]
 
 
@@ -37,7 +38,11 @@ def test_version() -> None:
 
 
 def _every_command_help() -> list[list[str]]:
-    groups = {"review": ["list", "merge", "split", "dismiss"], "mappings": ["check"]}
+    groups = {
+        "review": ["list", "merge", "split", "dismiss"],
+        "mappings": ["check"],
+        "state": ["export", "import"],
+    }
     paths = [[]] + [[c] for c in COMMANDS]
     paths += [[g, sub] for g, subs in groups.items() for sub in subs]
     return paths

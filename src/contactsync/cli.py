@@ -245,3 +245,12 @@ def _mount_review() -> None:
 
 
 _mount_review()
+
+
+def _mount_state_backup() -> None:
+    from contactsync.state_backup_cli import state_app
+
+    app.add_typer(state_app, name="state")
+
+
+_mount_state_backup()
