@@ -5,7 +5,7 @@ records, honours the vendor's write rules and envelopes, and turns every
 failure into a typed :mod:`contactsync.errors` exception. It does not map fields
 (``mapping.py`` does, on both sides of it), match people or touch state.
 
-Change detection is declared, not improvised (see DESIGN.md):
+Change detection is declared, not improvised (see ARCHITECTURE.md, "The pipeline"):
 
 * ``WINDOW``: the server filters on a closed window ``[start, end]``.
 * ``SORTED_SCAN``: the server sorts newest first; stop once past ``start``.
