@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 from contactsync.cli import app
 from contactsync.config import load_settings
+from contactsync.foreign_state import ForeignStateError, refuse_foreign_state, stamp_disagreements
 from contactsync.matching import MatchConfig, PersonIndex
 from contactsync.models import Action, ActionKind, Contact, Email, Phone
 from contactsync.sandbox.common import SandboxOptions
@@ -26,6 +27,7 @@ from contactsync.state import StateStore
 from contactsync.sync import Engine
 from contactsync.sync_rebuild import LinkCounts, is_person_id, link_counts
 from contactsync.sync_resolve import ResolveResult, _match
+from contactsync.sync_stage import StagedRecord
 from tests.test_sync_e2e import Sandbox, writes_between
 
 PEOPLE = 120
@@ -279,3 +281,60 @@ def test_two_stamped_persons_an_unstamped_record_bridges_stay_apart(
     assert (result.merged_persons, result.matched_links, result.adopted_persons) == (0, 1, 2)
     assert new_state.resolve_person(STAMP_A) == STAMP_A
     assert new_state.resolve_person(STAMP_B) == STAMP_B
+
+
+# --- a state file from another installation (issue 15) -------------------------------
+
+
+def test_a_sync_on_a_foreign_state_is_refused_before_anything_is_written(
+    rebuild: Rebuild, tmp_path: Path
+) -> None:
+    # a state that holds persons, none of those the systems' stamps name
+    foreign = tmp_path / "foreign.sqlite"
+    with StateStore.open(foreign) as store:
+        store.create_person()
+    before = rebuild.sandbox.stats()
+    engine = Engine.from_settings(rebuild.sandbox.settings, rebuild.sandbox.env, state_path=foreign)
+    try:
+        outcome = engine.run("sync")
+        refused_system_watermark = engine.state.get_watermark("trackops")
+    finally:
+        engine.close()
+    assert outcome.summary.status == "failed"
+    message = " ".join(outcome.errors)
+    assert "another installation" in message
+    assert "contactsync rebuild" in message
+    assert "trackops/" in message  # an example record
+    assert refused_system_watermark is None  # the next pass reads it all again
+    assert sum(writes_between(before, rebuild.sandbox.stats()).values()) == 0
+
+
+def _staged_with_stamp(
+    state: StateStore, external_id: str, stamp: str, person: str | None
+) -> StagedRecord:
+    state.upsert_record(
+        "trackops", external_id, hash=external_id, payload=_ann(stamp), person_id=person
+    )
+    return StagedRecord("trackops", external_id)
+
+
+def test_stamps_unknown_or_of_another_person_count_as_disagreements(new_state: StateStore) -> None:
+    own = new_state.create_person(person_id=STAMP_A)
+    other = new_state.create_person(person_id=STAMP_B)
+    staged = [
+        _staged_with_stamp(new_state, "agrees", own, own),
+        _staged_with_stamp(new_state, "elsewhere", other, own),
+        _staged_with_stamp(new_state, "unknown", "p_01JBQ8ZK2M3N4P5Q6R7S8T9VWZ", None),
+        _staged_with_stamp(new_state, "not-ours", "ACME-42", own),
+    ]
+    found = stamp_disagreements(new_state, "trackops", staged)
+    assert (found.unknown, found.elsewhere) == (1, 1)
+    assert len(found.examples) == 2
+    refuse_foreign_state(new_state, "trackops", staged, limit=3)  # under the limit: goes on
+    with pytest.raises(ForeignStateError, match="2 trackops records"):
+        refuse_foreign_state(new_state, "trackops", staged, limit=2)
+
+
+def test_a_state_without_persons_adopts_stamps_instead_of_refusing(new_state: StateStore) -> None:
+    staged = [_staged_with_stamp(new_state, str(n), STAMP_A, None) for n in range(3)]
+    refuse_foreign_state(new_state, "trackops", staged, limit=1)

@@ -18,6 +18,7 @@ import structlog
 from contactsync import faultpoints
 from contactsync.adapters.base import Adapter
 from contactsync.config import Settings
+from contactsync.foreign_state import refuse_foreign_state
 from contactsync.logs import redact
 from contactsync.mapping import Mapping, load_mappings
 from contactsync.matching import MatchConfig
@@ -223,6 +224,7 @@ class Engine:
             for external_id in result.deleted_ids:
                 self.state.mark_deleted(name, external_id, started)
         outcome.summary.systems[name] = merge_counts(outcome.summary.systems[name], result.counts)
+        refuse_foreign_state(self.state, name, result.staged)  # before its watermark moves
         if kind != "plan":
             self.state.set_watermark(name, started)
         return result
