@@ -177,3 +177,28 @@ def test_locator_finds_entries_keys_and_tables() -> None:
     assert at.key("inbound", 0, "from") == 5
     assert at.key("inbound", 0, "to") == 4  # only inside the string: falls back to the header
     assert at.key("inbound", 1, "to") == 10
+
+
+def test_without_argument_checks_the_configs_mappings_dir(tmp_path: Path) -> None:
+    """`contactsync -c FILE mappings check` checks the folder FILE names, not ./mappings."""
+    from contactsync.cli import app
+
+    custom = tmp_path / "custom"
+    shutil.copytree(SHIPPED, custom)
+    (custom / "pylon.toml").write_text(GOOD_HEAD + "[fields]\nnot valid toml = \n")
+    config = tmp_path / "contactsync.toml"
+    config.write_text('[contactsync]\nstate = "s.sqlite"\nmappings_dir = "custom"\n')
+    result = CliRunner().invoke(app, ["--config", str(config), "mappings", "check"])
+    assert result.exit_code == 1, result.output
+    assert f"{custom / 'pylon.toml'}:" in result.output
+
+
+def test_config_without_mappings_dir_checks_the_shipped_mappings(tmp_path: Path) -> None:
+    from contactsync.cli import app
+    from contactsync.config import DEFAULT_MAPPINGS_DIR
+
+    config = tmp_path / "contactsync.toml"
+    config.write_text('[contactsync]\nstate = "s.sqlite"\n')
+    result = CliRunner().invoke(app, ["--config", str(config), "mappings", "check"])
+    assert result.exit_code == 0, result.output
+    assert f"in {DEFAULT_MAPPINGS_DIR} are valid" in result.output

@@ -5,11 +5,13 @@ app.add_typer(mappings_app, name="mappings")
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from contactsync.config import DEFAULT_MAPPINGS_DIR
 from contactsync.mapping import check_mappings
 
 mappings_app = typer.Typer(
@@ -23,13 +25,49 @@ def mappings() -> None:
     """Per-system field mappings (mappings/*.toml)."""
 
 
+def _config_path(ctx: typer.Context) -> Path | None:
+    """The --config the main CLI parsed (None when this sub-app runs on its own)."""
+    options = ctx.find_root().obj
+    config = getattr(options, "config", None)
+    return config if isinstance(config, Path) else None
+
+
+def configured_mappings_dir(config_path: Path | None) -> Path:
+    """The mappings folder a run with this config would use.
+
+    Reads only ``[contactsync] mappings_dir`` (relative to the config file), not the whole
+    config: checking mappings must not need the systems' tokens in the environment.
+    Without a config file, ``./mappings`` as before.
+    """
+    if config_path is None or not config_path.is_file():
+        return Path("mappings")
+    try:
+        document = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        # The run itself reports a broken config with FILE:LINE; here fall back.
+        return DEFAULT_MAPPINGS_DIR
+    general = document.get("contactsync")
+    value = general.get("mappings_dir") if isinstance(general, dict) else None
+    if not isinstance(value, str) or not value:
+        return DEFAULT_MAPPINGS_DIR
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else config_path.parent.resolve() / candidate
+
+
 @mappings_app.command("check")
 def check(
+    ctx: typer.Context,
     directory: Annotated[
-        Path, typer.Argument(help="Directory holding the *.toml mapping files.")
-    ] = Path("mappings"),
+        Path | None,
+        typer.Argument(
+            help="Directory holding the *.toml mapping files "
+            "(default: the config's mappings_dir, else ./mappings)."
+        ),
+    ] = None,
 ) -> None:
     """Validate every *.toml mapping file; print FILE:LINE: message per problem."""
+    if directory is None:
+        directory = configured_mappings_dir(_config_path(ctx))
     problems = check_mappings(directory)
     if problems:
         for problem in sorted(problems, key=lambda p: (p.file, p.line)):
