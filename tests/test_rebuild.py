@@ -338,3 +338,17 @@ def test_stamps_unknown_or_of_another_person_count_as_disagreements(new_state: S
 def test_a_state_without_persons_adopts_stamps_instead_of_refusing(new_state: StateStore) -> None:
     staged = [_staged_with_stamp(new_state, str(n), STAMP_A, None) for n in range(3)]
     refuse_foreign_state(new_state, "trackops", staged, limit=1)
+
+
+def test_the_sync_command_on_a_foreign_state_is_a_usage_error(rebuild: Rebuild) -> None:
+    folder = rebuild.config.parent
+    foreign = folder / "foreign-cli.sqlite"
+    with StateStore.open(foreign) as store:
+        store.create_person()
+    text = rebuild.config.read_text()
+    config = folder / "foreign-cli.toml"
+    config.write_text(text.replace('state = "rebuild.sqlite"', f'state = "{foreign.name}"'))
+    assert config.read_text() != text
+    answer = CliRunner().invoke(app, ["--config", str(config), "sync"], env=rebuild.sandbox.env)
+    assert answer.exit_code == 2, answer.output
+    assert "another installation" in answer.output

@@ -24,6 +24,7 @@ from rich.table import Table
 from contactsync import render
 from contactsync.config import ConfigError, Settings, load_settings
 from contactsync.errors import set_default_redactor
+from contactsync.foreign_state import foreign_refusal
 from contactsync.logs import configure_logging, redact
 from contactsync.mapping import MappingError
 from contactsync.state import (
@@ -149,6 +150,9 @@ def run_pass(
         outcome = engine.run(
             kind, since=since, systems=systems, force_deletes=force_deletes, progress=tick
         )
+    refused = foreign_refusal(outcome.errors)  # a state of another installation: exit 2
+    if refused is not None:
+        raise fail(refused)
     return outcome
 
 

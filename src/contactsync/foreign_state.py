@@ -22,6 +22,8 @@ from contactsync.sync_stage import StagedRecord
 # deleted here and kept there); a foreign state disagrees on nearly every record.
 DEFAULT_FOREIGN_STAMP_LIMIT = 10
 _EXAMPLES = 3
+# the words of the refusal that say what it is, found again in a pass's errors
+_REFUSAL_MARK = "looks like the state of another installation"
 
 
 class ForeignStateError(Exception):
@@ -80,7 +82,13 @@ def refuse_foreign_state(
     raise ForeignStateError(
         f"{state.path}: {found.total} {system} records carry person ids this state "
         f"contradicts ({found.unknown} unknown to it, {found.elsewhere} linked to another "
-        f"person here), e.g. {'; '.join(found.examples)}. This looks like the state of "
-        "another installation; nothing was planned or written to the systems. Keep it "
-        "aside and run `contactsync rebuild` with a new state file to rebuild it from them."
+        f"person here), e.g. {'; '.join(found.examples)}. This {_REFUSAL_MARK}; "
+        "nothing was planned or written to the systems. Keep it aside and run "
+        "`contactsync rebuild` with a new state file to rebuild it from them."
     )
+
+
+def foreign_refusal(errors: Iterable[str]) -> str | None:
+    """The refusal among a failed pass's errors, if it was refused for a foreign state:
+    the command turns it into a usage error (exit 2) instead of a failed run (exit 1)."""
+    return next((error for error in errors if _REFUSAL_MARK in error), None)
