@@ -254,3 +254,12 @@ def _mount_state_backup() -> None:
 
 
 _mount_state_backup()
+
+
+def _mount_history() -> None:
+    from contactsync.history import runs_app
+
+    app.add_typer(runs_app, name="runs")
+
+
+_mount_history()
