@@ -27,7 +27,12 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, 
         first = store.start_run(RunKind.BACKFILL)
         store.finish_run(first, RunStatus.OK)
         second = store.start_run(RunKind.SYNC, ["pylon"])
-        person = store.create_person()
+        person = store.create_person(
+            {"given_name": "[i]Ann", "emails": [{"address": "ann@x.test", "type": "work"}]}
+        )
+        store.upsert_record(
+            "pylon", "pyl-7", hash="h1", payload={"given_name": "[i]Ann"}, person_id=person
+        )
         change = FieldChange(field="email", before="old@x.test", after="[b]new@x.test")
         action = Action(
             kind=ActionKind.UPDATE,
@@ -39,6 +44,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, 
         )
         store.enqueue([action], second)
         store.finish_run(second, RunStatus.PARTIAL)
+    (tmp_path / "person_id").write_text(person)
     return config_path, first, second
 
 
@@ -99,3 +105,31 @@ def test_runs_never_changes_the_state(config: tuple[Path, str, str]) -> None:
     before = state.read_bytes()
     invoke(path, "runs")
     assert state.read_bytes() == before
+
+
+def test_person_by_id_and_by_email(config: tuple[Path, str, str]) -> None:
+    path, _, _ = config
+    person_id = (path.parent / "person_id").read_text()
+    code, output = invoke(path, "person", person_id, "--json")
+    assert code == 0, output
+    payload = json.loads(output)
+    assert payload["person_id"] == person_id
+    assert payload["golden"]["given_name"] == "[i]Ann"
+    assert [(r["system"], r["external_id"]) for r in payload["records"]] == [("pylon", "pyl-7")]
+    assert [e["kind"] for e in payload["events"]] == ["create"]
+    code, output = invoke(path, "person", "ANN@x.test", "--json")
+    assert code == 0, output
+    assert json.loads(output)["person_id"] == person_id
+    code, output = invoke(path, "person", person_id)
+    assert code == 0
+    # markup-safe: the golden row keeps the literal "[i]" (not read as italics)
+    [golden_row] = [ln for ln in output.splitlines() if "given_name" in ln and "{" not in ln]
+    assert "[i]Ann" in golden_row
+    assert "pyl-7" in output
+
+
+def test_person_unknown_fails_naming_it(config: tuple[Path, str, str]) -> None:
+    path, _, _ = config
+    code, output = invoke(path, "person", "nobody@x.test")
+    assert code != 0
+    assert "nobody@x.test" in output

@@ -263,3 +263,14 @@ def _mount_history() -> None:
 
 
 _mount_history()
+
+
+def _mount_person() -> None:
+    from contactsync.person_cli import person_command
+
+    app.command("person", help="One person: records per system, golden record, events.")(
+        person_command
+    )
+
+
+_mount_person()

@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from contactsync.commands import console, fail, load
 from contactsync.state_core import utc_now
 from contactsync.state_outbox import OutboxMixin, _entry
+from contactsync.state_persons import PersonsMixin
 from contactsync.state_runs import RunsMixin
 from contactsync.state_types import OutboxEntry, RunRecord, StateError
 
@@ -30,7 +31,7 @@ runs_app = typer.Typer(
 )
 
 
-class StateReader(RunsMixin, OutboxMixin):
+class StateReader(RunsMixin, OutboxMixin, PersonsMixin):
     """The store's read helpers on a read-only connection (its write helpers would fail)."""
 
     def actions_of_run(self, run_id: str) -> list[OutboxEntry]:
