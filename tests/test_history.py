@@ -28,10 +28,21 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, 
         store.finish_run(first, RunStatus.OK)
         second = store.start_run(RunKind.SYNC, ["pylon"])
         person = store.create_person(
-            {"given_name": "[i]Ann", "emails": [{"address": "ann@x.test", "type": "work"}]}
+            {"first_name": "[i]Ann", "emails": [{"address": "ann@x.test", "type": "work"}]},
+            {
+                "first_name": {
+                    "system": "pylon",
+                    "external_id": "pyl-7",
+                    "at": "2026-01-02T03:04:05+00:00",
+                    "how": "vendor",
+                }
+            },
         )
         store.upsert_record(
-            "pylon", "pyl-7", hash="h1", payload={"given_name": "[i]Ann"}, person_id=person
+            "growcrm", "g-1", hash="h2", payload={"first_name": "Anne"}, person_id=person
+        )
+        store.upsert_record(
+            "pylon", "pyl-7", hash="h1", payload={"first_name": "[i]Ann"}, person_id=person
         )
         change = FieldChange(field="email", before="old@x.test", after="[b]new@x.test")
         action = Action(
@@ -114,8 +125,11 @@ def test_person_by_id_and_by_email(config: tuple[Path, str, str]) -> None:
     assert code == 0, output
     payload = json.loads(output)
     assert payload["person_id"] == person_id
-    assert payload["golden"]["given_name"] == "[i]Ann"
-    assert [(r["system"], r["external_id"]) for r in payload["records"]] == [("pylon", "pyl-7")]
+    assert payload["golden"]["first_name"] == "[i]Ann"
+    assert [(r["system"], r["external_id"]) for r in payload["records"]] == [
+        ("growcrm", "g-1"),
+        ("pylon", "pyl-7"),
+    ]
     assert [e["kind"] for e in payload["events"]] == ["create"]
     code, output = invoke(path, "person", "ANN@x.test", "--json")
     assert code == 0, output
@@ -123,7 +137,7 @@ def test_person_by_id_and_by_email(config: tuple[Path, str, str]) -> None:
     code, output = invoke(path, "person", person_id)
     assert code == 0
     # markup-safe: the golden row keeps the literal "[i]" (not read as italics)
-    [golden_row] = [ln for ln in output.splitlines() if "given_name" in ln and "{" not in ln]
+    [golden_row] = [ln for ln in output.splitlines() if "first_name" in ln and "{" not in ln]
     assert "[i]Ann" in golden_row
     assert "pyl-7" in output
 
@@ -133,3 +147,23 @@ def test_person_unknown_fails_naming_it(config: tuple[Path, str, str]) -> None:
     code, output = invoke(path, "person", "nobody@x.test")
     assert code != 0
     assert "nobody@x.test" in output
+
+
+def test_explain_names_the_winning_system_and_what_it_overrode(
+    config: tuple[Path, str, str],
+) -> None:
+    path, _, _ = config
+    person_id = (path.parent / "person_id").read_text()
+    code, output = invoke(path, "explain", person_id, "first_name", "--json")
+    assert code == 0, output
+    payload = json.loads(output)
+    assert payload["value"] == "[i]Ann"
+    assert payload["source"]["system"] == "pylon"
+    assert payload["source"]["at"] == "2026-01-02T03:04:05+00:00"
+    assert payload["source"]["how"] == "vendor"
+    assert [(o["system"], o["value"]) for o in payload["others"]] == [("growcrm", "Anne")]
+    assert payload["others"][0]["at"] is not None
+    code, output = invoke(path, "explain", person_id, "first_name")
+    assert code == 0
+    assert "from pylon record pyl-7" in output
+    assert "Anne" in output

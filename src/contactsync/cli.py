@@ -274,3 +274,14 @@ def _mount_person() -> None:
 
 
 _mount_person()
+
+
+def _mount_explain() -> None:
+    from contactsync.explain import explain_command
+
+    app.command("explain", help="Where a person's field value came from, what it overrode.")(
+        explain_command
+    )
+
+
+_mount_explain()
