@@ -83,7 +83,11 @@ class AccessToken:
 
 
 class TokenCache(Protocol):
-    """Where OAuth tokens live between requests and runs (the lead persists it in SQLite)."""
+    """Where OAuth tokens live between requests.
+
+    Only :class:`InMemoryTokenCache` exists today, so a token lasts one process; tokens are
+    deliberately not persisted in the SQLite state (secrets never go there).
+    """
 
     def get(self, key: str) -> AccessToken | None: ...
 
