@@ -74,6 +74,20 @@ CASES: list[tuple[str, str, Features, Features]] = [
     # the same local part elsewhere that is only the name: every Ann Lee has it
     ("email", "differ", named(**mail("ann.lee@x.com")), named(**mail("ann.lee@work.org"))),
     ("email", "differ", named(**mail("alee@x.com")), named(**mail("alee@work.org"))),
+    # ... also when it is the full name behind nicknames (every Drew or Andy Murphy may be
+    # murphy.andrew somewhere), or the name only one record spells right
+    (
+        "email",
+        "differ",
+        named("Drew", "Murphy", **mail("murphy.andrew@example.org")),
+        named("Andy", "Murphy", **mail("murphy.andrew@work.com")),
+    ),
+    (
+        "email",
+        "differ",
+        named("Gerald", "Hilll", **mail("gerald.hill@example.org")),
+        named("Gerald", "Hill", **mail("gerald.hill@work.com")),
+    ),
     ("email", "masked", with_emails(NO, "a***@x.com"), with_emails(NO, "ann.lee@x.com")),
     ("email", "role", named(**mail("info@x.com")), named("Tom", **mail("info@x.com"))),
     ("email", "differ", named(**mail("ann.lee@x.com")), named(**mail("tom.novak@y.com"))),

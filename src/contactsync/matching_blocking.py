@@ -137,7 +137,13 @@ def build_blocks(items: Sequence[Features]) -> dict[str, list[int]]:
                 blocks[key] = [position]
             else:
                 members.append(position)
-    for key in [key for key, members in blocks.items() if len(members) > block_limit(key)]:
+    smallest = min(MAX_BLOCK, *MAX_BLOCK_BY_FAMILY.values())  # most blocks are far below it
+    oversized = [
+        key
+        for key, members in blocks.items()
+        if len(members) > smallest and len(members) > block_limit(key)
+    ]
+    for key in oversized:
         members = blocks.pop(key)
         for depth in (1, 2):
             parts: dict[str, list[int]] = {}

@@ -72,10 +72,19 @@ def email_level(first: str, second: str) -> str:
 
 def name_made(local: str, holder: Features) -> bool:
     """Whether an email's local part is only the holder's name: its words (first name,
-    nickname, middle and last names) and initials, in any order (``nwilson``,
-    ``wilson.nicholas``, ``jw``). Such a local part is shared by everyone of that name."""
+    nickname and the names it is short for, middle, last and maiden names) and initials,
+    in any order (``nwilson``, ``wilson.nicholas``, ``jw``; ``lawrence.nelson`` for a
+    Larry Nelson). Such a local part is shared by everyone of that name."""
     rest = _letters(local)
-    words = {*holder.first_alts, holder.first, holder.middle, holder.last, *holder.last_words}
+    words = {
+        *holder.first_alts,
+        *holder.first_roots,
+        holder.first,
+        holder.middle,
+        holder.last,
+        holder.maiden,
+        *holder.last_words,
+    }
     for word in sorted((w for w in words if len(w) > 1), key=len, reverse=True):
         rest = rest.replace(word, "", 1)
     initials = {w[:1] for w in (holder.first, holder.middle, holder.last) if w}

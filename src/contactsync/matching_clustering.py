@@ -26,7 +26,7 @@ from contactsync.matching_compare import Vector
 from contactsync.matching_estimate import estimate_weights
 from contactsync.matching_normalise import Features
 from contactsync.matching_pairs import ComparedPairs, compare_pairs
-from contactsync.matching_scoring import Scorer
+from contactsync.matching_scoring import CONFLICT_BITS, CONFLICT_EVIDENCE, Scorer
 from contactsync.matching_stats import Frequencies, is_shared
 
 # Clusters whose sizes multiply to at most this are cross-checked pair by pair.
@@ -161,25 +161,7 @@ def cluster_features(
     scorer, compared = compare_candidates(items, sources=sources)
     if on_stage is not None:
         on_stage(f"clustering ({len(compared):,} pairs compared)")
-    patterns = [scorer.pattern(vector) for vector in compared.vectors]
-    links: list[tuple[float, int, int]] = []
-    conflicts: dict[int, list[tuple[int, float]]] = {}
-    for position in range(len(compared)):
-        i, j = compared.first[position], compared.second[position]
-        a, b = items[i], items[j]
-        if a.sync_id and b.sync_id:
-            result = scorer.score(a, b)
-        else:
-            result = scorer.score_pattern(
-                patterns[compared.pattern[position]],
-                compared.personal_tf[position],
-                compared.shared_tf[position],
-            )
-        if result.conflict:
-            conflicts.setdefault(i, []).append((j, result.weight))
-            conflicts.setdefault(j, []).append((i, result.weight))
-        elif result.score >= merge_threshold:
-            links.append((result.weight, i, j))
+    links, conflicts = _links_and_conflicts(scorer, compared, items, merge_threshold)
     del compared
     links.sort(key=lambda link: (-link[0], link[1], link[2]))
     clusters = _Clusters(items, exclusive)
@@ -192,6 +174,56 @@ def cluster_features(
         if not _must_stay_apart(clusters, conflicts, scorer, items, (first, second), weight):
             clusters.union(first, second)
     return _numbered(clusters, len(items)), scorer
+
+
+def _links_and_conflicts(
+    scorer: Scorer, compared: ComparedPairs, items: Sequence[Features], merge_threshold: float
+) -> tuple[list[tuple[float, int, int]], dict[int, list[tuple[int, float]]]]:
+    """The pairs at or above the merge threshold as (log2 odds, i, j), and each record's
+    conflicts as (other record, log2 odds).
+
+    :meth:`Scorer.score_pattern` inlined, with what each comparison vector weighs worked
+    out once: this loop runs once per candidate pair (hundreds of thousands)."""
+    log_n = scorer.frequencies.log_population
+    prior = scorer.weights.log_prior(log_n)
+    patterns = []
+    for vector in compared.vectors:
+        pattern = scorer.pattern(vector)
+        patterns.append(
+            (
+                pattern.bits + pattern.identifiers * log_n,
+                pattern.household,
+                pattern.cannot_link,
+                pattern.negative <= CONFLICT_BITS,
+            )
+        )
+    links: list[tuple[float, int, int]] = []
+    conflicts: dict[int, list[tuple[int, float]]] = {}
+    for i, j, number, personal, shared in zip(
+        compared.first,
+        compared.second,
+        compared.pattern,
+        compared.personal_tf,
+        compared.shared_tf,
+        strict=True,
+    ):
+        if items[i].sync_id and items[j].sync_id:
+            result = scorer.score(items[i], items[j])
+            weight, conflict, score = result.weight, result.conflict, result.score
+        else:
+            base, household, cannot_link, negative = patterns[number]
+            evidence = base + personal
+            if not household:
+                evidence += shared
+            weight = prior + evidence
+            conflict = cannot_link or (evidence < CONFLICT_EVIDENCE and negative)
+            score = 1.0 / (1.0 + 2.0 ** (-weight)) if weight > -60 else 0.0
+        if conflict:
+            conflicts.setdefault(i, []).append((j, weight))
+            conflicts.setdefault(j, []).append((i, weight))
+        elif score >= merge_threshold:
+            links.append((weight, i, j))
+    return links, conflicts
 
 
 def _must_stay_apart(

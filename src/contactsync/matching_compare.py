@@ -35,7 +35,7 @@ from collections.abc import Callable
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from contactsync.matching_channels import email_level, name_made, phones_near
-from contactsync.matching_names import compare_first, compare_last, crossed, is_typo, swapped
+from contactsync.matching_names import compare_first, compare_last, is_typo, names_crossed
 from contactsync.matching_normalise import Features
 from contactsync.matching_stats import Frequencies
 
@@ -109,14 +109,12 @@ def compare(
     last, last_name = compare_last(a, b)
     names_swapped = False
     if first == "differ" or last == "differ":
-        if swapped(a, b):
-            names_swapped = True
+        names_swapped, other = names_crossed(a, b)
+        if names_swapped:
             first, first_name, last, last_name = "exact", a.first, "exact", a.last
-        else:
-            other = crossed(a, b)
-            if other is not None and _differs(other) < _differs((first, last)):
-                first, last = other
-                first_name, last_name = b.first, b.last
+        elif other is not None and _differs(other) < _differs((first, last)):
+            first, last = other
+            first_name, last_name = b.first, b.last
     surprise = frequencies.surprise
     if first == "exact":
         tf[FIRST] = surprise("first", first_name)
@@ -182,11 +180,15 @@ def _email(a: Features, b: Features, is_shared: SharedTest) -> str:
 
 def _personal_email_level(x: str, y: str, a: Features, b: Features) -> str:
     level = email_level(x, y)
-    if level == "local" and name_made(x.rpartition("@")[0], a):
+    if level == "local":
         # The same local part at another domain says "same person" only when it is not
         # just the name (nwilson@example.com, nwilson@example.org: two Nick Wilsons at
-        # two providers); it would count the name agreement twice.
-        return "differ"
+        # two providers); it would count the name agreement twice. Either holder's name
+        # decides: one record may carry a nickname or a typo (Larry Nelson and Lawrence
+        # Nelson at lawrence.nelson@...).
+        local = x.rpartition("@")[0]
+        if name_made(local, a) or name_made(local, b):
+            return "differ"
     return level
 
 

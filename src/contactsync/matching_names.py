@@ -50,8 +50,11 @@ def is_typo(a: str, b: str) -> bool:
     """One edit apart (adjacent swaps count as one); two for names of eight letters or more.
     A three-letter name only with two neighbours swapped (``pia``, ``pai``): ``tim`` and
     ``tom``, ``ann`` and ``anne`` may be two people."""
-    shorter = min(len(a), len(b))
-    if shorter == 3 and len(a) == len(b):
+    length_a, length_b = len(a), len(b)
+    if length_a - length_b > 2 or length_b - length_a > 2:
+        return False  # more edits than any name is allowed (most pairs of names end here)
+    shorter = min(length_a, length_b)
+    if shorter == 3 and length_a == length_b:
         return sorted(a) == sorted(b) and OSA.distance(a, b, score_cutoff=1) <= 1
     if shorter < 4:
         return False
@@ -112,6 +115,23 @@ def swapped(a: Features, b: Features) -> bool:
     first_last = a.first == b.last or is_typo(a.first, b.last)
     last_first = a.last == b.first or b.first in a.first_alts or is_typo(a.last, b.first)
     return first_last and last_first
+
+
+def names_crossed(a: Features, b: Features) -> tuple[bool, tuple[FirstLevel, LastLevel] | None]:
+    """:func:`swapped` and :func:`crossed` at once, each cross comparison made once
+    (both are asked of every pair whose names disagree)."""
+    first = _plain_level(a.last, b.first)
+    last = _plain_level(a.first, b.last)
+    first_agrees, last_agrees = first in _CROSS_AGREEING, last in _CROSS_AGREEING
+    is_swapped = (
+        bool(a.first and a.last and b.first and b.last)
+        and last_agrees
+        and (first_agrees or b.first in a.first_alts)
+    )
+    return is_swapped, ((first, last) if first_agrees or last_agrees else None)
+
+
+_CROSS_AGREEING = frozenset({"exact", "typo"})
 
 
 def _plain_level(a: str, b: str) -> str:

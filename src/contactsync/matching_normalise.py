@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from nameparser import HumanName
-
 from contactsync.matching_nicknames import name_roots
 from contactsync.matching_unicode import clean_text
 from contactsync.models import Contact, PhoneType, normalize_phone
@@ -243,6 +241,10 @@ class NameParts:
 
 @lru_cache(maxsize=16384)
 def _parse_full_name(full_name: str) -> NameParts:
+    # Imported here: loading the parser's tables costs 40 ms, and most files and
+    # records have their name in parts.
+    from nameparser import HumanName
+
     parsed = HumanName(full_name)
     return NameParts(parsed.first or "", parsed.middle or "", parsed.last or "")
 
