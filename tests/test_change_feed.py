@@ -20,7 +20,8 @@ import pytest
 from contactsync.adapters.base import ConflictCheck, RawRecord, Window, WriteResult
 from contactsync.config import DEFAULT_MAPPINGS_DIR, load_settings
 from contactsync.mapping import load_mappings
-from contactsync.models import Action, ActionKind, FieldChange, SystemCounts
+from contactsync.models import Action, ActionKind, FieldChange
+from contactsync.run_summary import SystemCounts
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.sandbox.server import SandboxServer
 from contactsync.sandbox.write_config import read_env_file, write_sandbox_config

@@ -20,6 +20,7 @@ COMMANDS = [
     "match-file",
     "mappings",
     "state",
+    "doctor",
 ]
 
 

@@ -18,7 +18,8 @@ import pytest
 from contactsync.adapters.base import RawRecord, WriteResult
 from contactsync.config import DEFAULT_MAPPINGS_DIR, load_settings
 from contactsync.mapping import load_mappings
-from contactsync.models import Action, ActionKind, FieldChange, SystemCounts
+from contactsync.models import Action, ActionKind, FieldChange
+from contactsync.run_summary import SystemCounts
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.sandbox.server import SandboxServer
 from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
@@ -206,12 +207,30 @@ def test_an_unchanged_record_is_written_against_what_it_holds_now(
     loaded: tuple[StateStore, int, list[list[str]]],
 ) -> None:
     state, action_id, replans = loaded
-    vendor = OneRecordVendor(grow_record("Clerk") | {"phone": "555-0100"})
+    touched = {"dates": {"updated": "2026-06-16T08:00:00.000000Z"}}  # no field changed
+    vendor = OneRecordVendor(grow_record("Clerk") | touched)
     loader_for(state, vendor, replans).run(concurrency=1)
     assert [payload for payload, _current in vendor.sent] == [{"position": "Manager"}]
-    assert vendor.sent[0][1] == grow_record("Clerk") | {"phone": "555-0100"}  # as read now
+    assert vendor.sent[0][1] == grow_record("Clerk") | touched  # as read now
     assert state.get_action(action_id).status == "done"  # type: ignore[union-attr]
     assert replans == []
+
+
+def test_an_edit_of_a_field_the_write_leaves_alone_is_staged_not_absorbed(
+    loaded: tuple[StateStore, int, list[list[str]]],
+) -> None:
+    """Sending the title would not undo the user's new phone, but keeping the answer as
+    contactsync's own write would hide the phone from every later extract: it would
+    never reach the other systems. So the record is staged and the person planned again."""
+    state, action_id, replans = loaded
+    vendor = OneRecordVendor(grow_record("Clerk") | {"phone": "+1 503 555 0100"})
+    loader_for(state, vendor, replans).run(concurrency=1)
+    assert vendor.sent == []
+    assert state.get_action(action_id).status == "skipped"  # type: ignore[union-attr]
+    stored = state.get_record("growcrm", RECORD_ID)
+    assert stored is not None
+    assert [p["number"] for p in stored.payload["phones"]] == ["+15035550100"]
+    assert len(replans) == 1
 
 
 def test_an_in_flight_update_that_landed_is_done_without_a_second_write(

@@ -1,12 +1,16 @@
-"""A vendor field only a removed email or phone filled is emptied (issue 14)."""
+"""A vendor field only a removed email or phone, or a leftover of our own, fills is emptied
+(issue 14)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from contactsync.field_changes import FieldTime
 from contactsync.models import Contact
 from contactsync.planning import Target, plan_person
-from contactsync.sync_resolve import fields_to_clear
+from contactsync.planning_clear import fields_to_clear, own_leftovers
+from contactsync.state import StoredRecord
 
 
 def outbound(contact: Contact) -> dict[str, Any]:
@@ -46,3 +50,29 @@ def test_a_cleared_field_is_sent_empty_and_nothing_else_is_erased() -> None:
     assert [(c.field, c.after) for c in action.changes] == [("phone_mobile", None)]
     unchanged = Target(system="trackops", outbound=outbound, current=HELD, external_id="t1")
     assert plan_person("p1", golden, [unchanged]) == []
+
+
+def _stored(system: str, external_id: str) -> StoredRecord:
+    return StoredRecord(
+        system, external_id, "p1", "h", HELD.model_dump(mode="json"), None,
+        datetime(2026, 6, 1, tzinfo=UTC), None, None,
+    )  # fmt: skip
+
+
+def test_an_item_held_only_as_our_own_copy_and_gone_from_the_golden_is_a_leftover() -> None:
+    """Own copies have no say in the golden record: nothing but this would ever take out
+    an email contactsync wrote that the golden record no longer has."""
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    times = {
+        ("rhythm", "r1"): {
+            "emails:ann@x.com": FieldTime(at, own=True),  # ours, golden has it: kept
+            "emails:old@x.com": FieldTime(at, own=True),  # ours, golden lost it: leftover
+            "phones:+14045550100": FieldTime(at),  # a user's: never a leftover
+            "job_title": FieldTime(at, own=True),  # not an item
+        }
+    }
+    golden = Contact.model_validate({"first_name": "Ann", "emails": [{"address": "ann@x.com"}]})
+    live = [_stored("rhythm", "r1")]
+    assert own_leftovers(times, live, golden) == {"old@x.com"}
+    assert own_leftovers(times, [], golden) == frozenset()
+    assert own_leftovers({}, live, golden) == frozenset()

@@ -7,8 +7,8 @@ from pathlib import Path
 from rich.console import Console
 
 from contactsync.config import load_settings
-from contactsync.models import RunSummary, SystemCounts
 from contactsync.render import summary_table
+from contactsync.run_summary import RunSummary, SystemCounts
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.sync import Engine
 from tests.reliability.helpers import sandbox

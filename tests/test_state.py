@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from contactsync.models import Action, ActionKind, Contact, FieldChange, RunSummary
+from contactsync.models import Action, ActionKind, Contact, FieldChange
+from contactsync.run_summary import RunSummary
 from contactsync.state import (
     TABLES,
     OutboxStatus,
@@ -642,6 +643,9 @@ def test_status_counts(store: StateStore) -> None:
     store.enqueue([update_action("a", person, "x@example.com")], "run-1")
     store.set_watermark("pylon", T0)
     run = store.start_run("sync", ["pylon"])
+    store.finish_run(run, "ok", {})
+    store.start_run("plan", ["pylon"])  # a plan writes nothing: not the last pass
+    store.start_run("sync", ["pylon"])  # still running: not finished
     store.add_review("pylon", "a", "growcrm", "g", 0.5)
     store.merge_persons(person, other)
 

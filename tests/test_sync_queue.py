@@ -16,7 +16,8 @@ from contactsync.adapters.base import WriteResult
 from contactsync.config import DEFAULT_MAPPINGS_DIR
 from contactsync.errors import DuplicateError, RetriableError
 from contactsync.mapping import load_mappings
-from contactsync.models import Action, ActionKind, SystemCounts
+from contactsync.models import Action, ActionKind
+from contactsync.run_summary import SystemCounts
 from contactsync.state import StateStore
 from contactsync.sync_load import Loader
 from contactsync.sync_queue import PlanQueue, allow_shared_names, shared_name_persons

@@ -285,3 +285,14 @@ def _mount_explain() -> None:
 
 
 _mount_explain()
+
+
+def _mount_doctor() -> None:
+    from contactsync.doctor import doctor_command
+
+    app.command("doctor", help="Check each system: reachable, credentials, mapped fields.")(
+        doctor_command
+    )
+
+
+_mount_doctor()

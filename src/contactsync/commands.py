@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from contactsync import render
+from contactsync import render, status_view
 from contactsync.config import ConfigError, Settings, load_settings
 from contactsync.errors import set_default_redactor
 from contactsync.foreign_state import foreign_refusal
@@ -217,7 +217,7 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
         value_problems = store.list_value_problems()
         refusals = store.list_field_refusals()
     if as_json:
-        payload = render.status_payload(status)
+        payload = status_view.status_payload(status)
         payload["quarantine"] = [
             {"system": q.system, "record": q.external_id, "reason": q.reason} for q in quarantined
         ]
@@ -238,7 +238,9 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
         ]
         typer.echo(json.dumps(payload, sort_keys=True))
         return
-    console.print(render.status_table(status))
+    console.print(status_view.status_table(status))
+    if (errors := status_view.errors_table(status)) is not None:
+        console.print(errors)
     if quarantined:
         console.print(render.quarantine_table(quarantined))
     if value_problems:

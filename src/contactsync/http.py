@@ -57,6 +57,7 @@ from contactsync.http_budgets import (
     pylon_bucket,
     single_bucket,
 )
+from contactsync.http_circuit import Circuit, CircuitOpen
 from contactsync.http_headers import (
     EXT_IDEMPOTENT,
     EXT_OPERATION,
@@ -75,12 +76,20 @@ class SystemClient(httpx.Client):
     """An ``httpx.Client`` that knows its system and exposes its throttle and counters."""
 
     def __init__(
-        self, *, system: str, stats: RequestStats, limiter: RateLimiter, **kwargs: Any
+        self,
+        *,
+        system: str,
+        stats: RequestStats,
+        limiter: RateLimiter,
+        circuit: Circuit,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.system = system
         self.stats = stats
         self.limiter = limiter
+        #: open once the credentials are refused; the engine closes it after each pass
+        self.circuit = circuit
 
     def __repr__(self) -> str:
         return f"SystemClient(system={self.system!r}, base_url={str(self.base_url)!r})"
@@ -108,6 +117,7 @@ def build_client(
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
     redact: Redactor | None = None,
+    credentials_hint: str | None = None,
 ) -> SystemClient:
     """The client for ``system``; every request is throttled, retried and counted.
 
@@ -122,6 +132,8 @@ def build_client(
     for quota headers without a reset (default per system: 60 s for Grow CRM).
     ``probe_concurrency`` caps the requests in flight in a bucket whose limit is
     still unknown (None: no cap). See :mod:`contactsync.http_ratelimit`.
+    ``credentials_hint`` names what to fix when the credentials are refused (the
+    environment variable, never its value): see :mod:`contactsync.http_circuit`.
     """
     limiter = RateLimiter(
         system,
@@ -137,6 +149,7 @@ def build_client(
         sleep=sleep,
     )
     stats = RequestStats(system)
+    circuit = Circuit(system, credentials_hint=credentials_hint)
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
@@ -151,6 +164,7 @@ def build_client(
         sleep=sleep,
         rng=rng,
         redact=redact,
+        circuit=circuit,
     )
     merged_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     merged_headers.update(headers or {})
@@ -158,6 +172,7 @@ def build_client(
         system=system,
         stats=stats,
         limiter=limiter,
+        circuit=circuit,
         base_url=base_url,
         auth=auth,
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
@@ -178,6 +193,8 @@ __all__ = [
     "BearerAuth",
     "BucketChooser",
     "Budget",
+    "Circuit",
+    "CircuitOpen",
     "InMemoryTokenCache",
     "OAuthClientCredentials",
     "RateLimiter",

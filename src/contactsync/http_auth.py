@@ -74,6 +74,11 @@ class TrackopsBasicAuth(httpx.Auth):
         return f"TrackopsBasicAuth(username={self.username!r}, token={MASK})"
 
 
+#: request extension: the auth fetches a new token and sends the request again on a 401
+#: (so that 401 says nothing about the credentials: see :mod:`contactsync.http_circuit`)
+EXT_RENEWS_ON_401 = "contactsync.renews_on_401"
+
+
 @dataclass(frozen=True)
 class AccessToken:
     """A bearer token and the epoch second it expires at."""
@@ -83,11 +88,9 @@ class AccessToken:
 
 
 class TokenCache(Protocol):
-    """Where OAuth tokens live between requests.
-
-    Only :class:`InMemoryTokenCache` exists today, so a token lasts one process; tokens are
-    deliberately not persisted in the SQLite state (secrets never go there).
-    """
+    """Where OAuth tokens live between requests: :class:`InMemoryTokenCache` for one
+    process, :class:`contactsync.http_token_file.FileTokenCache` (a 0600 file beside the
+    state) across processes. Never the SQLite state: secrets never go there."""
 
     def get(self, key: str) -> AccessToken | None: ...
 
@@ -173,10 +176,12 @@ class OAuthClientCredentials(httpx.Auth):
         if token is None or not self._usable(token):
             token = yield from self._refresh(stale=token)
         self._use(request, token)
+        request.extensions[EXT_RENEWS_ON_401] = True  # a 401 now is the token's, not ours
         response = yield request
         if response.status_code == 401:
             token = yield from self._refresh(stale=token)
             self._use(request, token)
+            request.extensions[EXT_RENEWS_ON_401] = False  # a 401 again: the credentials
             yield request
 
     def _use(self, request: httpx.Request, token: AccessToken) -> None:

@@ -50,6 +50,8 @@ from contactsync.errors import (
     request_secrets,
     transport_failure,
 )
+from contactsync.http_auth import EXT_RENEWS_ON_401
+from contactsync.http_circuit import Circuit
 from contactsync.http_headers import (
     is_idempotent,
     operation_name,
@@ -167,8 +169,11 @@ class RetryingTransport(httpx.BaseTransport):
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         redact: Redactor | None = None,
+        circuit: Circuit | None = None,
     ) -> None:
         self.system = system
+        #: consulted before each request, tripped on the answers (see http_circuit)
+        self.circuit = circuit or Circuit(system)
         self.inner = inner
         self.policy = policy
         self.limiter = limiter
@@ -207,6 +212,7 @@ class RetryingTransport(httpx.BaseTransport):
         waited = 0.0
         while True:
             attempt += 1
+            self.circuit.check()
             self.limiter.acquire(bucket)
             sent_at = self._clock()
             self.stats.record_sent()
@@ -224,6 +230,7 @@ class RetryingTransport(httpx.BaseTransport):
                     self._pause(wait)
                     waited += wait
                     continue
+                self.circuit.observe_failure()
                 raise self._failure(request, exc, fault, idempotent) from exc
             except BaseException:
                 self.limiter.observe(bucket, None, sent_at)  # never leave a slot held
@@ -231,10 +238,13 @@ class RetryingTransport(httpx.BaseTransport):
             self.limiter.observe(bucket, response, sent_at)
             self.stats.record_status(response.status_code)
             if not self._status_is_retriable(request, response.status_code):
+                if not (response.status_code == 401 and request.extensions.get(EXT_RENEWS_ON_401)):
+                    self.circuit.observe_status(response.status_code)
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
             wait = self._retry_wait(attempt, retry_after)
             if not self._may_wait(attempt, waited, wait):
+                self.circuit.observe_status(response.status_code)
                 return response
             self._pause(wait)
             waited += wait

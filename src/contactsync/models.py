@@ -366,34 +366,3 @@ class Action(_Model):
         if self.kind is ActionKind.CREATE:
             return f"create:{self.system}:{self.person_id}"
         return f"{self.kind.value}:{self.system}:{self.external_id}:{content_hash(self.payload)}"
-
-
-class SystemCounts(_Model):  # each record extracted: unchanged, staged, echo or quarantined
-    extracted: int = 0
-    unchanged: int = 0
-    staged: int = 0
-    echoes: int = 0
-    quarantined: int = 0
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    failed: int = 0
-    requests: int = 0
-
-
-class PersonCounts(_Model):
-    total: int = 0
-    new: int = 0
-    merged: int = 0
-    review: int = 0
-
-
-class RunSummary(_Model):
-    status: Literal["ok", "partial", "failed"] = "ok"
-    run_id: str
-    systems: dict[str, SystemCounts] = Field(default_factory=dict)
-    persons: PersonCounts = Field(default_factory=PersonCounts)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.status == "ok" else 1

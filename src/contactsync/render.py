@@ -9,12 +9,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from contactsync.models import Action, RunSummary
+from contactsync.models import Action
+from contactsync.run_summary import RunSummary
 from contactsync.state import (
     FieldRefusal,
     QuarantineEntry,
-    RunRecord,
-    StatusReport,
     StoredValueProblem,
 )
 
@@ -90,64 +89,6 @@ def plan_json(summary: RunSummary, actions: list[Action], queued: Sequence[Actio
         return [a.model_dump(mode="json", exclude={"payload"}) for a in some]
 
     return summary_json(summary, actions=listed(actions), queued=listed(queued))
-
-
-def status_payload(report: StatusReport) -> dict[str, Any]:
-    systems: dict[str, Any] = {}
-    for name, status in report.systems.items():
-        systems[name] = {
-            "records": status.records,
-            "deleted": status.deleted,
-            "quarantined": status.quarantined,
-            "outbox_pending": status.outbox_pending,
-            "outbox_failed": status.outbox_failed,
-            "last_run": _run_text(status.last_run),
-            "watermarks": {k: v.isoformat() for k, v in status.watermarks.items()},
-        }
-    return {
-        "status": "ok",
-        "systems": systems,
-        "persons": {"total": report.persons_total, "merged": report.persons_merged},
-        "review": {"open": report.review_open},
-    }
-
-
-def status_table(report: StatusReport) -> Table:
-    table = Table(title="contactsync status")
-    for column in (
-        "system",
-        "watermark",
-        "last run",
-        "records",
-        "deleted",
-        "quarantined",
-        "pending",
-        "failed",
-    ):
-        table.add_column(column)
-    for name, status in report.systems.items():
-        mark = max(status.watermarks.values()).isoformat() if status.watermarks else "—"
-        table.add_row(
-            name,
-            mark,
-            _run_text(status.last_run) or "—",
-            str(status.records),
-            str(status.deleted),
-            str(status.quarantined),
-            str(status.outbox_pending),
-            str(status.outbox_failed),
-        )
-    table.caption = (
-        f"persons: {report.persons_total} ({report.persons_merged} merged away); "
-        f"review queue: {report.review_open} open"
-    )
-    return table
-
-
-def _run_text(run: RunRecord | None) -> str | None:
-    if run is None:
-        return None
-    return f"{run.started_at.isoformat(timespec='seconds')} {run.kind.value} {run.status.value}"
 
 
 def quarantine_table(entries: list[QuarantineEntry]) -> Table:

@@ -317,7 +317,7 @@ class StateStore(OutboxMixin, RunsMixin, PersonsMixin, RecordScansMixin, ValuePr
                     quarantined=sum(int(r["n"]) for r in quarantined if r["system"] == system),
                     outbox_pending=int(by_status.get("pending", 0)),
                     outbox_failed=int(by_status.get("failed", 0)),
-                    last_run=self.last_run(system),
+                    last_run=self.last_pass(system),
                     watermarks=self.watermarks(system),
                 )
             persons = self._one(

@@ -306,6 +306,17 @@ class OutboxMixin(RecordsMixin):
         """Give up on an action on purpose (e.g. the system cannot hold the person)."""
         self._set_outcome(action_id, OutboxStatus.SKIPPED, reason)
 
+    def release(self, action_id: int) -> bool:
+        """Put a claimed action back to pending, its attempt uncounted: it was never
+        sent (the system's circuit is open: :mod:`contactsync.http_circuit`)."""
+        return bool(
+            self._write(
+                "UPDATE outbox SET status = 'pending', attempts = max(attempts - 1, 0), "
+                "updated_at = ? WHERE id = ? AND status = 'in_flight'",
+                (to_iso(self._now()), action_id),
+            )
+        )
+
     def requeue(self, action_id: int) -> bool:
         """Put a failed, skipped or stuck in-flight action back to pending."""
         return bool(

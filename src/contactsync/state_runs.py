@@ -86,6 +86,21 @@ class RunsMixin(StoreCore):
         )
         return None if row is None else _run(row)
 
+    def last_pass(self, system: str) -> RunRecord | None:
+        """The latest finished pass (not a ``plan``: it writes nothing) that covered
+        ``system``: what ``status`` reports the system by."""
+        row = self._one(
+            """
+            SELECT * FROM runs
+            WHERE kind != 'plan' AND status != 'running'
+              AND (systems IS NULL
+                   OR EXISTS (SELECT 1 FROM json_each(runs.systems) WHERE value = :system))
+            ORDER BY started_at DESC, run_id DESC LIMIT 1
+            """,
+            {"system": system},
+        )
+        return None if row is None else _run(row)
+
     def list_runs(self, limit: int = 20) -> list[RunRecord]:
         """The latest runs, newest first."""
         rows = self._all(

@@ -22,7 +22,8 @@ from contactsync.foreign_state import refuse_foreign_state
 from contactsync.logs import redact
 from contactsync.mapping import Mapping, load_mappings
 from contactsync.matching import MatchConfig
-from contactsync.models import Action, Contact, OrgChannel, PersonCounts, RunSummary, SystemCounts
+from contactsync.models import Action, Contact, OrgChannel
+from contactsync.run_summary import PersonCounts, RunSummary, SystemCounts
 from contactsync.state import StateStore
 from contactsync.sync_claims import (
     UniqueHolders,
@@ -40,8 +41,8 @@ from contactsync.sync_pass import (
     adapter_context,
     build_adapters,
     count_planned,
+    finish_systems,
     isolated,
-    merge_counts,
     queued_actions,
     read_org_channels,
     run_loads,
@@ -145,10 +146,7 @@ class Engine:
             outcome.errors.append(redact(f"run failed: {exc}"))
             outcome.summary.status = "failed"
             log.error("run failed", run_id=run_id, error=redact(str(exc)))
-        for name, adapter in self.adapters.items():
-            if name in outcome.summary.systems:
-                made = adapter.request_count - requests_before[name]
-                outcome.summary.systems[name].requests = made
+        finish_systems(self.adapters, requests_before, outcome)
         self._finish(outcome)
         return outcome
 
@@ -223,7 +221,7 @@ class Engine:
             result.deleted_ids = vanished(self.state, name, result.seen_ids)
             for external_id in result.deleted_ids:
                 self.state.mark_deleted(name, external_id, started)
-        outcome.summary.systems[name] = merge_counts(outcome.summary.systems[name], result.counts)
+        outcome.summary.systems[name] = outcome.summary.systems[name].add(result.counts)
         refuse_foreign_state(self.state, name, result.staged)  # before its watermark moves
         if kind != "plan":
             self.state.set_watermark(name, started)

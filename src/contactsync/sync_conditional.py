@@ -175,7 +175,21 @@ class ConditionalWrites:
 
     def check(self, entry: OutboxEntry, fresh: RawRecord) -> Verdict:
         now = self.outbound_now(fresh)
-        return Verdict.CHANGED if now is None else verdict(entry.action, now)
+        if now is None:
+            return Verdict.CHANGED
+        found = verdict(entry.action, now)
+        if found is Verdict.UNCHANGED and self._changed_elsewhere(fresh):
+            # A user changed a field this write leaves alone: sending it would not undo
+            # that edit, but the answer stored as our own write would hide it from the
+            # next extract, and the edit would never reach the other systems.
+            return Verdict.CHANGED
+        return found
+
+    def _changed_elsewhere(self, fresh: RawRecord) -> bool:
+        """Whether the record now differs from the copy the plan read, in any field."""
+        stored = self.state.get_record(self.system, fresh.external_id)
+        contact, _reason = map_record(fresh, self.mapping, self.system, self.default_region)
+        return stored is not None and contact is not None and contact.content_hash() != stored.hash
 
     def landed(self, entry: OutboxEntry, fresh: RawRecord) -> None:
         """The record already holds what ``entry`` writes: the action is done. When the

@@ -156,14 +156,14 @@ def content_text(value: Any) -> str:
 
 def _send(loader: Loader, entry: OutboxEntry) -> SyncError | None:
     """The loader's own create or update of ``entry`` (its bookkeeping included)."""
-    from contactsync.sync_load import _AlreadyHandled
+    from contactsync.sync_conditional import AlreadyHandled
 
     try:
         if entry.kind is ActionKind.CREATE:
             loader._create(entry, reconcile=False)
         else:
             loader._update(entry)
-    except _AlreadyHandled:
+    except AlreadyHandled:
         return None
     except SyncError as again:
         return again

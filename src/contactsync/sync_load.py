@@ -1,11 +1,10 @@
 """Load: execute the outbox against the systems, exactly once per action.
 
-Each action is claimed (``pending -> in_flight``) before it is sent. A create
-records the new external id in the crosswalk in the same transaction that marks
-it done. A create found ``in_flight`` at the start of a run was interrupted
-between the vendor's answer and the commit: it is reconciled first (the adapter
-looks the record up by the stamped person id or by email) and only re-sent when
-it is certainly absent. A create whose answer was lost on the wire
+Each action is claimed (``pending -> in_flight``) before it is sent. A create records
+the new external id in the crosswalk in the same transaction that marks it done. A
+create found ``in_flight`` at the start of a run was interrupted between the vendor's
+answer and the commit: it is reconciled first (looked up by the stamped person id or
+by email) and only re-sent when it is certainly absent. A create whose answer was lost on the wire
 (``maybe_applied``) is reconciled the same way. An update is conditional
 (:mod:`contactsync.sync_conditional`): sent only while the record still holds what the
 plan was based on; one found ``in_flight`` is checked against the record first, never
@@ -25,8 +24,10 @@ import structlog
 from contactsync import faultpoints
 from contactsync.adapters.base import Adapter, RecordChanged, WriteResult
 from contactsync.errors import DuplicateError, RetriableError, SyncError
+from contactsync.http_circuit import CircuitOpen
 from contactsync.mapping import Mapping
-from contactsync.models import ActionKind, SystemCounts
+from contactsync.models import ActionKind
+from contactsync.run_summary import SystemCounts
 from contactsync.state import OutboxEntry, StateError, StateStore
 from contactsync.sync_answers import Answer, mapped_answer
 from contactsync.sync_conditional import AlreadyHandled, ConditionalWrites, Replan, capable
@@ -47,8 +48,6 @@ VENDOR_NAME_KEYS = ("first_name", "last_name", "name", "full_name")
 RECONCILE_PER_RUN = 20
 #: sweeps for the actions planned anew while loading (records changed under a write)
 REPLANNED_SWEEPS = 3
-#: an action whose outcome is already recorded (the name sync_field_fit catches)
-_AlreadyHandled = AlreadyHandled
 
 
 @dataclass
@@ -75,11 +74,11 @@ class Loader:
         return mapped_answer(self.mapping, self.default_region, self.system, external_id, record)
 
     def recover_interrupted(self) -> None:
-        """Finish the actions a killed run left in flight, in queue order: a create is
-        looked up first and only sent if it is certainly absent; an update is checked
-        against the record first (:meth:`_checked`); a delete is sent again. Then up to
-        :data:`RECONCILE_PER_RUN` failed creates are looked up, longest-waiting first.
-        Done before anything is read, so the next extract sees these writes as ours."""
+        """Finish what a killed run left in flight, in queue order: a create is looked up
+        and sent only if certainly absent; an update is checked against the record first
+        (:meth:`_checked`); a delete is sent again. Then up to :data:`RECONCILE_PER_RUN`
+        failed creates are looked up, longest-waiting first. Done before anything is
+        read, so the next extract sees these writes as ours."""
         for entry in self.state.in_flight_actions(self.system):
             if self.state.requeue(entry.id):
                 fresh = self.state.get_action(entry.id)
@@ -94,15 +93,14 @@ class Loader:
             self._reconcile_failed_create(entry)
 
     def _reconcile_failed_create(self, entry: OutboxEntry) -> None:
-        """A create that failed may still have landed (its answer was lost): look it up
-        (nothing is sent) and record it if it is there, so the next extract sees it as
-        contactsync's own record rather than as somebody else's new one. Whatever goes
-        wrong costs this action alone: the error is recorded on it (which also puts it
-        behind the others for the next run's lookups) and the run goes on."""
+        """A create that failed may have landed (its answer lost): look it up (nothing is
+        sent) and record it if it is there, so the next extract sees it as ours. What goes
+        wrong costs this action alone: the error is recorded on it (putting it behind the
+        others for the next run's lookups) and the run goes on."""
         try:
             existing = self._landed(entry)
             if existing is not None:
-                with suppress(_AlreadyHandled):
+                with suppress(AlreadyHandled):
                     self._link(entry, WriteResult(existing))
             else:  # the same error again, stamped now: the next run looks up the others first
                 self.state.fail(entry.id, entry.last_error or "create failed")
@@ -205,9 +203,13 @@ class Loader:
                 self._update(entry, recovering=recovering)
             else:
                 self._delete(entry)
-        except _AlreadyHandled:
+        except AlreadyHandled:
             return True
+        except CircuitOpen:
+            return self._not_sent(entry, recovering=recovering)
         except SyncError as refused:
+            if refused.status == 401:  # the credentials were refused, not this action
+                return self._not_sent(entry, recovering=recovering)
             # a refusal naming a field: sent once more without it (sync_field_fit)
             exc = retry_without_refused_fields(self, entry, refused)
             if exc is None:
@@ -221,6 +223,12 @@ class Loader:
             self.state.fail(entry.id, self.redact(f"{type(exc).__name__}: {exc}"))
             log.error("action crashed", system=self.system, action=entry.key, error=str(exc))
         return True
+
+    def _not_sent(self, entry: OutboxEntry, *, recovering: bool) -> bool:
+        """Waits, unblamed, for the next pass (one found in flight stays so: checked first)."""
+        if not recovering:
+            self.state.release(entry.id)
+        return False
 
     # --- kinds -------------------------------------------------------------------------
 
@@ -267,11 +275,8 @@ class Loader:
     def _other_owner(self, external_id: str, person_id: str) -> str | None:
         """The other person the crosswalk links this system's record to, if any."""
         owner = self.state.person_for(self.system, external_id)
-        if owner is None or self.state.resolve_person(owner) == self.state.resolve_person(
-            person_id
-        ):
-            return None
-        return owner
+        resolve = self.state.resolve_person
+        return None if owner is None or resolve(owner) == resolve(person_id) else owner
 
     def _cannot_hold(self, entry: OutboxEntry, exc: DuplicateError, owner: str) -> None:
         """The system says the person's key field (e.g. a shared mailbox) is taken by a
@@ -280,14 +285,10 @@ class Loader:
             f"{self.system} already holds record {exc.existing_id} of person {owner} "
             f"with the same unique value ({exc.vendor_message or 'duplicate'})"
         )
+        person = entry.action.person_id
         self.state.skip(entry.id, reason)
-        if self.state.mark_unholdable(self.system, entry.action.person_id, reason):
-            log.warning(
-                "person cannot be held",
-                system=self.system,
-                person=entry.action.person_id,
-                reason=reason,
-            )
+        if self.state.mark_unholdable(self.system, person, reason):
+            log.warning("person cannot be held", system=self.system, person=person, reason=reason)
 
     def _link(self, entry: OutboxEntry, result: WriteResult) -> None:
         action = entry.action
@@ -313,7 +314,7 @@ class Loader:
                 ),
                 owner,
             )
-            raise _AlreadyHandled from None
+            raise AlreadyHandled from None
 
     def _update(self, entry: OutboxEntry, *, recovering: bool = False) -> None:
         action = entry.action
@@ -379,7 +380,7 @@ class Loader:
         """:meth:`ConditionalWrites.checked`, counting a write found landed."""
         try:
             return self.checks.checked(entry, current, recovering=recovering)
-        except _AlreadyHandled as handled:
+        except AlreadyHandled as handled:
             if handled.landed:
                 self.counts.updated += 1
             raise

@@ -14,16 +14,19 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import structlog
 
 from contactsync.adapters.base import Adapter, AdapterContext, adapter_class
 from contactsync.config import Settings, SystemSettings
 from contactsync.errors import SyncError
+from contactsync.http import SystemClient
+from contactsync.http_token_file import token_file_for
 from contactsync.logs import redact, register_secret
 from contactsync.mapping import Mapping as FieldMapping
-from contactsync.models import Action, ActionKind, OrgChannel, RunSummary, SystemCounts
+from contactsync.models import Action, ActionKind, OrgChannel
+from contactsync.run_summary import RunSummary, SystemCounts
 from contactsync.state import OutboxStatus, StateStore
 from contactsync.sync_load import Loader
 from contactsync.sync_resolve import TargetSystem
@@ -40,6 +43,10 @@ def queued_actions(state: StateStore, systems: Sequence[str]) -> list[Action]:
     these systems' outboxes: the next sync sends it, so ``plan`` shows it too."""
     waiting = [*state.list_actions(OutboxStatus.PENDING), *state.list_actions(OutboxStatus.FAILED)]
     return [entry.action for entry in waiting if entry.action.system in systems]
+
+
+#: the steps whose failure fails the system for the pass (the others cost a part of it)
+WHOLE_STEPS = frozenset({"extract", "load", "recovering interrupted writes"})
 
 
 @dataclass
@@ -62,6 +69,9 @@ class RunOutcome:
         else:  # not a vendor's answer: a bug or a broken state, named by its type
             message = f"{where}: {step} failed: {type(exc).__name__}: {exc}"
         self.errors.append(redact(message))
+        counts = self.summary.systems.get(where)
+        if counts is not None:  # a system: this step failed for it as a whole, or in part
+            counts.failed_with(redact(message), "failed" if step in WHOLE_STEPS else "partial")
         if self.summary.status == "ok":
             self.summary.status = "partial"
         log.error(f"{step} failed", where=where, error=redact(message))
@@ -87,7 +97,11 @@ def isolated(outcome: RunOutcome, where: str, step: str) -> Iterator[Attempt]:
 
 
 def adapter_context(
-    name: str, system: SystemSettings, credentials: dict[str, str]
+    name: str,
+    system: SystemSettings,
+    credentials: dict[str, str],
+    *,
+    token_file: Path | None = None,
 ) -> AdapterContext:
     defaults = system.defaults.model_dump() if system.defaults is not None else {}
     auth = system.auth.model_dump() if system.auth is not None else {}
@@ -104,14 +118,26 @@ def adapter_context(
         rate_limit=system.client_budget(),
         defaults=defaults,
         credentials=credentials,
+        credentials_hint=credentials_hint(system),
+        token_file=token_file,
     )
+
+
+def credentials_hint(system: SystemSettings) -> str | None:
+    """``TRACKOPS_USERNAME, TRACKOPS_TOKEN``: the variables a refused login points to."""
+    return ", ".join(system.auth.env_fields().values()) or None
 
 
 def build_adapters(settings: Settings, env: dict[str, str] | None) -> dict[str, Adapter]:
     """One adapter per enabled system."""
     adapters: dict[str, Adapter] = {}
     for name, system in settings.enabled_systems().items():
-        context = adapter_context(name, system, settings.credentials(name, env))
+        context = adapter_context(
+            name,
+            system,
+            settings.credentials(name, env),
+            token_file=token_file_for(settings.state_path),
+        )
         adapter = adapter_class(name)(context)
         if hasattr(adapter, "on_new_token"):  # tokens learned at run time (Rhythm OAuth)
             adapter.on_new_token = register_secret
@@ -143,8 +169,10 @@ def run_loads(loads: Sequence[tuple[str, Loader, int]], outcome: RunOutcome) -> 
         error = future.exception()
         if error is not None:
             outcome.system_failed(name, "load", error)
-        elif outcome.summary.systems[name].failed and outcome.summary.status == "ok":
-            outcome.summary.status = "partial"
+        elif (counts := outcome.summary.systems[name]).failed:
+            counts.failed_with(f"{name}: {counts.failed} write(s) failed (see status)", "partial")
+            if outcome.summary.status == "ok":
+                outcome.summary.status = "partial"
 
 
 def _load_system(loader: Loader, concurrency: int) -> None:
@@ -171,6 +199,29 @@ def target_systems(
     return targets
 
 
+def finish_systems(
+    adapters: Mapping[str, Adapter], requests_before: Mapping[str, int], outcome: RunOutcome
+) -> None:
+    """Count each system's requests of the pass, and close each circuit that opened in it
+    (:mod:`contactsync.http_circuit`), reported: its writes wait, unblamed, for the next
+    pass, which tries the system again."""
+    for name, adapter in adapters.items():
+        counts = outcome.summary.systems.get(name)
+        if counts is not None:
+            counts.requests = adapter.request_count - requests_before[name]
+        client = adapter.client
+        reason = client.circuit.reset() if isinstance(client, SystemClient) else None
+        if reason is not None:
+            message = redact(f"{name}: no more requests in this pass: {reason}; its writes wait")
+            outcome.errors.append(message)
+            if counts is not None:
+                counts.circuit = redact(reason)
+                counts.failed_with(message)
+            if outcome.summary.status == "ok":
+                outcome.summary.status = "partial"
+            log.error("circuit open", system=name, reason=redact(reason))
+
+
 def count_planned(counts: SystemCounts, action: Action) -> None:
     if action.kind is ActionKind.CREATE:
         counts.created += 1
@@ -178,10 +229,3 @@ def count_planned(counts: SystemCounts, action: Action) -> None:
         counts.updated += 1
     else:
         counts.deleted += 1
-
-
-def merge_counts(total: SystemCounts, part: SystemCounts) -> SystemCounts:
-    merged: dict[str, Any] = {
-        key: getattr(total, key) + getattr(part, key) for key in SystemCounts.model_fields
-    }
-    return SystemCounts(**merged)

@@ -29,6 +29,7 @@ from contactsync.models import (
     SystemName,
 )
 from contactsync.planning import Target, plan_person, with_person_id
+from contactsync.planning_clear import fields_to_clear, own_leftovers, removed_items
 from contactsync.state import StateStore, StoredRecord
 from contactsync.sync_claims import UniqueHolders, name_key
 from contactsync.sync_queue import NamesTaken
@@ -300,6 +301,7 @@ def plan_for_person(
     holds, cannot hold the person (the vendor would refuse the create)."""
     records = state.records_for_person(person_id, include_deleted=True)
     removed = removed_items(state, person_id)
+    times = state.field_times_of_person(person_id)
     plan_targets: list[Target] = []
     unholdable: list[tuple[str, str]] = []
     for target in targets:
@@ -335,7 +337,9 @@ def plan_for_person(
                 propagate_deletes=target.deletes_propagate,
                 cannot_hold=reason,
                 name_taken=name_taken,
-                clear=fields_to_clear(target.outbound, current, removed),
+                clear=fields_to_clear(
+                    target.outbound, current, removed | own_leftovers(times, live, golden)
+                ),
             )
         )
     return plan_person(person_id, with_person_id(golden, person_id), plan_targets), unholdable
@@ -348,39 +352,3 @@ def _cannot_hold(golden: Contact, required: tuple[str, ...]) -> str | None:
         # a contact without a name, so creating one could only fail, run after run
         missing.append("a name")
     return f"missing {', '.join(missing)}" if missing else None
-
-
-_EMPTY: tuple[Any, ...] = (None, "", [], {})
-
-
-def removed_items(state: StateStore, person_id: str) -> frozenset[str]:
-    """The emails and phones whose newest change, by the golden provenance, removed them."""
-    person = state.get_person(person_id)
-    if person is None:
-        return frozenset()
-    return frozenset(
-        key.split(":", 1)[1]
-        for key, entry in person.provenance.items()
-        if key.startswith(("emails:", "phones:"))
-        and isinstance(entry, dict)
-        and entry.get("removed")
-    )
-
-
-def fields_to_clear(
-    outbound: Callable[[Contact], dict[str, Any]], current: Contact | None, removed: frozenset[str]
-) -> frozenset[str]:
-    """The target's top-level fields that only an email or phone a user removed fills
-    (its old mobile number, a second email): the planner empties them, since leaving
-    them would keep the removed value alive there."""
-    if current is None or not removed:
-        return frozenset()
-    emails = [e for e in current.emails if e.address not in removed]
-    phones = [p for p in current.phones if p.number not in removed]
-    if len(emails) == len(current.emails) and len(phones) == len(current.phones):
-        return frozenset()
-    have = outbound(current)
-    without = outbound(current.model_copy(update={"emails": emails, "phones": phones}))
-    return frozenset(
-        key for key, value in have.items() if value not in _EMPTY and without.get(key) in _EMPTY
-    )

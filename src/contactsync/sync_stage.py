@@ -44,7 +44,8 @@ from pydantic import ValidationError
 from contactsync import __version__, faultpoints
 from contactsync.adapters.base import Adapter, ChangeStrategy, RawRecord, Window
 from contactsync.mapping import Mapping
-from contactsync.models import Contact, SourceRef, SystemCounts
+from contactsync.models import Contact, SourceRef
+from contactsync.run_summary import SystemCounts
 from contactsync.state import RecordGlance, StateStore, ValueProblem, raw_hash
 from contactsync.sync_own_writes import OwnWrites
 from contactsync.sync_stage_values import (

@@ -23,8 +23,10 @@ a tie: either value is accepted, as long as every system agrees.
 from __future__ import annotations
 
 import random
+import signal
 import time
 from collections import defaultdict
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +36,11 @@ from contactsync.field_changes import field_values
 from contactsync.models import Contact
 from contactsync.sync import Engine
 from contactsync.sync_stage import map_record
-from tests.reliability.helpers import SYSTEMS, Sandbox
+from tests.reliability.helpers import SYSTEMS, Sandbox, contactsync
+from tests.reliability.sync_edits import EditsWhileWriting
+
+#: a killed run's lease lapses this fast here (the next crash pass may take it)
+SHORT_LEASE = {"CONTACTSYNC_LEASE_TTL": "1.0"}
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 #: the keys an edit can change that are checked in every system holding them
@@ -48,11 +54,11 @@ class Edit:
     person_id: str
     key: str
     value: Any  # None: removed (an email or phone), or emptied
-    round: int
+    round: float  # a sync's sub-round (round + pass / 10) for an edit made while it wrote
     at: datetime | None  # the vendor's change time; None for Pylon (dated by its round)
     sequence: int
 
-    def order(self, record_times: dict[tuple[str, str, int], datetime]) -> tuple[Any, ...]:
+    def order(self, record_times: dict[tuple[str, str, float], datetime]) -> tuple[Any, ...]:
         """Newer edits sort later. A timestamped edit is dated by its record's last change
         in the round (all a sync can see), Pylon's by its round alone."""
         if self.at is None:
@@ -66,6 +72,10 @@ class Outcome:
 
     checked: int = 0
     lost: list[str] = field(default_factory=list)
+    #: lost edits made while a sync wrote, between its check of the record and its write
+    #: to it: the window no vendor without an atomic conditional write can close
+    window: list[str] = field(default_factory=list)
+    crashes: int = 0  # syncs killed at a fault point
     ties: int = 0
     refused: int = 0  # persons left out: a vendor refused a unique value for them
 
@@ -79,13 +89,17 @@ class EditRounds:
     round: int = 0
     #: each edited record's own change time at the end of each round (an edit that
     #: changed nothing contactsync reads still moves it, and dates the record's change)
-    record_times: dict[tuple[str, str, int], datetime] = field(default_factory=dict)
+    record_times: dict[tuple[str, str, float], datetime] = field(default_factory=dict)
+    #: edits made while a sync writes (None: none are made)
+    during: EditsWhileWriting | None = None
+    crashes: int = 0
 
     # --- reading records the way contactsync does --------------------------------------
 
     def canonical(self, system: str, external_id: str) -> tuple[dict[str, Any], datetime | None]:
         adapter = self.engine.adapters[system]
-        raw = adapter.read_record(external_id)
+        with self._quietly():
+            raw = adapter.read_record(external_id)
         contact, reason = map_record(
             raw, self.engine.mappings[system], system, self.engine.settings.default_region
         )
@@ -100,7 +114,67 @@ class EditRounds:
             if r.person_id is not None
         )
 
+    def _quietly(self) -> AbstractContextManager[None]:
+        return self.during.quietly() if self.during is not None else nullcontext()
+
     # --- edits and syncs ----------------------------------------------------------------
+
+    def edit_one(
+        self, system: str, external_id: str, person_id: str, round: float, rng: random.Random
+    ) -> list[Edit]:
+        """One user edit of one record, kept as made (each field it changed)."""
+        before, _ = self.canonical(system, external_id)
+        simulator = self.box.server.simulators[system]
+        with simulator.store.lock:
+            keys = {str(key): key for key in simulator.store.records}
+            simulator.mutate_record(keys[external_id], rng)
+        after, at = self.canonical(system, external_id)
+        timed = at is not None and system != "pylon"
+        if timed:
+            assert at is not None
+            self.record_times[(system, external_id, round)] = at
+        made = [
+            Edit(system, external_id, person_id, key, after.get(key), round,
+                 at if timed else None, len(self.edits) + n)
+            for n, key in enumerate(k for k in sorted(set(before) | set(after))
+                                    if before.get(k) != after.get(k))
+        ]  # fmt: skip
+        self.edits.extend(made)
+        return made
+
+    def edits_after_a_crash(self, count: int) -> int:
+        """``count`` edits right after a killed sync, before the next one (in-flight
+        writes of the killed run, if any, are still unresolved). Timestamped systems
+        only: a Pylon edit is dated by the snapshots around it, and which of those the
+        killed run completed depends on where it died."""
+        round = self.round + 0.05
+        records = [r for r in self.linked() if r[0] != "pylon"]
+        for _ in range(count):
+            self.edit_one(*self.rng.choice(records), round, self.rng)
+        self._let_the_second_pass(round)
+        return count
+
+    def crash_spec(self) -> str:
+        """A seeded kill point for the next sync: where, and on which pass through it."""
+        point = self.rng.choice(["extract", "plan", "load", "after_vendor_answer"])
+        upper = {"extract": 120, "plan": 20, "load": 8, "after_vendor_answer": 8}[point]
+        return f"{point}:{self.rng.randint(1, upper)}"
+
+    def crash_pass(self, spec: str) -> int:
+        """One ``contactsync sync`` in a subprocess killed at ``spec`` (see
+        ``contactsync.faultpoints``); then a new engine on the state it left. Returns the
+        subprocess's exit status (-SIGKILL, or 0 when the point was never reached)."""
+        settings = self.engine.settings
+        self.engine.close()
+        run = contactsync(
+            "sync", config=self.box.config, env={**self.box.env, **SHORT_LEASE}, crash_at=spec
+        )
+        assert run.returncode in (0, -signal.SIGKILL), run.stderr[-2000:]
+        self.crashes += run.returncode == -signal.SIGKILL
+        self.engine = Engine.from_settings(settings, self.box.credentials)
+        if self.during is not None:
+            self.during.install()
+        return run.returncode
 
     def edit_round(self, count: int) -> int:
         """``count`` random edits; returns how many changed what contactsync reads.
@@ -133,10 +207,10 @@ class EditRounds:
                         Edit(*record, key, after.get(key), self.round,
                              at if record[0] != "pylon" else None, len(self.edits))
                     )  # fmt: skip
-        self._let_the_second_pass()
+        self._let_the_second_pass(self.round)
         return changed
 
-    def _let_the_second_pass(self) -> None:
+    def _let_the_second_pass(self, round: float) -> None:
         """Wait, if need be, until the round's last timestamped edit is a whole second old.
 
         A vendor that keeps whole seconds (Trackops) dates an edit made at 12.9 s as
@@ -144,17 +218,23 @@ class EditRounds:
         that second would begin a Pylon interval that overlaps it, and the order of
         the two edits would be a conflict, not a fact. Users do not edit a field in
         two systems within the same second; the vendors' clocks are real ones."""
-        times = [at for (_, _, r), at in self.record_times.items() if r == self.round]
+        times = [at for (_, _, r), at in self.record_times.items() if r == round]
         if times:
             wait = (max(times) + timedelta(seconds=1.05) - datetime.now(UTC)).total_seconds()
             time.sleep(max(0.0, min(wait, 2.0)))
 
-    def settle(self, passes: int = 4) -> list[int]:
-        """Sync until a pass writes nothing; the writes of each pass."""
+    def settle(self, passes: int = 4, edit_passes: int = 2) -> list[int]:
+        """Sync until a pass writes nothing; the writes of each pass. While the first
+        ``edit_passes`` passes write, users edit (when :attr:`during` is set)."""
         writes: list[int] = []
-        for _ in range(passes):
+        for number in range(passes):
             before = self.box.write_requests()
+            editing = self.during is not None and number < edit_passes
+            if self.during is not None:
+                self.during.begin_pass(self.round + (number + 1) / 10 if editing else None)
             outcome = self.engine.run("sync")
+            if editing:
+                self._let_the_second_pass(self.round + (number + 1) / 10)
             assert outcome.summary.status == "ok", outcome.errors
             writes.append(self.box.write_requests() - before)
             if writes[-1] == 0:
@@ -212,8 +292,11 @@ class EditRounds:
         outcome.refused = len(refused)
         holders: dict[str, list[tuple[str, dict[str, Any], Contact]]] = defaultdict(list)
         written: dict[tuple[str, str], str] = {}
+        outcome.crashes = self.crashes
         for system in SYSTEMS:
-            for raw in self.engine.adapters[system].extract(Window(None, datetime.now(UTC))):
+            with self._quietly():
+                listed = list(self.engine.adapters[system].extract(Window(None, datetime.now(UTC))))
+            for raw in listed:
                 person = self.engine.state.person_for(system, raw.external_id)
                 contact, _ = map_record(
                     raw, self.engine.mappings[system], system, self.engine.settings.default_region
@@ -250,7 +333,20 @@ class EditRounds:
                 wrong = {s: h for s, h in seen.items() if h is not _SKIP}
             if wrong:
                 edits = ", ".join(f"{e.system} r{e.round} {e.value!r}" for e in newest)
-                outcome.lost.append(f"{person_id} {key}: newest {edits}; held {wrong}")
+                line = f"{person_id} {key}: newest {edits}; held {wrong}"
+                during = self.during
+                if during is not None and all(
+                    during.in_window(e.sequence, e.system, e.external_id) for e in newest
+                ):
+                    outcome.window.append(line)
+                else:
+                    if during is not None:  # the calls on the record since a during-sync edit
+                        line += "".join(
+                            f"; after {e.system} r{e.round}: {story}"
+                            for e in newest
+                            if (story := during.story(e.sequence, e.system, e.external_id))
+                        )
+                    outcome.lost.append(line)
         return outcome
 
 

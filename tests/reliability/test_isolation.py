@@ -1,22 +1,27 @@
 """Isolation: whatever one system (or one person's planning) raises, a vendor's error or
 a bug, the pass reports it for that system, goes on with the others, ends ``partial``
-and commits what it finished; the next pass picks up what was left.
+and commits what it finished; the next pass picks up what was left. A system that
+refuses the credentials gets no more requests in the pass (its circuit opens), and its
+writes wait without an attempt counted.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from contactsync import sync
+from contactsync.http import SystemClient
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.sync import Engine
 from contactsync.sync_load import Loader
 from tests.reliability.helpers import Sandbox, sandbox
-from tests.reliability.test_faults import engine_for
+from tests.reliability.test_faults import engine_for, status_json
 
 pytestmark = pytest.mark.slow
 
@@ -138,4 +143,94 @@ def test_a_person_whose_planning_crashes_costs_only_that_person(
     outcome = engine.run("sync")
     assert outcome.summary.status == "ok", outcome.errors
     assert victim in {entry.action.person_id for entry in engine.state.list_actions("done")}
+    settle(engine)
+
+
+def test_refused_credentials_stop_the_systems_requests_and_its_writes_wait_unblamed(
+    box: Sandbox, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert engine.run("backfill").summary.status == "ok"
+    growcrm = box.server.simulators["growcrm"]
+    with growcrm.store.lock:  # users edit Grow CRM: updates for Trackops get planned
+        for key in list(growcrm.store.records)[:8]:
+            growcrm.mutate_record(key, random.Random(f"edit:{key}"))
+    trackops = engine.adapters["trackops"].client
+    assert isinstance(trackops, SystemClient)
+    working_login = trackops.auth
+    trackops.auth = httpx.BasicAuth("someone/token", "a-revoked-token")
+    sent_before = trackops.stats.sent
+
+    outcome = engine.run("sync")
+    assert outcome.summary.status == "partial"
+    assert trackops.stats.sent - sent_before == 1, "requests went on after the first 401"
+    reported = "\n".join(outcome.errors)
+    assert "trackops: no more requests in this pass: credentials refused (HTTP 401): " \
+        "check TRACKOPS_USERNAME, TRACKOPS_TOKEN" in reported  # fmt: skip
+    assert box.credentials["TRACKOPS_TOKEN"] not in reported
+    waiting = engine.state.pending_actions("trackops")
+    assert waiting, "no Trackops write was planned: the test proves nothing"
+    assert all(entry.attempts == 0 for entry in waiting), "unsent writes counted attempts"
+    assert engine.state.counts_by_status("trackops")["failed"] == 0
+    assert outcome.summary.systems["growcrm"].requests > 0, "the other systems stopped too"
+    answered_401 = [r for r in box.admin("trackops", "stats")["requests"] if r["status"] == 401]
+    assert sum(r["count"] for r in answered_401) == 1
+    report = status_json(box, capsys)
+    trackops_now = report["systems"]["trackops"]
+    assert (report["status"], trackops_now["result"]) == ("failed", "failed")
+    assert "HTTP 401" in trackops_now["error"]
+    assert trackops_now["circuit"].startswith("credentials refused (HTTP 401)")
+    assert trackops_now["last_run"]["kind"] == "sync"
+    assert {s["result"] for name, s in report["systems"].items() if name != "trackops"} == {"ok"}
+
+    trackops.auth = working_login  # the token is fixed: the next pass tries again
+    outcome = engine.run("sync")
+    assert outcome.summary.status == "ok", outcome.errors
+    report = status_json(box, capsys)
+    assert (report["status"], report["systems"]["trackops"]["error"]) == ("ok", None)
+    assert engine.state.counts_by_status("trackops")["pending"] == 0
+    assert outcome.summary.systems["trackops"].updated >= len(waiting)
+    settle(engine)
+
+
+class RevokedForWrites(httpx.Auth):
+    """The working login for reads, a revoked one for writes: the credentials are
+    refused between the read and the write. Counts the writes sent."""
+
+    def __init__(self, working: httpx.Auth) -> None:
+        self.working = working
+        self.writes_sent = 0
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        if request.method == "GET":
+            yield from self.working.auth_flow(request)
+            return
+        yield from httpx.BasicAuth("someone/token", "a-revoked-token").auth_flow(request)
+        self.writes_sent += 1  # resumed only once it was sent and answered
+
+
+def test_a_write_refused_for_its_credentials_is_not_blamed_and_no_other_is_sent(
+    box: Sandbox, engine: Engine
+) -> None:
+    assert engine.run("backfill").summary.status == "ok"
+    growcrm = box.server.simulators["growcrm"]
+    with growcrm.store.lock:
+        for key in list(growcrm.store.records)[:24]:
+            growcrm.mutate_record(key, random.Random(f"edit:{key}"))
+    trackops = engine.adapters["trackops"].client
+    working_login = trackops.auth
+    revoked = RevokedForWrites(working_login)
+    trackops.auth = revoked
+
+    outcome = engine.run("sync")
+    assert outcome.summary.status == "partial"
+    waiting = engine.state.pending_actions("trackops")
+    # only the writes already on their way when the first 401 came (one per worker)
+    in_flight_at_most = engine.settings.systems["trackops"].concurrency + 1
+    assert revoked.writes_sent <= in_flight_at_most, "writes went on after the first 401"
+    assert len(waiting) > in_flight_at_most, "too few Trackops writes: the test proves nothing"
+    assert all(entry.attempts == 0 for entry in waiting), "the refused write was blamed"
+    assert engine.state.counts_by_status("trackops")["failed"] == 0
+
+    trackops.auth = working_login
+    assert engine.run("sync").summary.status == "ok"
     settle(engine)

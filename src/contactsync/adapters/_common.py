@@ -43,6 +43,7 @@ def pooled_client(system: str, context: AdapterContext, auth: httpx.Auth) -> Sys
         transport=context.transport,
         max_connections=max(10, context.concurrency),
         rate_limit=context.rate_limit,
+        credentials_hint=context.credentials_hint,
     )
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
@@ -120,6 +121,11 @@ class AdapterContext:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict)
     transport: httpx.BaseTransport | None = None
+    #: what to check when the credentials are refused: the environment variables'
+    #: names (never their values)
+    credentials_hint: str | None = None
+    #: where OAuth tokens outlive the process (beside the state; None: memory only)
+    token_file: Path | None = None
 
     def __repr__(self) -> str:  # never show credentials
         return f"AdapterContext(system={self.system!r}, base_url={self.base_url!r})"

@@ -121,6 +121,7 @@ class PylonAdapter(SystemClientAdapter):
             transport=context.transport,
             budgets=default_budgets(SYSTEM, context.rate_scale) if budgets is None else budgets,
             rate_limit=context.rate_limit,
+            credentials_hint=context.credentials_hint,
             max_connections=max(1, context.concurrency),
             clock=clock,
             sleep=sleep,

@@ -10,8 +10,8 @@ Auth: OAuth2 client credentials (``[systems.rhythm.auth] token_url``). The vendo
 tokens per month; a token lives 24 h and one adapter fetches one (another only after
 a 401). Hooks, to set before the first request: ``adapter.on_new_token`` sees each
 token once before use (the engine wires ``contactsync.logs.register_secret``);
-``adapter.auth.cache`` takes a :class:`~contactsync.http.TokenCache` that outlives
-the process (the default lasts as long as the adapter).
+the engine keeps tokens in a file beside the state (``context.token_file``,
+:mod:`contactsync.http_token_file`), so a one-shot ``sync`` reuses the last one's.
 
 Writes: ``POST /contacts/{tenantId}`` (no id: the server makes one), ``PUT|PATCH|DELETE
 /contacts/{tenantId}/{id}``; an update sends a full ``PUT`` or an RFC 6902 ``PATCH``,
@@ -92,6 +92,7 @@ from contactsync.http import (
     OAuthClientCredentials,
     build_client,
 )
+from contactsync.http_token_file import FileTokenCache
 from contactsync.pagination import KeyPaginator, RequestSpec
 
 __all__ = ["RhythmAdapter", "UpdatePlan", "dumps", "plan_update", "stamped_person_id"]
@@ -136,6 +137,7 @@ class RhythmAdapter(SystemClientAdapter):
             token_url=settings["token_url"],
             client_id=settings["client_id"],
             client_secret=settings["client_secret"],
+            cache=FileTokenCache(context.token_file) if context.token_file else None,
             system=SYSTEM,
             clock=clock,
             on_new_token=self._announce_token,
@@ -153,6 +155,7 @@ class RhythmAdapter(SystemClientAdapter):
             transport=RetryAfterDefault(inner, RATE_LIMIT_PAUSE),
             max_connections=connections,
             rate_limit=context.rate_limit,
+            credentials_hint=context.credentials_hint,
             clock=clock,
             sleep=sleep,
         )

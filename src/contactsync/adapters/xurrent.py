@@ -155,6 +155,7 @@ class XurrentAdapter(SystemClientAdapter):
             # the documented burst budget; the http layer adds its margin for jitter
             budgets=default_budgets(SYSTEM, context.rate_scale),
             rate_limit=context.rate_limit,
+            credentials_hint=context.credentials_hint,
         )
         self.paginator = LinkHeaderPaginator(size=self.page_size)
         self.channels = OrganizationChannels(self._client, self.page_size)

@@ -44,8 +44,17 @@ def new_job_title(current: str | None, rng: random.Random) -> str:
     return rng.choice([title for title in JOB_TITLES if title != current])
 
 
+#: an extension written after the number (``x841``, ``ext. 841``): not part of its digits
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*(\d{1,6})\s*$", re.IGNORECASE)
+
+
 def reformat_phone(number: str, rng: random.Random) -> str:
-    """The same number written another way; a changed last digit when no other way exists."""
+    """The same number written another way (its extension kept as written); a changed
+    last digit when no other way exists."""
+    extension = _EXTENSION.search(number)
+    if extension is not None:
+        bare = number[: extension.start()]
+        return reformat_phone(bare, rng) + number[extension.start() :]
     digits = re.sub(r"\D", "", number)
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]
