@@ -100,3 +100,18 @@ def test_an_unreachable_system_fails_reachable_and_skips_its_other_checks(box: S
     assert not [
         c for c in report["checks"] if c["system"] == "xurrent" and c["check"] != "reachable"
     ]
+
+
+def test_mappings_check_live_names_the_misspelled_field_at_its_line(box: Sandbox) -> None:
+    mappings = box.config.parent / "live-mappings"
+    shutil.copytree(DEFAULT_MAPPINGS_DIR, mappings)
+    text = (mappings / "trackops.toml").read_text()
+    (mappings / "trackops.toml").write_text(text.replace('from = "title"', 'from = "titel"', 1))
+    args = ["--config", str(box.config), "mappings", "check", str(mappings)]
+    assert runner.invoke(app, args).exit_code == 0  # the file itself is valid
+    result = runner.invoke(app, [*args, "--live"])
+    assert result.exit_code == 1, result.output
+    [line] = [row for row in result.stdout.splitlines() if "'titel'" in row]
+    assert line.startswith(f"{mappings / 'trackops.toml'}:")
+    shutil.copy(DEFAULT_MAPPINGS_DIR / "trackops.toml", mappings / "trackops.toml")
+    assert runner.invoke(app, [*args, "--live"]).exit_code == 0

@@ -81,3 +81,15 @@ def test_a_taken_name_creates_with_allow_duplicates() -> None:
     target = Target(system="trackops", outbound=outbound, name_taken=True)
     (action,) = plan_person("p1", GOLDEN, [target])
     assert action.allow_duplicates is True
+
+
+def test_a_list_with_the_same_values_after_the_same_first_is_not_rewritten() -> None:
+    from contactsync.planning import diff
+
+    held = {"phone_numbers": ["1312", "1313", "1314"], "primary": "1312"}
+    assert diff({"phone_numbers": ["1312", "1314", "1313"]}, held) == []
+    [primary_moved] = diff({"phone_numbers": ["1313", "1312", "1314"]}, held)
+    assert primary_moved.field == "phone_numbers"
+    [one_more] = diff({"phone_numbers": ["1312", "1313", "1314", "1315"]}, held)
+    assert one_more.after == ["1312", "1313", "1314", "1315"]
+    assert diff({"tags": [{"a": 1}, {"b": 2}]}, {"tags": [{"b": 2}, {"a": 1}]}) != []

@@ -64,6 +64,14 @@ def check(
             "(default: the config's mappings_dir, else ./mappings)."
         ),
     ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Also read a few records from each enabled system (the config's, with "
+            "its credentials) and check every inbound vendor path against them.",
+        ),
+    ] = False,
 ) -> None:
     """Validate every *.toml mapping file; print FILE:LINE: message per problem."""
     if directory is None:
@@ -76,3 +84,39 @@ def check(
         raise typer.Exit(code=1)
     count = len(list(directory.glob("*.toml")))
     typer.echo(f"OK: {count} mapping file(s) in {directory} are valid")
+    if live:
+        _check_live(ctx, directory)
+
+
+def _check_live(ctx: typer.Context, directory: Path) -> None:
+    """``doctor``'s credentials and fields checks, with these mapping files: a vendor
+    path no sampled record holds fails (or warns, see :mod:`contactsync.doctor`)."""
+    import os
+
+    from contactsync.config import ConfigError, load_settings
+    from contactsync.doctor import field_checks, sample_records
+    from contactsync.mapping import load_mappings
+
+    config = _config_path(ctx)
+    try:
+        settings = load_settings(config or Path("contactsync.toml"), env=dict(os.environ))
+    except ConfigError as exc:
+        typer.echo(f"--live needs a working config: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    mappings = load_mappings(directory)
+    failed = False
+    for name in settings.enabled_systems():
+        if name not in mappings:
+            continue
+        reading, samples = sample_records(settings, name, dict(os.environ))
+        checks = [reading] if not reading.ok else field_checks(name, mappings[name], samples)
+        for found in checks:
+            if found.ok and not found.warning:
+                continue
+            failed = failed or not found.ok
+            where = f"{found.file}:{found.line}: " if found.file else f"{name}: "
+            label = "warning: " if found.ok else ""
+            typer.echo(f"{where}{label}{found.result}")
+    if failed:
+        raise typer.Exit(code=1)
+    typer.echo("OK: every mapped vendor field is in the systems' sample records")

@@ -62,12 +62,26 @@ def diff(
     changes = [
         FieldChange(field=path, before=have.get(path), after=value)
         for path, value in sorted(want.items())
-        if value not in (None, "", [], {}) and have.get(path) != value
+        if value not in (None, "", [], {}) and not same_value(have.get(path), value)
     ]
     for path in sorted(set(clear)):
         if want.get(path) in (None, "", [], {}) and have.get(path) not in (None, "", [], {}):
             changes.append(FieldChange(field=path, before=have.get(path), after=None))
     return changes
+
+
+def same_value(held: Any, wanted: Any) -> bool:
+    """Equal; a list of plain values (Pylon's ``phone_numbers``) counts as equal with the
+    same first element (the primary, by the mappings' ``LIST[*]`` convention) and the same
+    values after it in any order: that order means nothing to the vendor, and the golden
+    record's order of secondary items depends on when each was first seen, so comparing
+    it would rewrite lists that hold exactly the same numbers (after a rebuild, say)."""
+    if held == wanted:
+        return True
+    if not (isinstance(held, list) and isinstance(wanted, list)) or not held or not wanted:
+        return False
+    plain = all(isinstance(v, str | int | float) for v in [*held, *wanted])
+    return plain and held[0] == wanted[0] and sorted(map(str, held)) == sorted(map(str, wanted))
 
 
 def changed_subset(desired: Mapping[str, Any], changes: Iterable[FieldChange]) -> dict[str, Any]:
