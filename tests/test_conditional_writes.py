@@ -17,6 +17,7 @@ import pytest
 
 from contactsync.adapters.base import RawRecord, WriteResult
 from contactsync.config import DEFAULT_MAPPINGS_DIR, load_settings
+from contactsync.errors import RecordError
 from contactsync.mapping import load_mappings
 from contactsync.models import Action, ActionKind, FieldChange
 from contactsync.run_summary import SystemCounts
@@ -301,3 +302,96 @@ def test_a_run_after_fifty_failed_creates_whose_lookups_crash_completes_and_repo
     assert len(failed) == 50  # each reported on its own action, none lost
     assert all("lookup answer unreadable" in (entry.last_error or "") for entry in failed)
     assert len(lookups) >= 20  # looked up, and every crash of a lookup caught
+
+
+class AtomicVendor(OneRecordVendor):
+    """Tests what it overwrites (as Rhythm does): the write is refused only when the
+    record differs from the ``current`` the loader sends it against."""
+
+    conditional_updates = True
+
+    def update_if_unchanged(
+        self, external_id: str, payload: dict[str, Any], current: dict[str, Any]
+    ) -> WriteResult:
+        assert current == self.held, "the vendor's test would refuse this"
+        return self.update(external_id, payload, current=current)
+
+
+def test_a_stale_action_is_not_sent_to_a_vendor_that_tests_the_newer_record(
+    loaded: tuple[StateStore, int, list[list[str]]],
+) -> None:
+    """The record was restaged since the plan (a user's new title, "Owner"): the vendor
+    would test against that newer record and let the stale "Clerk -> Manager" through,
+    undoing the edit. It is skipped and the person planned again instead."""
+    state, action_id, replans = loaded
+    newer = grow_record("Owner")
+    stage_records(state, "growcrm", [RawRecord(RECORD_ID, newer)], MAPPINGS["growcrm"], "US")
+    vendor = AtomicVendor(dict(newer))
+    loader_for(state, vendor, replans).run(concurrency=1)
+    assert vendor.sent == []
+    assert state.get_action(action_id).status == "skipped"  # type: ignore[union-attr]
+    assert len(replans) == 1
+
+
+def test_an_action_still_as_planned_is_sent_to_a_vendor_that_tests(
+    loaded: tuple[StateStore, int, list[list[str]]],
+) -> None:
+    state, action_id, replans = loaded
+    vendor = AtomicVendor(grow_record("Clerk"))
+    loader_for(state, vendor, replans).run(concurrency=1)
+    assert [payload for payload, _ in vendor.sent] == [{"position": "Manager"}]
+    assert state.get_action(action_id).status == "done"  # type: ignore[union-attr]
+    assert replans == []
+
+
+class RequiresEmail(OneRecordVendor):
+    """Refuses a record without an email, and a write that would empty it (as Xurrent
+    does with ``primary_email``)."""
+
+    def cannot_hold(self, payload: dict[str, Any]) -> str | None:
+        return None if payload.get("email") else "requires an email on every contact"
+
+    def update(
+        self, external_id: str, payload: dict[str, Any], *, current: dict[str, Any] | None = None
+    ) -> WriteResult:
+        if "email" in payload and not payload["email"]:
+            raise RecordError(
+                "required field(s) cannot be blank: email",
+                system="growcrm",
+                operation="update contact",
+                record_id=external_id,
+                fields=["email"],
+            )
+        return super().update(external_id, payload, current=current)
+
+
+def test_a_write_that_would_empty_a_required_field_sends_the_rest(tmp_path: Path) -> None:
+    """The person's last email was removed elsewhere, and the title changed: the title
+    must not wait on an email this system requires."""
+    with StateStore.open(tmp_path / "state.sqlite") as state:
+        person = state.create_person()
+        stage_records(
+            state,
+            "growcrm",
+            [RawRecord(RECORD_ID, grow_record("Clerk"))],
+            MAPPINGS["growcrm"],
+            "US",
+        )
+        state.link("growcrm", RECORD_ID, person)
+        action = Action(
+            kind=ActionKind.UPDATE,
+            system="growcrm",
+            person_id=person,
+            external_id=RECORD_ID,
+            changes=[
+                FieldChange(field="position", before="Clerk", after="Manager"),
+                FieldChange(field="email", before="ann@x.io", after=None),
+            ],
+            payload={"position": "Manager", "email": None},
+        )
+        state.enqueue([action], state.start_run("sync"))
+        vendor = RequiresEmail(grow_record("Clerk"))
+        loader_for(state, vendor, []).run(concurrency=1)
+        assert [payload for payload, _ in vendor.sent] == [{"position": "Manager"}]
+        assert vendor.held["email"] == "ann@x.io"
+        assert [r.field for r in state.list_field_refusals()] == ["email"]

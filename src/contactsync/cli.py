@@ -197,13 +197,19 @@ def run(
 
 
 @app.command()
-def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Watermarks, counts, quarantine, outbox and review queue."""
+def status(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    details: Annotated[
+        bool, typer.Option("--details", help="Also list the persons a system cannot hold.")
+    ] = False,
+) -> None:
+    """Each system's last pass, counts, quarantine, outbox, lease and review queue."""
     from contactsync import commands
 
     options: GlobalOptions = ctx.obj
     settings = commands.load(options.config, options.log_format, as_json=as_json)
-    commands.show_status(settings, as_json=as_json)
+    commands.show_status(settings, as_json=as_json, details=details)
 
 
 @app.command()

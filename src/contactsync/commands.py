@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -25,6 +27,7 @@ from contactsync import render, status_view
 from contactsync.config import ConfigError, Settings, load_settings
 from contactsync.errors import set_default_redactor
 from contactsync.foreign_state import foreign_refusal
+from contactsync.lease import LEASE_NAME
 from contactsync.logs import configure_logging, redact
 from contactsync.mapping import MappingError
 from contactsync.state import (
@@ -34,6 +37,7 @@ from contactsync.state import (
     RunStatus,
     StateError,
     StateStore,
+    UnholdableEntry,
 )
 from contactsync.state_file import copy_state
 from contactsync.sync import Engine, RunOutcome
@@ -204,7 +208,7 @@ def report(outcome: RunOutcome, kind: str, *, as_json: bool) -> None:
     render.print_errors(err_console, outcome.errors)
 
 
-def show_status(settings: Settings, *, as_json: bool) -> None:
+def show_status(settings: Settings, *, as_json: bool, details: bool = False) -> None:
     try:
         store = StateStore.open(settings.state_path)
     except StateError as exc:
@@ -216,6 +220,8 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
         interrupted = [r for r in store.list_runs(RECENT_RUNS) if r.status is RunStatus.INTERRUPTED]
         value_problems = store.list_value_problems()
         refusals = store.list_field_refusals()
+        lease = store.lease_holder(LEASE_NAME)
+        unholdable = store.list_unholdable()
     if as_json:
         payload = status_view.status_payload(status)
         payload["quarantine"] = [
@@ -232,6 +238,16 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
         ]
         payload["value_problems"] = render.value_problems_json(value_problems)
         payload["field_refusals"] = render.field_refusals_json(refusals)
+        payload["lease"] = (
+            None
+            if lease is None
+            else {"holder": lease.holder, "expires_at": lease.expires_at.isoformat()}
+        )
+        for name, counts in payload["systems"].items():
+            counts["unholdable"] = sum(1 for u in unholdable if u.system == name)
+        payload["unholdable"] = [
+            {"system": u.system, "person": u.person_id, "reason": u.reason} for u in unholdable
+        ]
         payload["interrupted_runs"] = [
             {"run_id": r.run_id, "kind": r.kind.value, "started_at": r.started_at.isoformat()}
             for r in interrupted
@@ -239,6 +255,17 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
         typer.echo(json.dumps(payload, sort_keys=True))
         return
     console.print(status_view.status_table(status))
+    holder = (
+        "free" if lease is None else f"held by {lease.holder} until {lease.expires_at:%H:%M:%S}"
+    )
+    console.print(f"lease (scheduler, one-shot passes): {escape(holder)}")
+    if unholdable:
+        per_system = Counter(u.system for u in unholdable)
+        listed = ", ".join(f"{name} {n}" for name, n in sorted(per_system.items()))
+        more = "" if details else " (--details lists them)"
+        console.print(f"persons a system cannot hold: {listed}{more}")
+        if details:
+            console.print(unholdable_table(unholdable))
     if (errors := status_view.errors_table(status)) is not None:
         console.print(errors)
     if quarantined:
@@ -251,6 +278,16 @@ def show_status(settings: Settings, *, as_json: bool) -> None:
         console.print(failed_actions_table(failed))
     if interrupted:
         console.print(interrupted_runs_table(interrupted))
+
+
+def unholdable_table(entries: Sequence[UnholdableEntry]) -> Table:
+    """Persons a system refused (a unique value another person holds there, say)."""
+    table = Table(title=f"persons a system cannot hold: {len(entries)}")
+    for column in ("system", "person", "reason"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        table.add_row(escape(entry.system), escape(entry.person_id), escape(entry.reason))
+    return table
 
 
 def interrupted_runs_table(runs: Sequence[RunRecord]) -> Table:

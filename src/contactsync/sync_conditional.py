@@ -162,6 +162,24 @@ class ConditionalWrites:
         self.changed(entry, fresh)
         raise AlreadyHandled
 
+    def as_planned(self, entry: OutboxEntry, current: dict[str, Any]) -> None:
+        """For a vendor that tests what it overwrites (``atomic``): the write is tested
+        against ``current``, the record as stored now, which may be newer than the one
+        the plan read (restaged since: a user's edit, a replan queued behind this
+        action). A stale action would pass the vendor's test and overwrite that edit, so
+        its ``before`` values are checked against ``current`` first. Raises
+        :class:`AlreadyHandled` when it must not be sent."""
+        fresh = RawRecord(entry.action.external_id or "", current, None)
+        now = self.outbound_now(fresh)
+        found = Verdict.CHANGED if now is None else verdict(entry.action, now)
+        if found is Verdict.UNCHANGED:
+            return
+        if found is Verdict.WRITTEN:
+            self.landed(entry, fresh)
+            raise AlreadyHandled(landed=True)
+        self.changed(entry, fresh)
+        raise AlreadyHandled
+
     def outbound_now(self, fresh: RawRecord) -> dict[str, Any] | None:
         """The record read now, through the mapping in and out as the planner sees a
         record; None when it no longer maps (it is then staged, and quarantined there)."""

@@ -76,8 +76,8 @@ def refused_keys(error: SyncError, payload: MappingOf[str, Any]) -> list[str]:
     of them, or is no refusal of the record's content)."""
     if not isinstance(error, RecordError) or isinstance(error, DuplicateError | NotFoundError):
         return []
-    if error.status not in REFUSAL_STATUSES:
-        return []
+    if error.status is not None and error.status not in REFUSAL_STATUSES:
+        return []  # (no status: the adapter refused it before sending, naming the fields)
     keys: list[str] = []
     for name in error.fields:
         head = _FIELD_HEAD.match(name)
@@ -145,8 +145,14 @@ def _record_unholdable(loader: Loader, entry: OutboxEntry, error: SyncError) -> 
     if isinstance(error, DuplicateError | NotFoundError) or action.external_id is None:
         return None
     stored = loader.state.record_raw(loader.system, action.external_id)
-    merged = {**(stored if isinstance(stored, dict) else {}), **action.payload}
-    return loader.adapter.cannot_hold(merged)
+    held = stored if isinstance(stored, dict) else {}
+    why = loader.adapter.cannot_hold({**held, **action.payload})
+    if why is not None and held and loader.adapter.cannot_hold(held) is None:
+        # the record is fine as it is: this write would empty a field the system requires
+        # (a person whose last email was removed elsewhere); that field is refused and
+        # the rest of the write goes (a job title must not wait on an email)
+        return None
+    return why
 
 
 def content_text(value: Any) -> str:

@@ -135,9 +135,8 @@ class Loader:
                     list(pool.map(self.execute, page))
 
     def _run_creates(self, pool: ThreadPoolExecutor) -> None:
-        """Creates competing for a unique value run one after the other; one that must be
-        retried holds back every later create competing with it (in this page and the
-        following ones), so the first planned wins, every time."""
+        """Creates competing for a unique value run one after the other; one to retry holds
+        back every later create competing with it (here and later): the first planned wins."""
         held_back: set[str] = set()  # unique values of creates left for a later run
         for page in self._pages(creates=True):
             groups = []
@@ -324,6 +323,8 @@ class Loader:
         conditional = capable(self.adapter, "conditional_updates")
         if recovering or not (conditional and current is not None):
             current = self._checked(entry, current, recovering=recovering)
+        else:  # the vendor tests what it overwrites: is that still what the plan read?
+            self.checks.as_planned(entry, current)
         try:
             if conditional and current is not None:
                 result = self.adapter.update_if_unchanged(

@@ -455,3 +455,27 @@ def test_a_409_on_update_names_the_references_it_carried() -> None:
     assert info.value.record_id == "c8"
     assert "rhythm update contact (PATCH) [record c8]: HTTP 409" in str(info.value)
     assert "org-gone" in str(info.value)
+
+
+def test_a_conditional_patch_tests_every_field_also_those_it_leaves_alone() -> None:
+    """A user's edit of any field since the read refuses the patch (Rhythm applies all
+    or nothing); a moved email would otherwise be written back into its old slot."""
+    from contactsync.adapters._rhythm_patch import conditional_patch
+
+    current = {
+        "id": "c1",
+        "first_name": "Ann",
+        "email_address": "ann@x.io",
+        "email_address2": None,
+        "sys_version": 4,
+    }
+    tested, body = conditional_patch("c1", current, {"job_title": "Clerk"})
+    assert tested == ["email_address", "email_address2", "first_name"]  # not id, not sys_*
+    assert body is not None
+    operations = json.loads(body)
+    tests = [op for op in operations if op["op"] == "test"]
+    assert {op["path"] for op in tests} == {"/email_address", "/email_address2", "/first_name"}
+    moved = {**current, "email_address": "ann@new.io", "email_address2": "ann@x.io"}
+    with pytest.raises(jsonpatch.JsonPatchTestFailed):
+        jsonpatch.apply_patch(moved, operations)
+    assert jsonpatch.apply_patch(current, operations)["job_title"] == "Clerk"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,25 @@ def test_a_write_refused_for_its_credentials_is_not_blamed_and_no_other_is_sent(
     trackops.auth = working_login
     assert engine.run("sync").summary.status == "ok"
     settle(engine)
+
+
+def test_status_names_the_lease_holder_and_the_persons_a_system_cannot_hold(
+    box: Sandbox, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert engine.run("backfill").summary.status == "ok"
+    report = status_json(box, capsys)
+    assert report["lease"] is None
+    held_before = report["systems"]["trackops"]["unholdable"]
+    assert held_before == len([u for u in report["unholdable"] if u["system"] == "trackops"])
+    person = next(
+        r.person_id
+        for r in engine.state.iter_records()
+        if r.person_id and not engine.state.is_unholdable("trackops", r.person_id)
+    )
+    engine.state.mark_unholdable("trackops", person, "its mailbox is another person's")
+    assert engine.state.acquire_lease("scheduler", "worker-7:4242", timedelta(minutes=5))
+    report = status_json(box, capsys)
+    assert report["lease"]["holder"] == "worker-7:4242"
+    assert report["systems"]["trackops"]["unholdable"] == held_before + 1
+    noted = {"system": "trackops", "person": person, "reason": "its mailbox is another person's"}
+    assert noted in report["unholdable"]

@@ -52,15 +52,20 @@ def conditional_patch(
     """The fields tested, and the RFC 6902 body taking ``current`` to ``current`` +
     ``payload`` behind a ``test`` of each written field ``current`` holds (None when
     the payload changes nothing). A field ``current`` lacks cannot be tested (``test``
-    of a missing member fails whatever the record holds) and is written as is."""
+    of a missing member fails whatever the record holds) and is written as is.
+
+    Every other field ``current`` holds is tested too (the server's ``sys_*`` fields
+    aside, which a patch may not name): an edit of any field since the read, also one
+    this write leaves alone, refuses the whole patch. Without that, the answer (holding
+    the edit) would be kept as contactsync's own write and the edit would never reach
+    the other systems; an email a user moved to another slot would be written back into
+    its old one."""
     before = {**current, "id": external_id}
     after = {**before, **{k: v for k, v in payload.items() if k != "id"}}
     operations = jsonpatch.make_patch(before, after).patch
     if not operations:
         return [], None
-    tested = sorted(
-        key for key in payload if key != "id" and key in current and current[key] != after[key]
-    )
+    tested = sorted(key for key in current if key != "id" and not key.startswith("sys_"))
     tests = [{"op": "test", "path": f"/{_pointer(key)}", "value": current[key]} for key in tested]
     return tested, dumps(tests + operations)
 
