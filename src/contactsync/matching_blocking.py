@@ -14,7 +14,9 @@ scored. The passes:
   still meet;
 * weak pairs: birthday + an initial, birthday + postal code, street + postal code
   or city, house number + postal code, name + postal code, name + organization, last
-  name (or its metaphone) + postal code, last name + city.
+  name (or its metaphone) + postal code, last name + city. A postal code or city that
+  a quarter of the records share (census-style files of one town) narrows nothing: the
+  weak pairs other than the street's leave it out.
 
 A block larger than its limit (:data:`MAX_BLOCK`, 8 for exact names) is not
 dropped but split by a second key (the names' first letters, then the postal code
@@ -37,6 +39,9 @@ MAX_BLOCK_BY_FAMILY = {
     "ph": 20,
     **dict.fromkeys(("fp", "lp", "mp", "lc", "ac", "hp", "bp"), 20),
 }
+# A postal code or city held by more than this share of the records is left out of the
+# weak-pair keys (see common_places).
+COMMON_PLACE_SHARE = 0.25
 # Near-identifier keys are built only from values at least this long.
 MIN_NEAR_LENGTH = 6
 # A phone's deletion neighbourhood is built on its last digits only.
@@ -53,8 +58,21 @@ def deletions(value: str) -> set[str]:
     return {value[:n] + value[n + 1 :] for n in range(len(value))}
 
 
-def blocking_keys(item: Features) -> set[str]:
-    """The blocking keys of one record."""
+def common_places(items: Sequence[Features]) -> frozenset[str]:
+    """Postal codes and cities that more than :data:`COMMON_PLACE_SHARE` of the records
+    hold (one town's code for a whole file): paired with a name, they narrow nothing."""
+    counts: dict[str, int] = {}
+    for item in items:
+        for place in {item.postal, item.city}:
+            if place:
+                counts[place] = counts.get(place, 0) + 1
+    floor = max(MAX_BLOCK, COMMON_PLACE_SHARE * len(items))
+    return frozenset(place for place, count in counts.items() if count > floor)
+
+
+def blocking_keys(item: Features, common: frozenset[str] = frozenset()) -> set[str]:
+    """The blocking keys of one record; weak pairs with a place in ``common`` are left out
+    (see :func:`common_places`: the name keys already compare those records)."""
     keys: set[str] = set()
     keys.update(f"e:{email}" for email in item.emails)
     keys.update(f"p:{phone}" for phone in item.phones)
@@ -74,11 +92,13 @@ def blocking_keys(item: Features) -> set[str]:
         keys.add(f"s:{item.sync_id}")
     roots = item.first_roots if not item.is_initial else frozenset()
     lasts = [name for name in (item.last, item.maiden) if name]
+    postal = item.postal if item.postal not in common else ""
+    city = item.city if item.city not in common else ""
     for root in roots:
         for last in lasts:
             keys.add(f"n:{_pair(root, last)}")
-        if item.postal:
-            keys.add(f"fp:{root}|{item.postal}")
+        if postal:
+            keys.add(f"fp:{root}|{postal}")
         if item.org:
             keys.add(f"fo:{root}|{item.org}")
     if item.first and not roots and lasts:
@@ -92,20 +112,20 @@ def blocking_keys(item: Features) -> set[str]:
         for name in (item.first, *lasts):
             if name:
                 keys.add(f"b:{day}|{name[0]}")
-        if item.postal:
-            keys.add(f"bp:{day}|{item.postal}")
-    if item.street:
+        if postal:
+            keys.add(f"bp:{day}|{postal}")
+    if item.street:  # a street narrows enough on its own: the place stays in its keys
         keys.add(f"a:{item.street}|{item.postal or item.city}")
-    if item.last and item.postal:
-        keys.add(f"lp:{item.last}|{item.postal}")
-        keys.add(f"mp:{phonetic(item.last)}|{item.postal}")
+    if item.last and postal:
+        keys.add(f"lp:{item.last}|{postal}")
+        keys.add(f"mp:{phonetic(item.last)}|{postal}")
     if item.city:
         if item.street and item.postal:  # a typo in the postal code still meets
             keys.add(f"ac:{item.street}|{item.city}")
-        if item.last:
-            keys.add(f"lc:{item.last}|{item.city}")
-    if item.house_number and item.postal:
-        keys.add(f"hp:{item.house_number}|{item.postal}")
+        if item.last and city:
+            keys.add(f"lc:{item.last}|{city}")
+    if item.house_number and postal:
+        keys.add(f"hp:{item.house_number}|{postal}")
     return keys
 
 
@@ -130,8 +150,9 @@ def build_blocks(items: Sequence[Features]) -> dict[str, list[int]]:
 
     A block over its limit is split by :func:`split_key` (see the module docs)."""
     blocks: dict[str, list[int]] = {}
+    common = common_places(items)
     for position, item in enumerate(items):
-        for key in sorted(blocking_keys(item)):
+        for key in sorted(blocking_keys(item, common)):
             members = blocks.get(key)
             if members is None:
                 blocks[key] = [position]
