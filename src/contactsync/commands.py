@@ -13,7 +13,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -243,8 +243,15 @@ def show_status(settings: Settings, *, as_json: bool, details: bool = False) -> 
             if lease is None
             else {"holder": lease.holder, "expires_at": lease.expires_at.isoformat()}
         )
+        now = datetime.now(UTC)
         for name, counts in payload["systems"].items():
             counts["unholdable"] = sum(1 for u in unholdable if u.system == name)
+            configured = settings.systems.get(name)
+            if configured is not None and configured.enabled:
+                last = status.systems[name].last_run
+                upcoming = status_view.next_run(configured.schedule, last, now)
+                counts["schedule"] = status_view.schedule_text(configured.schedule)
+                counts["next_run"] = upcoming.isoformat() if upcoming else None
         payload["unholdable"] = [
             {"system": u.system, "person": u.person_id, "reason": u.reason} for u in unholdable
         ]
@@ -259,6 +266,8 @@ def show_status(settings: Settings, *, as_json: bool, details: bool = False) -> 
         "free" if lease is None else f"held by {lease.holder} until {lease.expires_at:%H:%M:%S}"
     )
     console.print(f"lease (scheduler, one-shot passes): {escape(holder)}")
+    if lease is not None:  # a scheduler may be running: when it passes each system next
+        console.print(escape(status_view.next_passes(settings, status, datetime.now(UTC))))
     if unholdable:
         per_system = Counter(u.system for u in unholdable)
         listed = ", ".join(f"{name} {n}" for name, n in sorted(per_system.items()))

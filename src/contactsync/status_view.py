@@ -10,11 +10,14 @@ before summaries carried a per-system result counts with the run's own status.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
+from contactsync.config import Settings
+from contactsync.config_systems import Schedule
 from contactsync.run_summary import Outcome, worst
 from contactsync.state import RunRecord, RunStatus, StatusReport, SystemStatus
 
@@ -140,3 +143,33 @@ def errors_table(report: StatusReport) -> Table | None:
     for name, result, error in rows:
         table.add_row(escape(name), escape(result), escape(error))
     return table
+
+
+def next_run(schedule: Schedule, last: RunRecord | None, now: datetime) -> datetime | None:
+    """When ``contactsync run`` passes this system next: the interval after the last
+    pass started (now when it is already due), or the cron expression's next time."""
+    trigger = schedule.trigger()
+    if isinstance(trigger, timedelta):
+        if last is None:
+            return now
+        return max(last.started_at + trigger, now)
+    fire: datetime | None = trigger.get_next_fire_time(None, now)
+    return fire
+
+
+def schedule_text(schedule: Schedule) -> str:
+    if schedule.cron is not None:
+        return f"cron {schedule.cron}"
+    assert schedule.interval is not None
+    return f"every {int(schedule.interval.total_seconds())}s"
+
+
+def next_passes(settings: Settings, report: StatusReport, now: datetime) -> str:
+    """One line: when ``contactsync run`` passes each enabled system next (UTC)."""
+    parts = []
+    for name, configured in settings.enabled_systems().items():
+        last = report.systems[name].last_run if name in report.systems else None
+        when = next_run(configured.schedule, last, now)
+        if when is not None:
+            parts.append(f"{name} {when:%H:%M:%S}")
+    return "next passes (UTC): " + ", ".join(parts)

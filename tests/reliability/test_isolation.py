@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +254,12 @@ def test_status_names_the_lease_holder_and_the_persons_a_system_cannot_hold(
     assert engine.state.acquire_lease("scheduler", "worker-7:4242", timedelta(minutes=5))
     report = status_json(box, capsys)
     assert report["lease"]["holder"] == "worker-7:4242"
+    trackops_now = report["systems"]["trackops"]
+    assert trackops_now["schedule"] == "every 60s"  # the sandbox config's interval
+    last_started = datetime.fromisoformat(trackops_now["last_run"]["started_at"])
+    upcoming = datetime.fromisoformat(trackops_now["next_run"])
+    assert upcoming == max(last_started + timedelta(seconds=60), upcoming)
+    assert upcoming - datetime.now(UTC) <= timedelta(seconds=61)
     assert report["systems"]["trackops"]["unholdable"] == held_before + 1
     noted = {"system": "trackops", "person": person, "reason": "its mailbox is another person's"}
     assert noted in report["unholdable"]
