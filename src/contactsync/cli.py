@@ -199,6 +199,9 @@ def run(
 @app.command()
 def status(
     ctx: typer.Context,
+    system: Annotated[
+        str | None, typer.Argument(help="One system's lines only (all of them listed).")
+    ] = None,
     as_json: JsonOption = False,
     details: Annotated[
         bool, typer.Option("--details", help="Also list the persons a system cannot hold.")
@@ -209,7 +212,7 @@ def status(
 
     options: GlobalOptions = ctx.obj
     settings = commands.load(options.config, options.log_format, as_json=as_json)
-    commands.show_status(settings, as_json=as_json, details=details)
+    commands.show_status(settings, as_json=as_json, details=details, system=system)
 
 
 @app.command()

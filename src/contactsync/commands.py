@@ -6,6 +6,7 @@ scheduler reuse the very same steps.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -208,7 +209,9 @@ def report(outcome: RunOutcome, kind: str, *, as_json: bool) -> None:
     render.print_errors(err_console, outcome.errors)
 
 
-def show_status(settings: Settings, *, as_json: bool, details: bool = False) -> None:
+def show_status(
+    settings: Settings, *, as_json: bool, details: bool = False, system: str | None = None
+) -> None:
     try:
         store = StateStore.open(settings.state_path)
     except StateError as exc:
@@ -222,6 +225,17 @@ def show_status(settings: Settings, *, as_json: bool, details: bool = False) -> 
         refusals = store.list_field_refusals()
         lease = store.lease_holder(LEASE_NAME)
         unholdable = store.list_unholdable()
+    if system is not None:  # `status SYSTEM`: that system's lines only, listed in full
+        if system not in status.systems:
+            known = ", ".join(sorted(status.systems))
+            raise fail(f"unknown system {system!r}; one of: {known}", code=2)
+        status = dataclasses.replace(status, systems={system: status.systems[system]})
+        quarantined = [q for q in quarantined if q.system == system]
+        failed = [e for e in failed if e.action.system == system]
+        value_problems = [v for v in value_problems if v.system == system]
+        refusals = [r for r in refusals if r.system == system]
+        unholdable = [u for u in unholdable if u.system == system]
+        details = True
     if as_json:
         payload = status_view.status_payload(status)
         payload["quarantine"] = [

@@ -7,6 +7,7 @@ writes wait without an attempt counted.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
 
-from contactsync import sync
+from contactsync import commands, sync
+from contactsync.config import load_settings
 from contactsync.http import SystemClient
 from contactsync.sandbox.common import SandboxOptions
 from contactsync.sync import Engine
@@ -263,3 +266,19 @@ def test_status_names_the_lease_holder_and_the_persons_a_system_cannot_hold(
     assert report["systems"]["trackops"]["unholdable"] == held_before + 1
     noted = {"system": "trackops", "person": person, "reason": "its mailbox is another person's"}
     assert noted in report["unholdable"]
+
+
+def test_status_of_one_system_shows_only_its_lines(
+    box: Sandbox, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert engine.run("backfill").summary.status == "ok"
+    settings = load_settings(box.config, env=box.credentials)
+    capsys.readouterr()
+    commands.show_status(settings, as_json=True, system="rhythm")
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["systems"]) == ["rhythm"]
+    assert {u["system"] for u in report["unholdable"]} <= {"rhythm"}
+    with pytest.raises(typer.Exit) as refused:
+        commands.show_status(settings, as_json=True, system="nosuch")
+    assert refused.value.exit_code == 2
+    assert "one of: growcrm, pylon, rhythm, trackops, xurrent" in capsys.readouterr().err
