@@ -309,7 +309,7 @@ def unholdable_table(entries: Sequence[UnholdableEntry]) -> Table:
     for column in ("system", "person", "reason"):
         table.add_column(column, overflow="fold")
     for entry in entries:
-        table.add_row(escape(entry.system), escape(entry.person_id), escape(entry.reason))
+        render.plain_row(table, entry.system, entry.person_id, entry.reason)
     return table
 
 
@@ -319,7 +319,9 @@ def interrupted_runs_table(runs: Sequence[RunRecord]) -> Table:
     for column in ("run", "kind", "started"):
         table.add_column(column)
     for run in runs:
-        table.add_row(run.run_id, run.kind.value, run.started_at.isoformat(timespec="seconds"))
+        render.plain_row(
+            table, run.run_id, run.kind.value, run.started_at.isoformat(timespec="seconds")
+        )
     return table
 
 
@@ -329,7 +331,9 @@ def failed_actions_table(entries: Sequence[OutboxEntry]) -> Table:
     for column in ("system", "action", "attempts", "error"):
         table.add_column(column)
     for entry in entries:
-        table.add_row(entry.action.system, entry.key, str(entry.attempts), entry.last_error or "")
+        render.plain_row(
+            table, entry.action.system, entry.key, str(entry.attempts), entry.last_error or ""
+        )
     return table
 
 

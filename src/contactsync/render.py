@@ -6,8 +6,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from contactsync.models import Action
 from contactsync.run_summary import RunSummary
@@ -16,6 +18,13 @@ from contactsync.state import (
     QuarantineEntry,
     StoredValueProblem,
 )
+
+
+def plain_row(table: Table, *cells: RenderableType | None) -> None:
+    """A row shown as it is: text from vendors and users (``[record 1007]``) is never
+    read as Rich markup, which would swallow it."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+
 
 COUNT_COLUMNS = (
     "extracted",
@@ -45,7 +54,7 @@ def summary_table(summary: RunSummary, title: str) -> Table:
     for name in summary.systems:
         table.add_column(name, justify="right")
     for column in COUNT_COLUMNS:
-        table.add_row(column, *(str(getattr(c, column)) for c in summary.systems.values()))
+        plain_row(table, column, *(str(getattr(c, column)) for c in summary.systems.values()))
     persons = summary.persons
     table.caption = (
         f"persons: {persons.total} total, {persons.new} new, {persons.merged} merged, "
@@ -77,10 +86,10 @@ def plan_table(
         record = action.external_id or "(new)"
         changes = action.changes or []
         if not changes:
-            table.add_row(label, action.system, record, action.person_id, "", "", "")
+            plain_row(table, label, action.system, record, action.person_id, "", "", "")
         for index, change in enumerate(changes):
             head = (label, action.system, record, action.person_id) if index == 0 else ("",) * 4
-            table.add_row(*head, change.field, _short(change.before), _short(change.after))
+            plain_row(table, *head, change.field, _short(change.before), _short(change.after))
     return table
 
 
@@ -96,7 +105,8 @@ def quarantine_table(entries: list[QuarantineEntry]) -> Table:
     for column in ("system", "record", "since", "reason"):
         table.add_column(column)
     for entry in entries:
-        table.add_row(
+        plain_row(
+            table,
             entry.system,
             entry.external_id,
             entry.first_seen.isoformat(timespec="seconds"),
@@ -127,7 +137,9 @@ def value_problems_table(entries: list[StoredValueProblem]) -> Table:
     for entry in entries:
         problem = entry.problem
         reason = problem.reason if problem.moved_to is None else f"{problem.reason} (kept)"
-        table.add_row(entry.system, entry.external_id, problem.field, problem.value or "", reason)
+        plain_row(
+            table, entry.system, entry.external_id, problem.field, problem.value or "", reason
+        )
     return table
 
 
@@ -151,7 +163,8 @@ def field_refusals_table(entries: list[FieldRefusal]) -> Table:
     for column in ("system", "field", "value", "record", "person", "reason"):
         table.add_column(column)
     for entry in entries:
-        table.add_row(
+        plain_row(
+            table,
             entry.system,
             entry.field,
             entry.value or "",
@@ -164,4 +177,4 @@ def field_refusals_table(entries: list[FieldRefusal]) -> Table:
 
 def print_errors(console: Console, errors: list[str]) -> None:
     for error in errors:
-        console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(error)}", highlight=False, soft_wrap=True)

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from contactsync.commands import console, engine_for, fail, load
+from contactsync.render import plain_row
 from contactsync.state import ReviewItem, ReviewStatus, StateError, StateStore
 
 review_app = typer.Typer(help="Work the queue of uncertain matches.", no_args_is_help=True)
@@ -83,7 +84,7 @@ def list_items(
         table.add_column(column)
     for item, left, right in rows:
         evidence = ", ".join(f"{k}={v:.2f}" for k, v in sorted(item.evidence.items()))
-        table.add_row(str(item.id), f"{item.score:.3f}", left, right, evidence)
+        plain_row(table, str(item.id), f"{item.score:.3f}", left, right, evidence)
     console.print(table)
 
 
