@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from contactsync.sandbox.common import SandboxOptions
+from contactsync.state import StateStore
 from tests.reliability.helpers import contactsync, sandbox
 
 pytestmark = pytest.mark.slow
@@ -61,6 +62,8 @@ def test_plans_run_beside_a_writing_pass_and_neither_fails(tmp_path: Path, besid
             assert PASS_LOG in log.read_text()
         assert "database is locked" not in log.read_text()
         assert overlapped >= 1, "no plan ran while a pass did: the test proves nothing"
+        with StateStore.open(box.state_path) as state:  # plan changed nothing here
+            assert "plan" not in {run.kind.value for run in state.list_runs(100)}
         for plan in plans:
             assert plan.returncode == 0, plan.stderr[-2000:]
             assert "database is locked" not in plan.stderr
