@@ -1,7 +1,7 @@
 """``plan`` beside passes that write the state: a backfill under the lease, and the
 scheduler's own passes (``contactsync run``). Neither side fails: ``plan`` takes no lease
 and works on a private copy of the state, so it neither waits on a pass's write
-transactions nor holds one."""
+transactions nor holds one, and it leaves no trace in the state."""
 
 from __future__ import annotations
 
