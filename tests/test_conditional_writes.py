@@ -172,25 +172,27 @@ def loaded(tmp_path: Path) -> Iterator[tuple[StateStore, int, list[list[str]]]]:
     """A state holding the record as read (title "Clerk") and a queued update of its
     title to "Manager", planned against that read; and the replans asked for."""
     with StateStore.open(tmp_path / "state.sqlite") as state:
-        person = state.create_person()
-        stage_records(
-            state,
-            "growcrm",
-            [RawRecord(RECORD_ID, grow_record("Clerk"))],
-            MAPPINGS["growcrm"],
-            "US",
-        )
-        state.link("growcrm", RECORD_ID, person)
-        action = Action(
-            kind=ActionKind.UPDATE,
-            system="growcrm",
-            person_id=person,
-            external_id=RECORD_ID,
-            changes=[FieldChange(field="position", before="Clerk", after="Manager")],
-            payload={"position": "Manager"},
-        )
-        state.enqueue([action], state.start_run("sync"))
-        yield state, state.pending_actions("growcrm")[0].id, []
+        change = FieldChange(field="position", before="Clerk", after="Manager")
+        yield state, queue_update(state, [change], {"position": "Manager"}), []
+
+
+def queue_update(state: StateStore, changes: list[FieldChange], payload: dict[str, Any]) -> int:
+    """The Grow CRM record as read (title "Clerk"), linked to a new person, and an
+    update of it planned against that read; the queued action's id."""
+    person = state.create_person()
+    read = [RawRecord(RECORD_ID, grow_record("Clerk"))]
+    stage_records(state, "growcrm", read, MAPPINGS["growcrm"], "US")
+    state.link("growcrm", RECORD_ID, person)
+    action = Action(
+        kind=ActionKind.UPDATE,
+        system="growcrm",
+        person_id=person,
+        external_id=RECORD_ID,
+        changes=changes,
+        payload=payload,
+    )
+    state.enqueue([action], state.start_run("sync"))
+    return state.pending_actions("growcrm")[0].id
 
 
 def loader_for(state: StateStore, vendor: OneRecordVendor, replans: list[list[str]]) -> Loader:
@@ -369,27 +371,11 @@ def test_a_write_that_would_empty_a_required_field_sends_the_rest(tmp_path: Path
     """The person's last email was removed elsewhere, and the title changed: the title
     must not wait on an email this system requires."""
     with StateStore.open(tmp_path / "state.sqlite") as state:
-        person = state.create_person()
-        stage_records(
-            state,
-            "growcrm",
-            [RawRecord(RECORD_ID, grow_record("Clerk"))],
-            MAPPINGS["growcrm"],
-            "US",
-        )
-        state.link("growcrm", RECORD_ID, person)
-        action = Action(
-            kind=ActionKind.UPDATE,
-            system="growcrm",
-            person_id=person,
-            external_id=RECORD_ID,
-            changes=[
-                FieldChange(field="position", before="Clerk", after="Manager"),
-                FieldChange(field="email", before="ann@x.io", after=None),
-            ],
-            payload={"position": "Manager", "email": None},
-        )
-        state.enqueue([action], state.start_run("sync"))
+        changes = [
+            FieldChange(field="position", before="Clerk", after="Manager"),
+            FieldChange(field="email", before="ann@x.io", after=None),
+        ]
+        queue_update(state, changes, {"position": "Manager", "email": None})
         vendor = RequiresEmail(grow_record("Clerk"))
         loader_for(state, vendor, []).run(concurrency=1)
         assert [payload for payload, _ in vendor.sent] == [{"position": "Manager"}]

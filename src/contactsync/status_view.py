@@ -38,11 +38,16 @@ def system_result(name: str, run: RunRecord | None) -> tuple[Result, str | None,
     return run.status.value, None, None
 
 
+#: how each result counts in the overall status ("never" and "ok" count as ok)
+_COUNTS_AS: dict[Result, Outcome] = {
+    "failed": "failed",
+    "partial": "partial",
+    "interrupted": "partial",
+}
+
+
 def _as_outcome(result: Result, system: SystemStatus) -> Outcome:
-    base: Outcome = "failed" if result == "failed" else "partial" if result in (
-        "partial", "interrupted"
-    ) else "ok"  # fmt: skip
-    return worst([base, "partial" if system.outbox_failed else "ok"])
+    return worst([_COUNTS_AS.get(result, "ok"), "partial" if system.outbox_failed else "ok"])
 
 
 def overall(report: StatusReport) -> Outcome:

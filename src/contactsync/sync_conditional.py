@@ -153,25 +153,45 @@ class ConditionalWrites:
         if unlisted and current is not None:  # not listed: unchanged since it was read
             return current
         fresh = listed or self.adapter.read_record(external_id)
-        found = self.check(entry, fresh)
-        if found is Verdict.UNCHANGED:
-            return fresh.payload
-        if found is Verdict.WRITTEN:
-            self.landed(entry, fresh)
-            raise AlreadyHandled(landed=True)
-        self.changed(entry, fresh)
-        raise AlreadyHandled
+        self._settle(entry, fresh, self.check(entry, fresh))
+        return fresh.payload
 
     def as_planned(self, entry: OutboxEntry, current: dict[str, Any]) -> None:
         """For a vendor that tests what it overwrites (``atomic``): the write is tested
         against ``current``, the record as stored now, which may be newer than the one
         the plan read (restaged since: a user's edit, a replan queued behind this
         action). A stale action would pass the vendor's test and overwrite that edit, so
-        its ``before`` values are checked against ``current`` first. Raises
-        :class:`AlreadyHandled` when it must not be sent."""
+        its ``before`` values are checked against ``current`` first (the vendor's own
+        test covers the other fields). Raises :class:`AlreadyHandled` when it must not
+        be sent."""
         fresh = RawRecord(entry.action.external_id or "", current, None)
-        now = self.outbound_now(fresh)
-        found = Verdict.CHANGED if now is None else verdict(entry.action, now)
+        self._settle(entry, fresh, self.check(entry, fresh, whole_record=False))
+
+    def check(self, entry: OutboxEntry, fresh: RawRecord, *, whole_record: bool = True) -> Verdict:
+        """How ``fresh`` stands to ``entry`` (:func:`verdict`), through the mapping in and
+        out as the planner sees a record (one that no longer maps, or that an outbound
+        rule cannot take, counts as changed). ``whole_record``: also changed when a field
+        the write leaves alone differs from the copy the plan read: sending it would not
+        undo that edit, but the answer stored as our own write would hide it from the
+        next extract, and it would never reach the other systems."""
+        contact, _reason = map_record(fresh, self.mapping, self.system, self.default_region)
+        if contact is None:
+            return Verdict.CHANGED
+        try:
+            now = flatten(self.mapping.outbound(contact))
+        except Exception:  # an outbound rule that cannot take it: treat it as changed
+            return Verdict.CHANGED
+        found = verdict(entry.action, now)
+        if found is Verdict.UNCHANGED and whole_record:
+            stored = self.state.get_record(self.system, fresh.external_id)
+            if stored is not None and contact.content_hash() != stored.hash:
+                return Verdict.CHANGED
+        return found
+
+    def _settle(self, entry: OutboxEntry, fresh: RawRecord, found: Verdict) -> None:
+        """Nothing when ``entry`` may be sent against ``fresh``; else record why not
+        (done when it landed, replanned when the record changed) and raise
+        :class:`AlreadyHandled`."""
         if found is Verdict.UNCHANGED:
             return
         if found is Verdict.WRITTEN:
@@ -179,35 +199,6 @@ class ConditionalWrites:
             raise AlreadyHandled(landed=True)
         self.changed(entry, fresh)
         raise AlreadyHandled
-
-    def outbound_now(self, fresh: RawRecord) -> dict[str, Any] | None:
-        """The record read now, through the mapping in and out as the planner sees a
-        record; None when it no longer maps (it is then staged, and quarantined there)."""
-        contact, _reason = map_record(fresh, self.mapping, self.system, self.default_region)
-        if contact is None:
-            return None
-        try:
-            return flatten(self.mapping.outbound(contact))
-        except Exception:  # an outbound rule that cannot take it: treat it as changed
-            return None
-
-    def check(self, entry: OutboxEntry, fresh: RawRecord) -> Verdict:
-        now = self.outbound_now(fresh)
-        if now is None:
-            return Verdict.CHANGED
-        found = verdict(entry.action, now)
-        if found is Verdict.UNCHANGED and self._changed_elsewhere(fresh):
-            # A user changed a field this write leaves alone: sending it would not undo
-            # that edit, but the answer stored as our own write would hide it from the
-            # next extract, and the edit would never reach the other systems.
-            return Verdict.CHANGED
-        return found
-
-    def _changed_elsewhere(self, fresh: RawRecord) -> bool:
-        """Whether the record now differs from the copy the plan read, in any field."""
-        stored = self.state.get_record(self.system, fresh.external_id)
-        contact, _reason = map_record(fresh, self.mapping, self.system, self.default_region)
-        return stored is not None and contact is not None and contact.content_hash() != stored.hash
 
     def landed(self, entry: OutboxEntry, fresh: RawRecord) -> None:
         """The record already holds what ``entry`` writes: the action is done. When the
