@@ -29,12 +29,13 @@ def contact(**fields: Any) -> Contact:
 @st.composite
 def households(draw: st.DrawFn) -> list[Contact]:
     """Two to four members: one last name, one address, maybe one home landline; each
-    member a different (incompatible) first name and their own email / mobile / birthday
-    or none of them."""
+    member a different (incompatible) first name and their own email / mobile or none of
+    them; no birthdays, each their own, or one birthday for all (twins, triplets)."""
     last = draw(st.sampled_from(LAST_NAMES))
     line = draw(st.sampled_from(STREETS))
     landline = draw(st.booleans())
     firsts = draw(st.lists(st.sampled_from(FIRST_NAMES), min_size=2, max_size=4, unique=True))
+    birthdays = draw(st.sampled_from(["none", "own", "shared"]))
     members = []
     for number, first in enumerate(firsts):
         fields: dict[str, Any] = {
@@ -48,8 +49,10 @@ def households(draw: st.DrawFn) -> list[Contact]:
         fields["phones"] = phones
         if draw(st.booleans()):
             fields["emails"] = [{"address": f"{first.lower()}.{last.lower()}@mail.example"}]
-        if draw(st.booleans()):
+        if birthdays == "own" or (birthdays == "none" and draw(st.booleans())):
             fields["birthday"] = f"{1950 + 11 * number}-0{1 + number}-1{number}"
+        elif birthdays == "shared":
+            fields["birthday"] = "1984-06-21"
         if draw(st.booleans()):
             fields["organization"] = {"name": "Springfield Family Dental"}
         members.append(contact(**fields))

@@ -66,6 +66,16 @@ def test_stored_weights_score_as_the_fitted_ones(tmp_path: Path) -> None:
     assert loaded.score(a, b).score == fitted.score(a, b).score
 
 
+def test_stored_weights_keep_whether_a_birthday_is_personal() -> None:
+    fitted = index_of(150)
+    assert fitted.fit()
+    for personal in (True, False):
+        fitted.weights.birthday_personal = personal
+        weights = weights_from_json(weights_to_json(fitted.weights))
+        assert weights is not None
+        assert weights.birthday_personal is personal
+
+
 def test_damaged_or_outdated_weights_are_fitted_again(tmp_path: Path) -> None:
     assert weights_from_json("not json") is None
     assert weights_from_json('{"m": {"first": {"exact": 0.9}}, "u": {}, "identifier_u": {},'

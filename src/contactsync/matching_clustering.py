@@ -115,7 +115,11 @@ def compare_candidates(
     del pairs
     random_vectors = _random_vectors(scorer, items, sources)
     weights = estimate_weights(
-        compared, random_vectors, len(items), pairs_total(sources, len(items))
+        compared,
+        random_vectors,
+        len(items),
+        pairs_total(sources, len(items)),
+        [item.first for item in items],
     )
     scorer.set_weights(weights)
     return scorer, compared

@@ -19,8 +19,11 @@
   turns a household into a person. After the rounds a field whose learned m is not
   sane (an agreement less likely than by chance, a weaker level outweighing the
   strongest, a disagreement counting for the pair) or that was learned from too few
-  pairs falls back to its documented default (DEFAULT_M). Nothing learned switches a
-  rule on or off.
+  pairs falls back to its documented default (DEFAULT_M). Nothing EM learns switches
+  a rule on or off.
+* **Whether "households" are households** is counted, not learned: where most pairs
+  the household rule keeps apart share a birthday, it is personal evidence for them
+  (:func:`birthday_is_personal`).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from contactsync.matching_weights import (
     Weights,
     default_u,
     estimate_u,
+    household_cannot_link,
     pattern_field_bits,
 )
 
@@ -85,6 +89,13 @@ GROUPS: tuple[tuple[int, ...], ...] = (
 )
 NAME_GROUP, ADDRESS_GROUP = 0, 5
 _LAST_DIFFER = level_index("last", "differ")
+_BIRTHDAY_MISSING = level_index("birthday", "missing")
+# Pairs of first names sharing a birthday in household pairs below this: too few to
+# say households are absent (one household of four members makes six).
+MIN_HOUSEHOLD_NAME_PAIRS = 10
+# Share of household pairs sharing a birthday above which they are not households:
+# twins and copy mistakes are a few per cent of the pairs of people who live together.
+SHARED_BIRTHDAY_SHARE = 0.5
 
 
 def _unrelated(vector: Vector) -> bool:
@@ -149,10 +160,13 @@ def estimate_weights(
     random_vectors: Sequence[Vector],
     population: int,
     pairs_total: int,
+    first_names: Sequence[str] | None = None,
 ) -> Weights:
     """The weights for these records (see the module docs).
 
-    ``pairs_total``: the pairs that exist (``N(N-1)/2``, or across sources only)."""
+    ``pairs_total``: the pairs that exist (``N(N-1)/2``, or across sources only);
+    ``first_names``: each record's first name, by position (for
+    :func:`birthday_is_personal`; without them a birthday is never personal)."""
     log_n = math.log2(max(population, MIN_POPULATION))
     weights = Weights()
     estimate_u(weights, random_vectors, log_n)
@@ -160,6 +174,8 @@ def estimate_weights(
     patterns = {compared.vectors[number]: count for number, count in counts.items()}
     weights.partners = 2.0 * pairs_total / max(population, 1)
     weights.identifier_u = _identifier_u(patterns, random_vectors, pairs_total, log_n)
+    if first_names is not None:
+        weights.birthday_personal = birthday_is_personal(compared, first_names)
     rule_pairs = sum(count for vector, count in patterns.items() if strong_agreements(vector) >= 2)
     if rule_pairs >= MIN_RULE_PAIRS:
         low, high = MATCHES_PER_RECORD_BOUNDS
@@ -179,6 +195,39 @@ def estimate_weights(
             _made_sane(weights, name, log_n)
     weights.fitted = True
     return weights
+
+
+def birthday_is_personal(compared: ComparedPairs, first_names: Sequence[str]) -> bool:
+    """Whether the pairs the household rule would keep apart mostly share a birthday.
+
+    In people who live together, few pairs share a birthday: twins, and the odd
+    record that copied a household member's. Where most "household" pairs (same last
+    name and address or landline, other first name, no personal identifier) that both
+    give a birthday share it, there are no households to keep apart: those are one
+    person's records whose first name was changed (by a clerk, or by a generator of
+    test data such as FEBRL's), and the shared birthday is personal evidence.
+
+    Counted on the candidate pairs by their two first names (``first_names``, per
+    record position), so that one family's records copied into several systems count
+    once; fewer such name pairs than MIN_HOUSEHOLD_NAME_PAIRS (more than one
+    household of four can make) leave the rule as it is."""
+    household = [
+        number
+        for number, vector in enumerate(compared.vectors)
+        if vector[BIRTHDAY] != _BIRTHDAY_MISSING and household_cannot_link(vector)
+    ]
+    if not household:
+        return False
+    wanted, shared_birthday = set(household), _STRONG[BIRTHDAY]
+    sharing: set[frozenset[str]] = set()
+    differing: set[frozenset[str]] = set()
+    for i, j, pattern in zip(compared.first, compared.second, compared.pattern, strict=True):
+        if pattern in wanted:
+            names = frozenset((first_names[i], first_names[j]))
+            same = compared.vectors[pattern][BIRTHDAY] == shared_birthday
+            (sharing if same else differing).add(names)
+    known = len(sharing | differing)
+    return len(sharing) >= MIN_HOUSEHOLD_NAME_PAIRS and len(sharing) > SHARED_BIRTHDAY_SHARE * known
 
 
 def _identifier_u(

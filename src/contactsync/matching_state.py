@@ -37,6 +37,7 @@ class _StoredWeights(BaseModel):
     matches_per_record: float
     partners: float
     prior_measured: bool
+    birthday_personal: bool = False  # absent from weights stored before it existed
 
 
 def weights_to_json(weights: Weights) -> str:
@@ -47,6 +48,7 @@ def weights_to_json(weights: Weights) -> str:
         matches_per_record=weights.matches_per_record,
         partners=weights.partners,
         prior_measured=weights.prior_measured,
+        birthday_personal=weights.birthday_personal,
     )
     return stored.model_dump_json()
 
@@ -73,6 +75,7 @@ def weights_from_json(text: str) -> Weights | None:
         identifier_u=identifier_u,
         partners=stored.partners,
         prior_measured=stored.prior_measured,
+        birthday_personal=stored.birthday_personal,
     )
 
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from contactsync.matching_compare import (
+    BIRTHDAY,
     DISAGREEING_FIRST,
     EMAIL,
     FIELDS,
@@ -130,6 +131,7 @@ PHONE_SHARED = frozenset(LEVELS["phone"].index(n) for n in ("landline", "shared"
 EMAIL_SAME = LEVELS["email"].index("same")
 PHONE_MOBILE = LEVELS["phone"].index("mobile")
 REFERENCE_SAME = LEVELS["reference"].index("same")
+BIRTHDAY_SAME = LEVELS["birthday"].index("same")
 # Agreements only one person's records have (a household's members' ids are unrelated).
 PERSONAL_EMAIL = frozenset(LEVELS["email"].index(n) for n in ("same", "typo"))
 PERSONAL_REFERENCE = frozenset(LEVELS["reference"].index(n) for n in ("same", "typo"))
@@ -166,6 +168,9 @@ class Weights:
     # deduplication, fewer in a linkage); 0 until measured: the population is used.
     partners: float = 0.0
     prior_measured: bool = False  # matches_per_record found by the deterministic rules
+    # Whether a shared birthday is personal evidence in these records even when the first
+    # names disagree: measured (matching_estimate.birthday_is_personal), never learned by EM.
+    birthday_personal: bool = False
 
     def u_of(self, name: str, level: str, log_n: float) -> float:
         measured = self.identifier_u.get((name, level))
@@ -205,8 +210,11 @@ class Weights:
     def household(self, vector: Vector) -> bool:
         """Whether the household rule voids this pair's shareable evidence.
 
-        It always holds where it applies: no learned value switches it off (a data set
-        whose first names are scrambled still has its personal evidence)."""
+        It holds wherever it applies, except for a shared birthday in records where
+        "households" almost always share one (``birthday_personal``): there they are
+        one person's records under a changed first name. No EM output switches it."""
+        if self.birthday_personal and vector[BIRTHDAY] == BIRTHDAY_SAME:
+            return False
         return household_applies(vector)
 
 
@@ -269,7 +277,8 @@ def pattern_weight(weights: Weights, vector: Vector) -> PatternWeight:
             negative += value
         bits += value
         identifiers += weights.scales_with_population(name, level)
-    return PatternWeight(bits, identifiers, negative, household, household_cannot_link(vector))
+    cannot_link = household and household_cannot_link(vector)
+    return PatternWeight(bits, identifiers, negative, household, cannot_link)
 
 
 def split_tf(tf: list[float]) -> tuple[float, float]:
