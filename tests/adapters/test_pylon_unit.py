@@ -496,6 +496,13 @@ def test_no_usable_phone_leaves_the_contacts_phones_alone() -> None:
     assert update_body({"phone_numbers": ["call me"], "primary_phone_number": "call me"}) == {}
 
 
+@pytest.mark.parametrize("cleared", [None, []])
+def test_numbers_a_user_removed_elsewhere_are_cleared(cleared: list[str] | None) -> None:
+    # the planner empties phone_numbers when the golden record lost its last number
+    body = update_body({"phone_numbers": cleared, "primary_phone_number": None, "name": "A"})
+    assert body == {"name": "A", "phone_numbers": []}
+
+
 def test_update_body_never_sends_email_with_emails() -> None:
     body = update_body({"email": "P@x.example", "emails": ["a@x.example", "p@x.example"]})
     assert body == {

@@ -71,7 +71,11 @@ def update_body(payload: Mapping[str, Any]) -> JsonObject:
 
     ``email`` and ``emails`` are never sent together: with both, ``email`` is marked the
     primary entry of ``emails``. A blank ``name`` is left out (Pylon refuses it).
+    ``phone_numbers`` given as empty (None or ``[]``: the plan clears the numbers a user
+    removed elsewhere) is sent as ``[]``, without a primary: the spec allows an empty
+    list, and leaving it out would keep the removed number alive in Pylon.
     """
+    clearing_phones = "phone_numbers" in payload and payload["phone_numbers"] in (None, [])
     body = _known_fields(payload, UPDATE_FIELDS, "update contact")
     if "name" in body and not text_of(body["name"]):
         del body["name"]
@@ -82,6 +86,9 @@ def update_body(payload: Mapping[str, Any]) -> JsonObject:
             rest = [{"email": e["email"]} for e in entries if e["email"].lower() != primary.lower()]
             body["emails"] = [{"email": primary, "is_primary": True}, *rest]
     _clean_phones(body, "update contact")
+    if clearing_phones:
+        body["phone_numbers"] = []
+        body.pop("primary_phone_number", None)
     return body
 
 
