@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from contactsync.sandbox.common import SandboxOptions
+from contactsync.sync import Engine
 from tests.reliability.convergence import engine_for
 from tests.reliability.helpers import Sandbox, sandbox
 from tests.reliability.test_faults import _user_adapter
@@ -21,6 +22,16 @@ pytestmark = pytest.mark.slow
 
 def record(box: Sandbox, system: str, external_id: str) -> dict[str, Any]:
     return next(r for r in box.records(system) if str(r["id"]) == external_id)
+
+
+def records_by_person(engine: Engine) -> dict[str, dict[str, str]]:
+    """Each person's linked record ids, by system."""
+    held: dict[str, dict[str, str]] = {}
+    for stored in engine.state.iter_records():
+        if stored.person_id:
+            person = engine.state.resolve_person(stored.person_id)
+            held.setdefault(person, {})[stored.system] = stored.external_id
+    return held
 
 
 def pylon_title(box: Sandbox, external_id: str) -> str | None:
@@ -33,11 +44,7 @@ def test_the_job_title_round_trips_through_pylon(tmp_path: Path) -> None:
         engine = engine_for(box)
         try:
             assert engine.run("backfill").summary.status == "ok"
-            held: dict[str, dict[str, str]] = {}
-            for stored in engine.state.iter_records():
-                if stored.person_id:
-                    person = engine.state.resolve_person(stored.person_id)
-                    held.setdefault(person, {})[stored.system] = stored.external_id
+            held = records_by_person(engine)
             people = [ids for _, ids in sorted(held.items()) if {"pylon", "trackops"} <= set(ids)]
             assert people, "nobody is held in both Pylon and Trackops"
             titled = [

@@ -13,7 +13,7 @@ from contactsync.sandbox.common import SandboxOptions
 from tests.reliability.convergence import engine_for
 from tests.reliability.helpers import sandbox
 from tests.reliability.test_faults import _user_adapter
-from tests.reliability.test_pylon_job_title import record
+from tests.reliability.test_pylon_job_title import record, records_by_person
 
 pytestmark = pytest.mark.slow
 
@@ -24,14 +24,9 @@ def test_the_last_phone_removed_in_grow_crm_is_removed_in_pylon(tmp_path: Path) 
         try:
             assert engine.run("backfill").summary.status == "ok"
             assert engine.run("sync").summary.status == "ok"
-            held: dict[str, dict[str, str]] = {}
-            for stored in engine.state.iter_records():
-                if stored.person_id:
-                    person = engine.state.resolve_person(stored.person_id)
-                    held.setdefault(person, {})[stored.system] = stored.external_id
             lone = [
                 ids
-                for _, ids in sorted(held.items())
+                for _, ids in sorted(records_by_person(engine).items())
                 if {"pylon", "growcrm"} <= set(ids)
                 and len(record(box, "pylon", ids["pylon"]).get("phone_numbers") or []) == 1
                 and record(box, "growcrm", ids["growcrm"]).get("phone")
