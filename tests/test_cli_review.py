@@ -69,6 +69,38 @@ def test_review_merge_joins_the_persons_and_closes_the_item(config: Path) -> Non
     assert "already merged" in again.output
 
 
+def test_a_merge_closes_the_other_items_whose_records_became_one_person(config: Path) -> None:
+    with StateStore.open(config.parent / "state.sqlite") as store:
+        stage(store, "rhythm", "r9", full_name="Ann Lee", emails=[{"address": "ann@example.com"}])
+        second = store.add_review("pylon", "c1", "rhythm", "r9", 0.77, {"name": 0.9})
+        third = store.add_review("rhythm", "r9", "trackops", "7", 0.75, {"name": 0.9})
+    for decided in (1, second.id):  # trackops:7 + pylon:c1, then pylon:c1 + rhythm:r9
+        merged = runner.invoke(app, ["--config", str(config), "review", "merge", str(decided)])
+        assert merged.exit_code == 0, merged.output
+    # all three records are one person now: the third item's question went away
+    assert f"review item {third.id} closed: both records are now person p_" in merged.stderr
+    with StateStore.open(config.parent / "state.sqlite") as store:
+        assert store.list_review() == []
+        closed = store.get_review(third.id)
+        assert closed is not None
+        assert closed.status.value == "closed"
+        assert closed.note == f"both records are now person {store.person_for('rhythm', 'r9')}"
+    listed = runner.invoke(app, ["--config", str(config), "review", "list", "--json"])
+    assert json.loads(listed.stdout) == []
+    again = runner.invoke(app, ["--config", str(config), "review", "split", str(third.id)])
+    assert again.exit_code == 2
+    assert "already closed (both records are now person" in again.output
+
+
+def test_an_item_whose_record_was_deleted_closes_itself(config: Path) -> None:
+    with StateStore.open(config.parent / "state.sqlite") as store:
+        store.mark_deleted("pylon", "c1")
+    listed = runner.invoke(app, ["--config", str(config), "review", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout) == []
+    assert "review item 1 closed: pylon record c1 was deleted" in listed.stderr
+
+
 def test_review_dismiss_keeps_them_apart(config: Path) -> None:
     result = runner.invoke(app, ["--config", str(config), "review", "dismiss", "1"])
     assert result.exit_code == 0, result.output

@@ -94,6 +94,23 @@ def test_open_creates_every_table_and_reopening_is_a_no_op(db_path: Path) -> Non
     conn.close()
 
 
+def test_reviews_made_before_closed_existed_survive_the_migration(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    older = Database(db_path)
+    MIGRATIONS.apply(older, stop_before="0009_review_closed")
+    older.execute(
+        "INSERT INTO review (left_system, left_id, right_system, right_id, score, evidence, "
+        "status, created_at) VALUES ('pylon', 'c1', 'trackops', '7', 0.8, '{}', 'open', "
+        "'2026-11-01T00:00:00+00:00')"
+    )
+    older.conn.commit()
+    older.close()
+    with StateStore.open(db_path) as store:
+        (item,) = store.list_review()
+        assert (item.left_id, item.right_id, item.note) == ("c1", "7", None)
+        assert store.close_stale_reviews()[0].note == "pylon record c1 was deleted"
+
+
 def test_file_and_wal_sidecars_are_private(db_path: Path, clock: FakeClock) -> None:
     with StateStore.open(db_path, clock=clock) as store:
         store.set_watermark("pylon", T0)

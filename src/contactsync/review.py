@@ -3,7 +3,9 @@
 A pair scored between the thresholds waits here, kept apart. ``merge`` joins the
 two records' persons (the older id survives) and queues the writes that follow;
 ``split`` confirms they are different people (and separates them if they had
-been joined); ``dismiss`` closes the item without a decision.
+been joined); ``dismiss`` closes the item without a decision. An item whose
+question went away (both records became one person, by a merge or by the matcher; a
+record was deleted) is closed by contactsync with a note, and said so once.
 """
 
 from __future__ import annotations
@@ -41,12 +43,20 @@ def _describe(store: StateStore, system: str, external_id: str) -> str:
     return f"{system}:{external_id} {name} {' '.join(e for e in emails if e)}".strip()
 
 
+def _close_stale(store: StateStore) -> None:
+    """Close the items whose question went away, one line each on stderr."""
+    for item in store.close_stale_reviews():
+        typer.echo(f"review item {item.id} closed: {item.note}", err=True)
+
+
 def _item(store: StateStore, review_id: int) -> ReviewItem:
+    _close_stale(store)
     item = store.get_review(review_id)
     if item is None:
         raise fail(f"no review item {review_id}")
     if item.status is not ReviewStatus.OPEN:
-        raise fail(f"review item {review_id} is already {item.status.value}")
+        why = f" ({item.note})" if item.note else ""
+        raise fail(f"review item {review_id} is already {item.status.value}{why}")
     return item
 
 
@@ -57,6 +67,7 @@ def list_items(
     """Open items, most likely matches first."""
     settings = load(ctx.obj.config, ctx.obj.log_format)
     with _open_state(settings.state_path) as store:
+        _close_stale(store)
         items = sorted(store.list_review(), key=lambda i: -i.score)
         rows = [
             (
@@ -101,6 +112,7 @@ def merge_item(ctx: typer.Context, review_id: int) -> None:
             raise fail(f"review item {review_id}: a record is no longer linked to a person")
         survivor = store.merge_persons(left, right)
         store.decide_review(review_id, ReviewStatus.MERGED)
+        _close_stale(store)  # other items whose two records are now this one person
         actions = engine.replan([survivor])
     console.print(f"merged into {survivor}; {len(actions)} action(s) queued for the next sync")
 

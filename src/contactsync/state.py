@@ -31,6 +31,7 @@ from contactsync.state_file import check_existing, check_opened
 from contactsync.state_outbox import OutboxMixin
 from contactsync.state_persons import PersonsMixin, new_person_id
 from contactsync.state_records import DEFAULT_STREAM, raw_hash
+from contactsync.state_review import ReviewMixin
 from contactsync.state_runs import RunsMixin
 from contactsync.state_scans import RecordScansMixin
 from contactsync.state_schema import TABLES, migrate
@@ -142,13 +143,15 @@ def _restrict(path: Path) -> None:
         pass
 
 
-class StateStore(OutboxMixin, RunsMixin, PersonsMixin, RecordScansMixin, ValueProblemsMixin):
+class StateStore(
+    OutboxMixin, RunsMixin, PersonsMixin, ReviewMixin, RecordScansMixin, ValueProblemsMixin
+):
     """Every piece of state contactsync keeps, behind typed methods.
 
     Method groups (see the mixins for each one's contract): watermarks,
     records / crosswalk, pushed hashes and quarantine (``state_records``);
-    persons, merges, splits, review queue and unholdable persons
-    (``state_persons``); outbox (``state_outbox``); runs (``state_runs``); lease and status
+    persons, merges, splits and unholdable persons (``state_persons``); the review
+    queue (``state_review``); outbox (``state_outbox``); runs (``state_runs``); lease and status
     (here).
     """
 

@@ -45,7 +45,9 @@ Tables
     away when the record later stages cleanly.
 ``review``
     Uncertain matches between two records waiting for a human: the pair is
-    stored in sorted order and at most one open review exists per pair.
+    stored in sorted order and at most one open review exists per pair. An item
+    whose question went away (both records now one person, or one of them gone) is
+    ``closed`` by contactsync with a ``note`` saying why.
 ``person_events``
     The history of identity: a person created, two merged, a record split off.
 ``lease``
@@ -348,6 +350,43 @@ def _match_weights(db: Database) -> None:
         )
         """
     )
+
+
+@MIGRATIONS(name="0009_review_closed")
+def _review_closed(db: Database) -> None:
+    """``review.status`` may be ``closed`` (by contactsync: the question went away) and
+    ``review.note`` says why. The CHECK constraint cannot change in place: rebuilt."""
+    db.execute(
+        """
+        CREATE TABLE review_rebuilt (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            left_system TEXT NOT NULL,
+            left_id TEXT NOT NULL,
+            right_system TEXT NOT NULL,
+            right_id TEXT NOT NULL,
+            score REAL NOT NULL,
+            evidence TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'merged', 'split', 'dismissed', 'closed')),
+            created_at TEXT NOT NULL,
+            decided_at TEXT,
+            note TEXT,
+            CHECK ((left_system, left_id) < (right_system, right_id))
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO review_rebuilt (id, left_system, left_id, right_system, right_id, score, "
+        "evidence, status, created_at, decided_at) SELECT id, left_system, left_id, "
+        "right_system, right_id, score, evidence, status, created_at, decided_at FROM review"
+    )
+    db.execute("DROP TABLE review")
+    db.execute("ALTER TABLE review_rebuilt RENAME TO review")
+    db.execute(
+        "CREATE UNIQUE INDEX review_open_pair ON review "
+        "(left_system, left_id, right_system, right_id) WHERE status = 'open'"
+    )
+    db.execute("CREATE INDEX review_pair ON review (left_system, left_id, right_system, right_id)")
 
 
 def migrate(db: Database) -> None:

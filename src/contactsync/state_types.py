@@ -45,6 +45,7 @@ class ReviewStatus(StrEnum):
     MERGED = "merged"
     SPLIT = "split"
     DISMISSED = "dismissed"
+    CLOSED = "closed"  # by contactsync: the question went away (see ReviewItem.note)
 
 
 class PersonEventKind(StrEnum):
@@ -184,6 +185,7 @@ class ReviewItem:
     status: ReviewStatus
     created_at: datetime
     decided_at: datetime | None
+    note: str | None = None  # why contactsync closed it
 
 
 @dataclass(frozen=True, slots=True)
