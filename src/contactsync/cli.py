@@ -179,6 +179,24 @@ def rebuild(
 
 
 @app.command()
+def revert(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run whose writes to undo (see `runs`).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the writes; queue nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Queue the writes that restore what a run changed; `plan` shows them, `sync` sends them."""
+    from contactsync import commands
+    from contactsync.revert_cli import run_revert
+
+    options: GlobalOptions = ctx.obj
+    settings = commands.load(options.config, options.log_format)
+    run_revert(settings, run_id, dry_run=dry_run, as_json=as_json)
+
+
+@app.command()
 def run(
     ctx: typer.Context,
     wait: Annotated[

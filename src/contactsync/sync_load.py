@@ -1,14 +1,13 @@
 """Load: execute the outbox against the systems, exactly once per action.
 
 Each action is claimed (``pending -> in_flight``) before it is sent. A create records
-the new external id in the crosswalk in the same transaction that marks it done. A
-create found ``in_flight`` at the start of a run was interrupted between the vendor's
-answer and the commit: it is reconciled first (looked up by the stamped person id or
-by email) and only re-sent when it is certainly absent. A create whose answer was lost on the wire
-(``maybe_applied``) is reconciled the same way. An update is conditional
-(:mod:`contactsync.sync_conditional`): sent only while the record still holds what the
-plan was based on; one found ``in_flight`` is checked against the record first, never
-re-sent blind. Deletes are idempotent and simply re-sent.
+its new external id in the crosswalk in the transaction that marks it done; one found
+``in_flight`` at the start of a run (killed between answer and commit) or whose answer
+was lost on the wire is looked up first (by stamped person id or email) and re-sent
+only when certainly absent. An update is conditional (:mod:`contactsync.sync_conditional`):
+sent only while the record holds what the plan was based on; one found ``in_flight`` is
+checked first, never re-sent blind. Deletes are idempotent. A revert's update is staged
+as the record's own content (:mod:`contactsync.revert`).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from contactsync.errors import DuplicateError, RetriableError, SyncError
 from contactsync.http_circuit import CircuitOpen
 from contactsync.mapping import Mapping
 from contactsync.models import ActionKind
+from contactsync.revert import is_revert
 from contactsync.run_summary import SystemCounts
 from contactsync.state import OutboxEntry, StateError, StateStore
 from contactsync.sync_answers import Answer, mapped_answer
@@ -284,9 +284,8 @@ class Loader:
             f"{self.system} already holds record {exc.existing_id} of person {owner} "
             f"with the same unique value ({exc.vendor_message or 'duplicate'})"
         )
-        person = entry.action.person_id
         self.state.skip(entry.id, reason)
-        if self.state.mark_unholdable(self.system, person, reason):
+        if self.state.mark_unholdable(self.system, person := entry.action.person_id, reason):
             log.warning("person cannot be held", system=self.system, person=person, reason=reason)
 
     def _link(self, entry: OutboxEntry, result: WriteResult) -> None:
@@ -371,7 +370,8 @@ class Loader:
                     payload=answer.payload,
                     source_updated_at=answer.updated_at,
                     raw=result.record,
-                    own_write=True,
+                    own_write=not is_revert(entry),  # a revert's values are an operator's edit
+                    unplanned=is_revert(entry),
                 )
         self.counts.updated += 1
 

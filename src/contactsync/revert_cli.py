@@ -1,0 +1,54 @@
+"""``contactsync revert RUN_ID [--dry-run] [--json]``: queue the writes that restore what
+a run changed (see :mod:`contactsync.revert`); ``plan`` shows them, the next sync sends
+them."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from contactsync.commands import console, engine_for, fail
+from contactsync.config import Settings
+from contactsync.render import plan_table
+from contactsync.revert import plan_revert
+
+
+def run_revert(settings: Settings, run_id: str, *, dry_run: bool, as_json: bool) -> None:
+    with engine_for(settings) as engine:
+        state = engine.state
+        if state.get_run(run_id) is None:
+            raise fail(f"no run {run_id} in {settings.state_path} (contactsync runs lists them)")
+        propagating = frozenset(
+            name for name, system in settings.systems.items() if system.deletes == "propagate"
+        )
+        outbound = {name: mapping.outbound for name, mapping in engine.mappings.items()}
+        plan = plan_revert(state, run_id, outbound, propagating)
+        queued = 0 if dry_run else state.enqueue(plan.actions, plan.queue_as)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "queued": queued,
+                    "dry_run": dry_run,
+                    "actions": [
+                        a.model_dump(mode="json", exclude={"payload"}) for a in plan.actions
+                    ],
+                    "not_reverted": plan.notes,
+                },
+                sort_keys=True,
+            )
+        )
+        return
+    console.print(plan_table(plan.actions))
+    for note in plan.notes:
+        console.print(f"not reverted: {note}", markup=False)
+    if dry_run:
+        console.print(f"dry run: nothing queued ({len(plan.actions)} action(s) would be)")
+    else:
+        console.print(
+            f"{queued} action(s) queued as run {plan.queue_as}: `contactsync plan` shows them, "
+            "the next sync sends them",
+            markup=False,
+        )
