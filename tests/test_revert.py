@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from contactsync.models import Action, ActionKind, Contact, FieldChange
-from contactsync.revert import is_revert, plan_revert, unflatten
+from contactsync.revert import is_revert, plan_revert, staging_of, unflatten
 from contactsync.state import StateStore
 
 
@@ -99,6 +99,26 @@ def test_revert_actions_are_told_apart_in_the_outbox(tmp_path: Path) -> None:
         store.enqueue([update(person, "7", ("title", "Pilot", "Clerk"))], "revert:r_1")
         store.enqueue([update(person, "7", ("title", "Clerk", "Pilot"))], "r_2")
         assert sorted(is_revert(e) for e in store.pending_actions()) == [False, True]
+
+
+def test_a_revert_stages_only_what_it_restored_as_the_users_content(tmp_path: Path) -> None:
+    with StateStore.open(tmp_path / "s.sqlite") as store:
+        person = staged(store, "7", job_title="Pilot", emails=[{"address": "own@x.example"}])
+        ours = Contact.model_validate({"first_name": "Ann", "job_title": "Pilot",
+                                       "emails": [{"address": "ours@x.example"}]})  # fmt: skip
+        store.upsert_record("trackops", "7", hash=ours.content_hash(),
+                            payload=ours.model_dump(mode="json"), own_write=True)  # fmt: skip
+        store.enqueue([update(person, "7", ("title", "Pilot", "Clerk"))], "revert:r_1")
+        store.enqueue([update(person, "7", ("title", "Clerk", "Pilot"))], "r_2")
+        revert, plain = sorted(store.pending_actions(), key=lambda e: not is_revert(e))
+        answered = ours.model_copy(update={"job_title": "Clerk"}).model_dump(mode="json")
+        assert staging_of(store, plain, answered) == {"own_write": True}
+        staging = staging_of(store, revert, answered)
+    assert staging["own_write"] is False
+    assert staging["unplanned"] is True
+    source = staging["source_payload"]
+    assert source["job_title"] == "Clerk"  # what the revert restored: an operator's edit
+    assert [e["address"] for e in source["emails"]] == ["own@x.example"]  # not our write
 
 
 def test_unflatten_undoes_flatten() -> None:

@@ -57,6 +57,27 @@ def is_revert(entry: OutboxEntry) -> bool:
     return entry.run_id.startswith(REVERT_PREFIX)
 
 
+def staging_of(
+    state: StateStore, entry: OutboxEntry, answered: Mapping[str, Any]
+) -> dict[str, Any]:
+    """How the loader stages what an update's answer shows (``upsert_record`` options).
+
+    An ordinary update is contactsync's own write: the record's users' content and
+    times stay as they were. A revert's values are an operator's edit: the canonical
+    fields it changed take the answer's values into the users' content, dated by the
+    answer, and the person is planned again; every other field keeps its users' value
+    (an earlier write of ours to another field must not pass for theirs)."""
+    if not is_revert(entry):
+        return {"own_write": True}
+    stored = state.get_record(entry.action.system, entry.action.external_id or "")
+    before = dict(stored.payload) if stored is not None else {}
+    source = dict(stored.source_payload or before) if stored is not None else {}
+    for key in set(before) | set(answered):
+        if before.get(key) != answered.get(key):
+            source[key] = answered.get(key)
+    return {"own_write": False, "unplanned": True, "source_payload": source}
+
+
 def plan_revert(
     state: StateStore,
     run_id: str,
@@ -67,8 +88,18 @@ def plan_revert(
 
     ``outbound``: each system's outbound mapping (the representation the run's
     changes are in); ``propagating``: systems whose deletes propagate."""
-    plan = RevertPlan(run_id)
     done = [e for e in state.list_actions("done") if e.run_id == run_id]
+    return revert_entries(state, RevertPlan(run_id), done, outbound, propagating)
+
+
+def revert_entries(
+    state: StateStore,
+    plan: RevertPlan,
+    done: list[OutboxEntry],
+    outbound: Mapping[str, Outbound],
+    propagating: frozenset[str],
+) -> RevertPlan:
+    """Add to ``plan`` what restores each of these done writes, the last one first."""
     for entry in reversed(done):  # the last write first: each restores what it met
         action = entry.action
         where = f"{action.system} record {action.external_id}"
@@ -112,8 +143,13 @@ def _restore_update(
             notes.append(f"{where}: {change.field} changed since the run; left as it is")
     if not restore:
         return None
+    owner = state.resolve_person(record.person_id) if record.person_id else action.person_id
     return action.model_copy(
-        update={"payload": unflatten((c.field, c.after) for c in restore), "changes": restore}
+        update={
+            "payload": unflatten((c.field, c.after) for c in restore),
+            "changes": restore,
+            "person_id": owner,  # the record's person now (an undone merge moved it back)
+        }
     )
 
 

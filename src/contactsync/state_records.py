@@ -111,6 +111,7 @@ class RecordsMixin(FieldTimesMixin):
         unplanned: bool = False,
         own_write: bool = False,
         raw_digest: str | None = None,
+        source_payload: Mapping[str, Any] | None = None,
     ) -> RecordChange:
         """Stage a record: store its canonical payload and hash, mark it seen now.
 
@@ -121,6 +122,8 @@ class RecordsMixin(FieldTimesMixin):
         :meth:`unplanned_records`); False leaves an earlier mark in place.
         ``own_write=True`` says the content is contactsync's own write (read back):
         the record's source content and its times stay what its users last made them.
+        ``source_payload`` (not with ``own_write``): the content its users made, when that
+        is not all of ``payload`` (a revert's write: only what it restored).
         ``raw_digest`` identifies ``raw`` under the mapping that gave ``hash`` (see
         :meth:`RecordScansMixin.stage_glances`); None when there is no such raw record.
         The record's per-field change times follow from the diff with the stored
@@ -154,7 +157,7 @@ class RecordsMixin(FieldTimesMixin):
                                      raw_digest, field_times)
                 VALUES (:system, :external_id, :person_id, :hash, :payload, :raw, :now,
                         CASE WHEN :own THEN NULL ELSE :updated_at END, NULL, :unplanned,
-                        CASE WHEN :own THEN NULL ELSE :payload END, :raw_digest, :field_times)
+                        CASE WHEN :own THEN NULL ELSE :source END, :raw_digest, :field_times)
                 ON CONFLICT (system, external_id) DO UPDATE SET
                     person_id = COALESCE(excluded.person_id, records.person_id),
                     hash = excluded.hash, payload = excluded.payload, raw = excluded.raw,
@@ -172,6 +175,7 @@ class RecordsMixin(FieldTimesMixin):
                     "person_id": person_id,
                     "hash": hash,
                     "payload": to_json(payload_json),
+                    "source": to_json(payload_json if source_payload is None else source_payload),
                     "field_times": to_json(field_times),
                     "raw": opt_to_json(raw),
                     "now": now,

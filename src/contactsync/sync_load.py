@@ -26,7 +26,7 @@ from contactsync.errors import DuplicateError, RetriableError, SyncError
 from contactsync.http_circuit import CircuitOpen
 from contactsync.mapping import Mapping
 from contactsync.models import ActionKind
-from contactsync.revert import is_revert
+from contactsync.revert import staging_of
 from contactsync.run_summary import SystemCounts
 from contactsync.state import OutboxEntry, StateError, StateStore
 from contactsync.sync_answers import Answer, mapped_answer
@@ -370,8 +370,7 @@ class Loader:
                     payload=answer.payload,
                     source_updated_at=answer.updated_at,
                     raw=result.record,
-                    own_write=not is_revert(entry),  # a revert's values are an operator's edit
-                    unplanned=is_revert(entry),
+                    **staging_of(self.state, entry, answer.payload),  # a revert is an edit
                 )
         self.counts.updated += 1
 
