@@ -148,17 +148,31 @@ def test_no_person_is_minted_for_a_stamped_record(rebuild: Rebuild) -> None:
     assert rebuild.new_persons <= len(unstamped) // 20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 open: writes from field times on first sight (~13 % of records), "
-    "and an unstamped Grow CRM record whose role mailbox three namesakes share is not "
-    "matched back to the person whose records were created from it",
-)
-def test_a_rebuild_creates_nothing_and_writes_at_most_one_percent(rebuild: Rebuild) -> None:
-    assert rebuild.records_after == rebuild.records_before
-    assert not [a for a in rebuild.done if a.kind is ActionKind.CREATE]
+def test_a_rebuild_writes_at_most_one_percent_of_the_records(rebuild: Rebuild) -> None:
+    # the sync just before the state was lost wrote nothing: on first sight of each
+    # person, what the systems already agree on is kept (merge_agreement), so what is
+    # left to write is what they really differ on (and the creates of the test below)
     total = sum(len(ids) for ids in rebuild.records_before.values())
     assert rebuild.writes <= total // 100, f"{rebuild.writes} writes for {total} records"
+
+
+def test_a_rebuild_writes_no_placeholder_organization_and_no_name_again(rebuild: Rebuild) -> None:
+    # what the rebuild wrote before the systems' agreement was kept: Grow CRM's default
+    # client as the organization elsewhere, a full name over the same name in parts
+    updates = [a for a in rebuild.done if a.kind is ActionKind.UPDATE]
+    written = {(a.system, c.field) for a in updates for c in a.changes}
+    assert not written & {("rhythm", "organization_name"), ("pylon", "name"), ("xurrent", "name")}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15 open (the matcher): an unstamped Grow CRM record whose role mailbox "
+    "three namesakes share is not matched back to the person whose records were created "
+    "from it, who is then created again in Trackops and Rhythm",
+)
+def test_a_rebuild_creates_nothing_and_keeps_every_link(rebuild: Rebuild) -> None:
+    assert rebuild.records_after == rebuild.records_before
+    assert not [a for a in rebuild.done if a.kind is ActionKind.CREATE]
     assert rebuild.links_after == rebuild.links_before
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -65,6 +66,10 @@ class FieldTime:
     how: How = "vendor"
     since: datetime | None = None  # an interval's start
     own: bool = False  # contactsync's own write: the time is the origin edit's
+    #: the record's time when contactsync first saw it, not a change it saw: the field
+    #: has no history (see :mod:`contactsync.merge_agreement`); not part of equality,
+    #: the time is the same
+    first: bool = dataclass_field(default=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"at": _iso(self.at), "how": self.how}
@@ -72,6 +77,8 @@ class FieldTime:
             data["since"] = _iso(self.since)
         if self.own:
             data["own"] = True
+        if self.first:
+            data["first"] = True
         return data
 
     @classmethod
@@ -82,6 +89,7 @@ class FieldTime:
             how=how if how in ("vendor", "interval", "first_seen") else "first_seen",
             since=_parse(data.get("since")),
             own=bool(data.get("own", False)),
+            first=bool(data.get("first", False)),
         )
 
     def as_own(self) -> FieldTime:
@@ -177,12 +185,15 @@ def next_times(
     ``stamp`` dates a changed field: one time for a user's edit (the record's), or
     per field key for contactsync's own write (the origin edit's, see
     :func:`own_stamp`; None keeps no time for that key). On the first sight of a
-    record (``before`` None) every field takes the stamp.
+    record (``before`` None) every field takes the stamp, marked ``first``: no change
+    of that field was seen.
 
     A user's removal of an email or phone leaves a tombstone; contactsync's own
     removal (a system holding fewer items than the golden record) leaves none, so it
     never reads as a user's removal."""
     own = callable(stamp)
+    if before is None and not callable(stamp):
+        stamp = FieldTime(stamp.at, stamp.how, stamp.since, first=True)
     old = field_values(before)
     new = field_values(after)
     result: FieldTimes = {}

@@ -117,7 +117,7 @@ class Provenance:
 
 
 @dataclass(frozen=True)
-class _Opinion:
+class Opinion:
     """What one record says about one field: its value (None: removed) and when."""
 
     source: SourceContact
@@ -125,7 +125,7 @@ class _Opinion:
     value: Any
 
 
-class _Judge:
+class Judge:
     """Decides which of two opinions about the same field is the newer one."""
 
     def __init__(
@@ -143,7 +143,7 @@ class _Judge:
     def ordered(self, sources: Sequence[SourceContact]) -> list[SourceContact]:
         return sorted(sources, key=self.rank)
 
-    def beats(self, challenger: _Opinion, incumbent: _Opinion) -> bool:
+    def beats(self, challenger: Opinion, incumbent: Opinion) -> bool:
         newer = self._newer(challenger.time, incumbent.time)
         if newer is not None:
             return newer
@@ -173,11 +173,11 @@ class _Judge:
             return left.how == "vendor"
         return None  # overlapping intervals, or the rule says priority
 
-    def winner(self, opinions: Sequence[_Opinion]) -> _Opinion | None:
+    def winner(self, opinions: Sequence[Opinion]) -> Opinion | None:
         """The newest opinion. contactsync's own copies have none: they are derived from
         the golden record, and a system that cannot express a detail, or fills in a
         default, would otherwise change the golden record it came from."""
-        best: _Opinion | None = None
+        best: Opinion | None = None
         for opinion in opinions:  # callers pass them in rank order: ties stay put
             if opinion.time.own and not self.own_counts:
                 continue
@@ -228,7 +228,7 @@ def _filled(value: Any) -> bool:
     return True
 
 
-def _provenance(opinion: _Opinion, removed: bool = False) -> Provenance:
+def provenance_of(opinion: Opinion, removed: bool = False) -> Provenance:
     time = opinion.time
     return Provenance(
         opinion.source.system, opinion.source.external_id, time.at, time.how, time.since, removed
@@ -249,29 +249,29 @@ def merge(
         raise ValueError("merge needs at least one source record")
     provenance: dict[str, Provenance] = {}
     try:
-        values = _merged(sources, _Judge(priority, untimed), provenance)
+        values = _merged(sources, Judge(priority, untimed), provenance)
         return Contact.model_validate(values), provenance
     except ValidationError:
         provenance = {}
-        values = _merged(sources, _Judge(priority, untimed, own_counts=True), provenance)
+        values = _merged(sources, Judge(priority, untimed, own_counts=True), provenance)
         return Contact.model_validate(values), provenance
 
 
 def _merged(
-    sources: Sequence[SourceContact], judge: _Judge, provenance: dict[str, Provenance]
+    sources: Sequence[SourceContact], judge: Judge, provenance: dict[str, Provenance]
 ) -> dict[str, Any]:
     ordered = judge.ordered(sources)
     values: dict[str, Any] = {}
     for name in SCALAR_FIELDS:
         opinions = [
-            _Opinion(s, s.time_of(name), getattr(s.contact, name))
+            Opinion(s, s.time_of(name), getattr(s.contact, name))
             for s in ordered
             if _filled(getattr(s.contact, name))
         ]
         best = judge.winner(opinions)
         if best is not None:
             values[name] = best.value
-            provenance[name] = _provenance(best)
+            provenance[name] = provenance_of(best)
     values["emails"] = _items(judge, ordered, "emails", lambda c: c.emails, lambda e: e.address,
                               provenance)  # fmt: skip
     phones = _items(judge, ordered, "phones", lambda c: c.phones, lambda p: p.number, provenance)
@@ -286,7 +286,7 @@ def _merged(
 
 
 def _items(
-    judge: _Judge,
+    judge: Judge,
     ordered: Sequence[SourceContact],
     field: str,
     items_of: Callable[[Contact], Sequence[Any]],
@@ -306,25 +306,25 @@ def _items(
     for item_id in dict.fromkeys(known):
         key = f"{field}:{item_id}"
         opinions = [
-            _Opinion(source, source.time_of(key), items.get(item_id))
+            Opinion(source, source.time_of(key), items.get(item_id))
             for source, items in zip(ordered, held, strict=True)
             if item_id in items or source.has_opinion(key)
         ]
         best = judge.winner(opinions)
         if best is None:
             continue
-        provenance[key] = _provenance(best, removed=best.value is None)
+        provenance[key] = provenance_of(best, removed=best.value is None)
         if best.value is not None:
             kept[item_id] = best.value.model_copy()
     primaries = [
-        _Opinion(source, source.time_of(f"{field}.primary"), identity(items_of(source.contact)[0]))
+        Opinion(source, source.time_of(f"{field}.primary"), identity(items_of(source.contact)[0]))
         for source in ordered
         if items_of(source.contact) and identity(items_of(source.contact)[0]) in kept
     ]
     primary = judge.winner(primaries)
     if primary is None:
         return list(kept.values())
-    provenance[f"{field}.primary"] = _provenance(primary)
+    provenance[f"{field}.primary"] = provenance_of(primary)
     first = kept.pop(primary.value)
     return [first, *kept.values()]
 
@@ -345,7 +345,7 @@ def _with_extensions(phones: list[Phone], ordered: Sequence[SourceContact]) -> l
 
 
 def _organization(
-    judge: _Judge,
+    judge: Judge,
     ordered: Sequence[SourceContact],
     newest_first: Sequence[SourceContact],
     provenance: dict[str, Provenance],
@@ -354,14 +354,14 @@ def _organization(
     if not holders:
         return None
     names = [
-        _Opinion(s, s.time_of(ORGANIZATION_NAME), org.name)
+        Opinion(s, s.time_of(ORGANIZATION_NAME), org.name)
         for s in ordered
         if (org := s.contact.organization) is not None and _filled(org.name)
     ]
     best = judge.winner(names)
     name = best.value if best is not None else None
     if best is not None:
-        provenance[ORGANIZATION_NAME] = _provenance(best)
+        provenance[ORGANIZATION_NAME] = provenance_of(best)
     refs: dict[str, str] = {}
     for source in holders:
         org = source.contact.organization
@@ -383,4 +383,14 @@ def _organization(
     return Organization(name=name, refs=refs, channels=channels)
 
 
-__all__ = ["UNTIMED_RULES", "Provenance", "SourceContact", "UntimedRule", "merge", "precedence"]
+__all__ = [
+    "UNTIMED_RULES",
+    "Judge",
+    "Opinion",
+    "Provenance",
+    "SourceContact",
+    "UntimedRule",
+    "merge",
+    "precedence",
+    "provenance_of",
+]

@@ -287,7 +287,7 @@ class Engine:
     ) -> None:
         """Rebuild one person's golden record and queue what each system needs."""
         with self.state.transaction():  # a savepoint: a person that fails leaves no trace
-            golden = self._golden(person_id)
+            golden = self._golden(person_id, targets)
             if golden is None:
                 return
             actions, unholdable = plan_for_person(
@@ -308,7 +308,7 @@ class Engine:
         held = unique_values_by_system(self.state, self._unique_fields(t.system for t in targets))
         actions: list[Action] = []
         for person_id in dict.fromkeys(self.state.resolve_person(p) for p in person_ids):
-            golden = self._golden(person_id)
+            golden = self._golden(person_id, targets)
             if golden is not None:
                 planned = plan_for_person(
                     self.state, person_id, golden, targets, taken, unique_held=held
@@ -324,7 +324,7 @@ class Engine:
         """The vendor fields each system keeps unique (creates are checked against them)."""
         return {name: type(self.adapters[name]).unique_fields for name in systems}
 
-    def _golden(self, person_id: str) -> Contact | None:
+    def _golden(self, person_id: str, targets: Sequence[TargetSystem]) -> Contact | None:
         """The person's golden record, rebuilt and saved: the same for a run and a replan
         (deletions that propagate, organizations' own channels from the last read)."""
         priority = {n: s.priority for n, s in self.settings.systems.items()}
@@ -338,6 +338,7 @@ class Engine:
             propagating,
             self.org_channels,
             untimed_conflicts=self.settings.untimed_conflicts,
+            targets=targets,
         )
 
     def _targets(self) -> list[TargetSystem]:

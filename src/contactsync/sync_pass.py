@@ -25,6 +25,7 @@ from contactsync.http import SystemClient
 from contactsync.http_token_file import token_file_for
 from contactsync.logs import redact, register_secret
 from contactsync.mapping import Mapping as FieldMapping
+from contactsync.merge_agreement import written_keys
 from contactsync.models import Action, ActionKind, OrgChannel
 from contactsync.run_summary import RunSummary, SystemCounts
 from contactsync.state import OutboxStatus, StateStore
@@ -187,6 +188,8 @@ def target_systems(
     targets = []
     for name, adapter in adapters.items():
         system = settings.systems[name]
+        org_setting = type(adapter).default_org_setting
+        default_org = getattr(system.defaults, org_setting, None) if org_setting else None
         targets.append(
             TargetSystem(
                 system=name,  # type: ignore[arg-type]
@@ -194,6 +197,12 @@ def target_systems(
                 writable=system.is_target,
                 required_for_create=type(adapter).required_for_create,
                 deletes_propagate=type(adapter).supports_delete,
+                default_org_ref=None if default_org is None else str(default_org),
+                written=written_keys(
+                    source.field
+                    for rule in mappings[name].outbound_rules
+                    for source in rule.sources
+                ),
             )
         )
     return targets

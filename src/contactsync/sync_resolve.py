@@ -11,16 +11,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
 
+from contactsync.field_changes import ORGANIZATION_NAME
 from contactsync.matching import MatchConfig, PersonIndex
 from contactsync.matching_state import fit_or_load
 from contactsync.merge import SourceContact, UntimedRule, merge
+from contactsync.merge_agreement import Holder, prefer_agreed, settled_keys
 from contactsync.models import (
     Action,
     Contact,
@@ -48,6 +50,11 @@ class TargetSystem:
     writable: bool
     required_for_create: tuple[str, ...] = ()
     deletes_propagate: bool = False
+    #: the organization the system files a record under when its create named none
+    #: (Grow CRM's configured default client): on first sight, no word on the org
+    default_org_ref: str | None = None
+    #: the field keys its outbound mapping writes from (None: every field)
+    written: frozenset[str] | None = None
 
 
 @dataclass
@@ -218,6 +225,7 @@ def rebuild_golden(
     propagating: frozenset[str] = frozenset(),
     channels: Mapping[tuple[str, str], list[OrgChannel]] | None = None,
     untimed_conflicts: UntimedRule = "timestamped_wins",
+    targets: Sequence[TargetSystem] = (),
 ) -> Contact | None:
     """Merge the person's live records into the golden record and save it.
 
@@ -236,7 +244,14 @@ def rebuild_golden(
     A record deleted in a system whose deletes propagate marks the person deleted
     (the planner then deletes or archives it elsewhere); a deletion elsewhere
     only means that system no longer holds the person.
+
+    A field no record has seen a change of since contactsync first saw it (a lost
+    state, a first backfill: its time is only the record's) keeps a value the
+    ``targets`` holding the person's records already agree on
+    (:mod:`contactsync.merge_agreement`); a record under the organization its system
+    files creates under (Grow CRM's default client) then says nothing of the org.
     """
+    defaults: dict[str, str] = {t.system: t.default_org_ref for t in targets if t.default_org_ref}
     sources: list[SourceContact] = []
     deleted_by_source = False
     times = state.field_times_of_person(person_id)
@@ -245,6 +260,9 @@ def rebuild_golden(
             deleted_by_source = deleted_by_source or record.system in propagating
             continue
         contact = load_contact(record)
+        own_times = times.get((record.system, record.external_id), {})
+        if contact is not None and ORGANIZATION_NAME not in settled_keys([own_times]):
+            contact = _without_default_org(contact, defaults.get(record.system), record.system)
         if contact is not None:
             sources.append(
                 SourceContact(
@@ -253,13 +271,19 @@ def rebuild_golden(
                     contact=contact,
                     updated_at=record.source_updated_at,
                     seen_at=record.seen_at,
-                    field_times=times.get((record.system, record.external_id), {}),
+                    field_times=own_times,
                 )
             )
     if not sources:
         return None
     golden, provenance = merge(sources, priority, untimed_conflicts)
     golden = with_org_channels(golden, channels or {})
+    if targets:
+        settled = settled_keys(s.field_times or {} for s in sources)
+        holders = _holders(sources, targets)
+        golden, provenance = prefer_agreed(
+            golden, provenance, sources, holders, priority, untimed_conflicts, settled
+        )
     if deleted_by_source:
         golden = golden.model_copy(update={"status": ContactStatus.DELETED})
     state.save_person(
@@ -268,6 +292,26 @@ def rebuild_golden(
         {name: p.as_dict() for name, p in provenance.items()},
     )
     return golden
+
+
+def _without_default_org(contact: Contact, default_ref: str | None, system: str) -> Contact:
+    """The record without its organization when that is the system's create default: a
+    placeholder the system filled in, not a user's word on where the person works."""
+    org = contact.organization
+    if default_ref is None or org is None or org.refs.get(system) != default_ref:
+        return contact
+    return contact.model_copy(update={"organization": None})
+
+
+def _holders(sources: Iterable[SourceContact], targets: Iterable[TargetSystem]) -> list[Holder]:
+    """Each system's live record of the person as survivorship sees it, with the
+    system's outbound mapping."""
+    by_system = {t.system: t for t in targets}
+    return [
+        Holder(s.system, target.outbound, s.contact, target.written)
+        for s in sources
+        if (target := by_system.get(s.system)) is not None  # type: ignore[call-overload]
+    ]
 
 
 def with_org_channels(

@@ -149,6 +149,9 @@ class Adapter(ABC):
     foreign_id_field: ClassVar[str | None] = None
     #: canonical fields a record must have to be created there, e.g. ("emails",)
     required_for_create: ClassVar[tuple[str, ...]] = ()
+    #: the ``defaults`` key naming the organization a create that names none is filed
+    #: under (a placeholder the system fills in, not a user's word), or None
+    default_org_setting: ClassVar[str | None] = None
     #: whether the vendor offers any way to delete or archive a record
     supports_delete: ClassVar[bool] = True
     #: top-level vendor payload fields whose values the vendor lets only one record

@@ -88,6 +88,7 @@ class GrowcrmAdapter(SystemClientAdapter):
     # The create body needs first_name, last_name and a (unique) email.
     required_for_create: ClassVar[tuple[str, ...]] = ("emails", "first_name", "last_name")
     unique_fields: ClassVar[tuple[str, ...]] = ("email",)  # across all users, any case
+    default_org_setting: ClassVar[str | None] = "client_id"  # create() fills it in
 
     def __init__(self, context: AdapterContext, *, client: SystemClient | None = None) -> None:
         """``client`` replaces the one built from ``context`` (tests inject throttles)."""
