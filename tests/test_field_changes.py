@@ -105,8 +105,11 @@ def test_a_users_removal_leaves_a_tombstone_our_own_none(store: StateStore) -> N
         T0 + timedelta(hours=1), "vendor"
     )
     stage(store, "growcrm", "g1", two, T0, person_id=person)
+    users_word = times(store, person, "growcrm", "g1")["emails:a@x.com"]
     stage(store, "growcrm", "g1", payload(emails=[{"address": "b@x.com"}]), None, own_write=True)
-    assert "emails:a@x.com" not in times(store, person, "growcrm", "g1")
+    # our write displaced it (a one-email slot): no tombstone, the users' word and time stand
+    assert times(store, person, "growcrm", "g1")["emails:a@x.com"] == users_word
+    assert users_word.at == T0
 
 
 def test_our_own_write_carries_the_time_of_the_edit_it_came_from(

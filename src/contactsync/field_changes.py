@@ -206,7 +206,11 @@ def next_times(
         if not changed and key not in old and key not in new:
             continue
         if own and key not in new and is_item_key(key):
-            continue  # an item dropped by our own write: no opinion either way
+            # An item our own write dropped (a one-email slot now holding the golden
+            # primary): the users' word on it, and its time, stand (contactsync.displaced).
+            if key in kept:
+                result[key] = kept[key]
+            continue
         time = stamp(key) if callable(stamp) else stamp
         if time is not None:
             result[key] = time
