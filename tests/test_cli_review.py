@@ -101,6 +101,33 @@ def test_an_item_whose_record_was_deleted_closes_itself(config: Path) -> None:
     assert "review item 1 closed: pylon record c1 was deleted" in listed.stderr
 
 
+def test_undo_takes_a_decision_back_and_reopens_the_item(config: Path) -> None:
+    state_path = config.parent / "state.sqlite"
+    with StateStore.open(state_path) as store:
+        apart = (store.person_for("trackops", "7"), store.person_for("pylon", "c1"))
+    assert runner.invoke(app, ["--config", str(config), "review", "merge", "1"]).exit_code == 0
+    undone = runner.invoke(app, ["--config", str(config), "review", "undo", "1"])
+    assert undone.exit_code == 0, undone.output
+    assert "review item 1 is open again" in undone.output
+    with StateStore.open(state_path) as store:
+        assert (store.person_for("trackops", "7"), store.person_for("pylon", "c1")) == apart
+        assert [i.id for i in store.list_review()] == [1]
+    # a split of two persons apart separates nothing: its undo only reopens the item
+    assert runner.invoke(app, ["--config", str(config), "review", "split", "1"]).exit_code == 0
+    undone = runner.invoke(app, ["--config", str(config), "review", "undo", "1"])
+    assert undone.exit_code == 0, undone.output
+    with StateStore.open(state_path) as store:
+        assert (store.person_for("trackops", "7"), store.person_for("pylon", "c1")) == apart
+        assert [i.id for i in store.list_review()] == [1]
+
+
+def test_only_a_merge_or_a_split_can_be_undone(config: Path) -> None:
+    assert runner.invoke(app, ["--config", str(config), "review", "dismiss", "1"]).exit_code == 0
+    undone = runner.invoke(app, ["--config", str(config), "review", "undo", "1"])
+    assert undone.exit_code == 2
+    assert "only a merge or a split can be undone" in undone.output
+
+
 def test_review_dismiss_keeps_them_apart(config: Path) -> None:
     result = runner.invoke(app, ["--config", str(config), "review", "dismiss", "1"])
     assert result.exit_code == 0, result.output

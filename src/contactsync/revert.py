@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -90,6 +91,25 @@ def plan_revert(
     changes are in); ``propagating``: systems whose deletes propagate."""
     done = [e for e in state.list_actions("done") if e.run_id == run_id]
     return revert_entries(state, RevertPlan(run_id), done, outbound, propagating)
+
+
+def plan_revert_since(
+    state: StateStore,
+    label: str,
+    person_ids: Iterable[str],
+    since: datetime,
+    outbound: Mapping[str, Outbound],
+    propagating: frozenset[str] = frozenset(),
+) -> RevertPlan:
+    """What restores the writes made for these persons since ``since`` (undoing a
+    review decision: everything its replan wrote, and what later syncs wrote for them)."""
+    persons = set(person_ids)
+    done = [
+        e
+        for e in state.list_actions("done")
+        if e.action.person_id in persons and e.created_at >= since and not is_revert(e)
+    ]
+    return revert_entries(state, RevertPlan(label), done, outbound, propagating)
 
 
 def revert_entries(

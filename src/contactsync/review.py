@@ -3,7 +3,8 @@
 A pair scored between the thresholds waits here, kept apart. ``merge`` joins the
 two records' persons (the older id survives) and queues the writes that follow;
 ``split`` confirms they are different people (and separates them if they had
-been joined); ``dismiss`` closes the item without a decision. An item whose
+been joined); ``dismiss`` closes the item without a decision; ``undo`` takes a merge or
+split back (the persons as before it, the writes that followed restored). An item whose
 question went away (both records became one person, by a merge or by the matcher; a
 record was deleted) is closed by contactsync with a note, and said so once.
 """
@@ -11,14 +12,16 @@ record was deleted) is closed by contactsync with a note, and said so once.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from contactsync.commands import console, engine_for, fail, load
-from contactsync.render import plain_row
-from contactsync.state import ReviewItem, ReviewStatus, StateError, StateStore
+from contactsync.render import plain_row, plan_table
+from contactsync.revert import plan_revert_since
+from contactsync.state import PersonEventKind, ReviewItem, ReviewStatus, StateError, StateStore
 
 review_app = typer.Typer(help="Work the queue of uncertain matches.", no_args_is_help=True)
 
@@ -142,3 +145,68 @@ def dismiss_item(ctx: typer.Context, review_id: int) -> None:
         _item(store, review_id)
         store.decide_review(review_id, ReviewStatus.DISMISSED)
     console.print(f"dismissed review item {review_id}")
+
+
+@review_app.command("undo")
+def undo_item(ctx: typer.Context, review_id: int) -> None:
+    """Take a merge or split back: the persons as before it, the writes that followed it
+    restored (queued for the next sync; `plan` shows them), the item open again."""
+    settings = load(ctx.obj.config, ctx.obj.log_format)
+    with engine_for(settings) as engine:
+        store = engine.state
+        item = store.get_review(review_id)
+        if item is None:
+            raise fail(f"no review item {review_id}")
+        if item.status is ReviewStatus.MERGED:
+            persons, since = _unmerge(store, item)
+        elif item.status is ReviewStatus.SPLIT:
+            persons, since = _unsplit(store, item)
+        else:
+            raise fail(f"review item {review_id} is {item.status.value}: only a merge or a split "
+                       "can be undone")  # fmt: skip
+        propagating = frozenset(
+            name for name, system in settings.systems.items() if system.deletes == "propagate"
+        )
+        outbound = {name: mapping.outbound for name, mapping in engine.mappings.items()}
+        label = f"review-{review_id}-undo"
+        plan = plan_revert_since(store, label, persons, since, outbound, propagating)
+        queued = store.enqueue(plan.actions, plan.queue_as)
+        store.reopen_review(review_id)
+    console.print(plan_table(plan.actions))
+    for note in plan.notes:
+        console.print(f"not restored: {note}", markup=False)
+    console.print(
+        f"review item {review_id} is open again; {queued} write(s) queued for the next sync"
+    )
+
+
+def _unmerge(store: StateStore, item: ReviewItem) -> tuple[list[str], datetime]:
+    """Undo the merge this item's decision made; the persons involved and its time."""
+    sides = {(item.left_system, item.left_id), (item.right_system, item.right_id)}
+    owner = store.person_for(item.left_system, item.left_id)
+    if owner is None:
+        raise fail(f"review item {item.id}: a record is no longer linked to a person")
+    for event in reversed(store.person_events(owner)):
+        moved = {(system, record) for system, record in event.detail.get("records", [])}
+        if event.kind is PersonEventKind.MERGE and event.person_id == owner and moved & sides:
+            store.unmerge(event)
+            return [event.person_id, event.other_person_id or ""], event.at
+    raise fail(f"review item {item.id}: its merge is not in the history")
+
+
+def _unsplit(store: StateStore, item: ReviewItem) -> tuple[list[str], datetime]:
+    """Undo the split this item's decision made (if it separated anyone)."""
+    left = store.person_for(item.left_system, item.left_id)
+    right = store.person_for(item.right_system, item.right_id)
+    if left is None or right is None:
+        raise fail(f"review item {item.id}: a record is no longer linked to a person")
+    split = next(
+        (e for e in reversed(store.person_events(right))
+         if e.kind is PersonEventKind.SPLIT and e.person_id == right and e.other_person_id == left),
+        None,
+    )  # fmt: skip
+    decided = item.decided_at or item.created_at
+    if split is None:  # they were apart already: nothing was separated
+        return [left, right], decided
+    store.merge_persons(left, right)
+    return [left, right], split.at

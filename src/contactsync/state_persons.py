@@ -182,6 +182,30 @@ class PersonsMixin(StoreCore):
             self._event(PersonEventKind.SPLIT, new_id, str(old_person), detail)
         return new_id
 
+    def unmerge(self, event: PersonEvent) -> list[tuple[str, str]]:
+        """Undo a ``merge`` event: the absorbed person lives again and gets back the
+        records the merge moved (those still with the survivor); a ``split`` event
+        records it. Returns the records moved back."""
+        if event.kind is not PersonEventKind.MERGE or event.other_person_id is None:
+            raise StateError(f"person event {event.id}: not a merge")
+        survivor, absorbed = event.person_id, event.other_person_id
+        moved: list[tuple[str, str]] = []
+        with self.transaction():
+            self._write(
+                "UPDATE persons SET merged_into = NULL, updated_at = ? WHERE person_id = ?",
+                (to_iso(self._now()), absorbed),
+            )
+            for system, external_id in event.detail.get("records", []):
+                if self._write(
+                    "UPDATE records SET person_id = ? "
+                    "WHERE system = ? AND external_id = ? AND person_id = ?",
+                    (absorbed, system, external_id, self.resolve_person(survivor)),
+                ):
+                    moved.append((system, external_id))
+            detail = {"records": [list(r) for r in moved], "undoes": event.id}
+            self._event(PersonEventKind.SPLIT, absorbed, survivor, detail)
+        return moved
+
     def person_events(self, person_id: str) -> list[PersonEvent]:
         """Events where the person is either side, oldest first."""
         rows = self._all(

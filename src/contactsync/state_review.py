@@ -148,3 +148,14 @@ class ReviewMixin(StoreCore):
         if not changed or item is None:
             raise StateError(f"review {review_id}: no such review")
         return item
+
+    def reopen_review(self, review_id: int) -> ReviewItem:
+        """Back to ``open``, as before its decision (``review undo``)."""
+        changed = self._write(
+            "UPDATE review SET status = 'open', decided_at = NULL, note = NULL WHERE id = ?",
+            (review_id,),
+        )
+        item = self.get_review(review_id)
+        if not changed or item is None:
+            raise StateError(f"review {review_id}: no such review")
+        return item
