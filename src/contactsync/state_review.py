@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+import structlog
+
 from contactsync.state_core import (
     Row,
     StoreCore,
@@ -17,6 +19,8 @@ from contactsync.state_core import (
     to_json,
 )
 from contactsync.state_types import ReviewItem, ReviewStatus, StateError
+
+log = structlog.get_logger(__name__)
 
 
 def _review(row: Row) -> ReviewItem:
@@ -116,6 +120,7 @@ class ReviewMixin(StoreCore):
                     (ReviewStatus.CLOSED.value, to_iso(self._now()), note, item.id),
                 )
                 closed.append(replace(item, status=ReviewStatus.CLOSED, note=note))
+                log.info("review item closed", review=item.id, why=note)
         return closed
 
     def _stale_because(self, item: ReviewItem) -> str | None:

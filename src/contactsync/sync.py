@@ -390,6 +390,7 @@ class Engine:
         run_loads(loads, outcome)
 
     def _finish(self, outcome: RunOutcome) -> None:
+        self.state.close_stale_reviews()  # both records one person now, or one gone: logged
         report = self.state.status_counts()
         outcome.summary.persons.total = report.persons_total
         outcome.summary.persons.review = report.review_open
