@@ -155,3 +155,26 @@ def test_a_missing_config_file_is_one_clear_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--config", str(tmp_path / "nope.toml"), "status"])
     assert result.exit_code == 2
     assert "nope.toml" in result.output
+
+
+def test_persons_split_moves_named_records_and_refuses_foreign_or_all(config: Path) -> None:
+    state_path = config.parent / "state.sqlite"
+    with StateStore.open(state_path) as store:
+        ann = stage(store, "rhythm", "r9", full_name="Ann Lee")
+        store.link("trackops", "7", ann)
+        other = store.person_for("pylon", "c1")
+    base = ["--config", str(config), "persons", "split", ann]
+    foreign = runner.invoke(app, [*base, "--records", "pylon:c1"])
+    assert foreign.exit_code == 2
+    assert "not records of person" in foreign.output
+    every = runner.invoke(app, [*base, "--records", "trackops:7", "--records", "rhythm:r9"])
+    assert every.exit_code == 2
+    assert "not none or all" in every.output
+    assert runner.invoke(app, [*base, "--records", "trackops"]).exit_code == 2  # no :ID
+    done = runner.invoke(app, [*base, "--records", "trackops:7"])
+    assert done.exit_code == 0, done.output
+    assert "no merge in the history" in " ".join(done.output.split())
+    with StateStore.open(state_path) as store:
+        moved = store.person_for("trackops", "7")
+        assert moved not in (ann, other)
+        assert store.person_for("rhythm", "r9") == ann

@@ -266,9 +266,11 @@ app.add_typer(mappings_app, name="mappings")
 
 
 def _mount_review() -> None:
+    from contactsync.persons_cli import persons_app
     from contactsync.review import review_app
 
     app.add_typer(review_app, name="review")
+    app.add_typer(persons_app, name="persons")
 
 
 _mount_review()

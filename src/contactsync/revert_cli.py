@@ -5,13 +5,40 @@ them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from datetime import datetime
 
 import typer
 
 from contactsync.commands import console, engine_for, fail
 from contactsync.config import Settings
 from contactsync.render import plan_table
-from contactsync.revert import plan_revert
+from contactsync.revert import Outbound, RevertPlan, plan_revert, plan_revert_since
+from contactsync.sync import Engine
+
+
+def restoring_inputs(engine: Engine) -> tuple[dict[str, Outbound], frozenset[str]]:
+    """Each system's outbound mapping, and the systems whose deletes propagate."""
+    propagating = frozenset(
+        name for name, system in engine.settings.systems.items() if system.deletes == "propagate"
+    )
+    return {name: mapping.outbound for name, mapping in engine.mappings.items()}, propagating
+
+
+def queue_restore(engine: Engine, label: str, persons: Iterable[str], since: datetime) -> int:
+    """Queue the writes restoring what was written for these persons since ``since``
+    (an undone review decision, a split); print them. Returns how many were queued."""
+    outbound, propagating = restoring_inputs(engine)
+    plan = plan_revert_since(engine.state, label, persons, since, outbound, propagating)
+    queued = engine.state.enqueue(plan.actions, plan.queue_as)
+    print_restore(plan)
+    return queued
+
+
+def print_restore(plan: RevertPlan) -> None:
+    console.print(plan_table(plan.actions))
+    for note in plan.notes:
+        console.print(f"not restored: {note}", markup=False)
 
 
 def run_revert(settings: Settings, run_id: str, *, dry_run: bool, as_json: bool) -> None:
@@ -19,11 +46,7 @@ def run_revert(settings: Settings, run_id: str, *, dry_run: bool, as_json: bool)
         state = engine.state
         if state.get_run(run_id) is None:
             raise fail(f"no run {run_id} in {settings.state_path} (contactsync runs lists them)")
-        propagating = frozenset(
-            name for name, system in settings.systems.items() if system.deletes == "propagate"
-        )
-        outbound = {name: mapping.outbound for name, mapping in engine.mappings.items()}
-        plan = plan_revert(state, run_id, outbound, propagating)
+        plan = plan_revert(state, run_id, *restoring_inputs(engine))
         queued = 0 if dry_run else state.enqueue(plan.actions, plan.queue_as)
     if as_json:
         typer.echo(
@@ -41,9 +64,7 @@ def run_revert(settings: Settings, run_id: str, *, dry_run: bool, as_json: bool)
             )
         )
         return
-    console.print(plan_table(plan.actions))
-    for note in plan.notes:
-        console.print(f"not reverted: {note}", markup=False)
+    print_restore(plan)
     if dry_run:
         console.print(f"dry run: nothing queued ({len(plan.actions)} action(s) would be)")
     else:

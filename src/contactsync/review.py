@@ -19,8 +19,8 @@ import typer
 from rich.table import Table
 
 from contactsync.commands import console, engine_for, fail, load
-from contactsync.render import plain_row, plan_table
-from contactsync.revert import plan_revert_since
+from contactsync.render import plain_row
+from contactsync.revert_cli import queue_restore
 from contactsync.state import PersonEventKind, ReviewItem, ReviewStatus, StateError, StateStore
 
 review_app = typer.Typer(help="Work the queue of uncertain matches.", no_args_is_help=True)
@@ -164,17 +164,8 @@ def undo_item(ctx: typer.Context, review_id: int) -> None:
         else:
             raise fail(f"review item {review_id} is {item.status.value}: only a merge or a split "
                        "can be undone")  # fmt: skip
-        propagating = frozenset(
-            name for name, system in settings.systems.items() if system.deletes == "propagate"
-        )
-        outbound = {name: mapping.outbound for name, mapping in engine.mappings.items()}
-        label = f"review-{review_id}-undo"
-        plan = plan_revert_since(store, label, persons, since, outbound, propagating)
-        queued = store.enqueue(plan.actions, plan.queue_as)
+        queued = queue_restore(engine, f"review-{review_id}-undo", persons, since)
         store.reopen_review(review_id)
-    console.print(plan_table(plan.actions))
-    for note in plan.notes:
-        console.print(f"not restored: {note}", markup=False)
     console.print(
         f"review item {review_id} is open again; {queued} write(s) queued for the next sync"
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -180,6 +180,35 @@ class PersonsMixin(StoreCore):
             )
             detail = {"records": [[system, external_id]]}
             self._event(PersonEventKind.SPLIT, new_id, str(old_person), detail)
+        return new_id
+
+    def split_records(self, person_id: str, records: Sequence[tuple[str, str]]) -> str:
+        """Move these records of one person to a new person (``persons split``); at least
+        one record stays. Returns the new person's id; a ``split`` event records it."""
+        person = self.resolve_person(person_id)
+        with self.transaction():
+            held = {
+                (row["system"], row["external_id"])
+                for row in self._all(
+                    "SELECT system, external_id FROM records WHERE person_id = ?", (person,)
+                )
+            }
+            wanted = list(dict.fromkeys(records))
+            foreign = [f"{s}:{x}" for s, x in wanted if (s, x) not in held]
+            if foreign:
+                raise StateError(f"not records of person {person}: {', '.join(foreign)}")
+            if not wanted or len(wanted) == len(held):
+                raise StateError(f"person {person}: name some of its records, not none or all")
+            new_id = self.new_person_id()
+            self.save_person(new_id, {}, {})
+            for system, external_id in wanted:
+                self._write(
+                    "UPDATE records SET person_id = ? WHERE system = ? AND external_id = ?",
+                    (new_id, system, external_id),
+                )
+            self._event(
+                PersonEventKind.SPLIT, new_id, person, {"records": [list(r) for r in wanted]}
+            )
         return new_id
 
     def unmerge(self, event: PersonEvent) -> list[tuple[str, str]]:

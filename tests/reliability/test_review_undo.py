@@ -101,3 +101,37 @@ def test_undoing_a_wrong_merge_restores_both_people_everywhere(tmp_path: Path) -
 
         assert settle(box) == 0
         assert describe_difference(nulls_dropped(before), nulls_dropped(box.end_state())) == ""
+
+
+def test_persons_split_after_a_wrong_merge_restores_both_people(tmp_path: Path) -> None:
+    with sandbox(tmp_path, SandboxOptions(people=30, seed=21)) as box:
+        engine = engine_for(box)
+        try:
+            assert engine.run("backfill").summary.status == "ok"
+            assert engine.run("sync").summary.status == "ok"
+            held = records_by_person(engine)
+        finally:
+            engine.close()
+        before = box.end_state()
+        wanted = {"trackops", "rhythm", "pylon"}
+        first, second = [ids for _, ids in sorted(held.items()) if wanted <= set(ids)][:2]
+        with StateStore.open(box.state_path) as state:
+            item = state.add_review("trackops", first["trackops"], "rhythm", second["rhythm"], 0.7)
+        cli(box, "review", "merge", str(item.id))
+        settle(box, passes=2)
+        assert describe_difference(before, box.end_state()) != "", "the merge wrote nothing"
+        with StateStore.open(box.state_path) as state:
+            merged = state.resolve_person(state.person_for("rhythm", second["rhythm"]) or "")
+            (event,) = [e for e in state.person_events(merged) if e.kind.value == "merge"]
+            absorbed = [f"{s}:{x}" for s, x in event.detail["records"]]
+        args = [arg for record in absorbed for arg in ("--records", record)]
+        said = cli(box, "persons", "split", merged, *args)
+        assert "restoring write(s) queued" in " ".join(said.split())
+        queued = json.loads(cli(box, "plan", "--json"))["queued"]
+        assert queued, "the split queued no restoring writes"
+        with StateStore.open(box.state_path) as state:
+            assert state.person_for("trackops", first["trackops"]) != state.person_for(
+                "rhythm", second["rhythm"]
+            )
+        assert settle(box) == 0
+        assert describe_difference(nulls_dropped(before), nulls_dropped(box.end_state())) == ""
