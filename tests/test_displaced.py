@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from contactsync.displaced import with_displaced_items
+from datetime import UTC, datetime
+from typing import Any
+
+from contactsync.displaced import restore_displaced
+from contactsync.field_changes import FieldTime
+from contactsync.merge import SourceContact
 from contactsync.models import Contact
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 def contact(*emails: str, phones: tuple[str, ...] = ()) -> Contact:
@@ -16,19 +23,38 @@ def contact(*emails: str, phones: tuple[str, ...] = ()) -> Contact:
     )
 
 
-def test_an_address_our_write_replaced_in_a_single_slot_is_kept_after_the_payloads() -> None:
-    ours = contact("gupta.sergei@example.com")
-    theirs = contact("sergeigupta@crescentrealty.com.au", phones=("+14045550100",))
-    kept = with_displaced_items(ours, theirs.model_dump(mode="json"))
-    assert [e.address for e in kept.emails] == [
+def source(system: str, held: Contact, users: Contact | None, own: tuple[str, ...] = ()) -> Any:
+    times = {f"emails:{e.address}": FieldTime(T0, "vendor", own=e.address in own)
+             for e in held.emails}  # fmt: skip
+    return SourceContact(system, "1", held, T0, field_times=times,
+                         users_content=None if users is None else users.model_dump(mode="json"))  # fmt: skip
+
+
+def test_an_address_our_write_replaced_in_a_single_slot_is_added_back_after_the_payloads() -> None:
+    xurrent = source("xurrent", contact("gupta.sergei@example.com"),
+                     contact("sergeigupta@crescentrealty.com.au", phones=("+14045550100",)),
+                     own=("gupta.sergei@example.com",))  # fmt: skip
+    rhythm = source("rhythm", contact("gupta.sergei@example.com", "sergeigupta@crescentrealty.com.au"),
+                    None, own=("gupta.sergei@example.com", "sergeigupta@crescentrealty.com.au"))  # fmt: skip
+    restored = {s.system: s for s in restore_displaced([xurrent, rhythm])}
+    assert [e.address for e in restored["xurrent"].contact.emails] == [
         "gupta.sergei@example.com",  # the payload's primary stays the primary
         "sergeigupta@crescentrealty.com.au",
     ]
-    assert [p.number for p in kept.phones] == ["+14045550100"]
+    assert [p.number for p in restored["xurrent"].contact.phones] == ["+14045550100"]
+    assert restored["rhythm"] is rhythm
 
 
-def test_nothing_displaced_or_no_users_content_leaves_the_payload_as_it_is() -> None:
-    ours = contact("a@x.example")
-    assert with_displaced_items(ours, None) is ours
-    assert with_displaced_items(ours, ours.model_dump(mode="json")) is ours
-    assert with_displaced_items(ours, {"emails": "not a list"}) is ours
+def test_an_address_another_record_holds_as_its_users_word_is_left_to_survivorship() -> None:
+    grow = source("growcrm", contact("jose59@x.example"), contact("jf@x.example"),
+                  own=("jose59@x.example",))  # fmt: skip
+    xurrent = source("xurrent", contact("jf@x.example"), contact("jf@x.example"))
+    assert restore_displaced([grow, xurrent]) == [grow, xurrent]
+
+
+def test_no_users_content_or_nothing_displaced_leaves_the_sources_as_they_are() -> None:
+    plain = source("trackops", contact("a@x.example"), None)
+    same = source("pylon", contact("a@x.example"), contact("a@x.example"))
+    broken = source("growcrm", contact("a@x.example"), None)
+    broken = SourceContact("growcrm", "1", broken.contact, T0, users_content={"emails": 5})
+    assert restore_displaced([plain, same, broken]) == [plain, same, broken]

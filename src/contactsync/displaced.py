@@ -4,44 +4,79 @@ A system with one slot for an email (Xurrent's ``primary_email``, Trackops' ``em
 holds whatever contactsync last wrote there: writing the golden primary into the slot
 replaces the address a user had typed. The record's payload then no longer holds the
 user's address, but nobody removed it: the record's users' content
-(``records.source_payload``) still does. Survivorship merges payloads, so without this the
-address would live on only in copies contactsync made elsewhere, which carry no opinion,
-and the next rebuild of the person (after any edit to any field) would drop it from the
-golden record and clear it from those copies: a user's value lost with no edit of it.
+(``records.source_payload``) still does. Survivorship merges payloads, so when no other
+record holds that address as its users' word, it would live on only in copies
+contactsync made elsewhere, which carry no opinion, and the next rebuild of the person
+(after any edit to any field) would drop it from the golden record and clear it from
+those copies: a user's value lost with no edit of it.
 
-An item the users' content holds and the payload lacks is therefore added back (after
-the payload's own items, so it never becomes the primary). It takes part with the time
-the record's users last changed it, so a removal made later elsewhere still wins.
+Such an item is added back to the record it was displaced from (after the payload's own
+items, so it never becomes the primary), with the time the record's users gave it (kept
+by ``field_changes.next_times``), so a later removal elsewhere still wins. An item another
+record holds as its users' word needs no such help and is left alone: survivorship
+decides it as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from contactsync.models import Contact
 
+if TYPE_CHECKING:
+    from contactsync.merge import SourceContact
 
-def with_displaced_items(contact: Contact, users_content: Mapping[str, Any] | None) -> Contact:
-    """``contact`` (a record's payload) with the emails and phones its users' content
-    holds and our writes displaced."""
-    if not users_content:
-        return contact
-    try:
-        theirs = Contact.model_validate(users_content)
-    except ValidationError:
-        return contact
-    emails = {e.address for e in contact.emails}
-    phones = {p.number for p in contact.phones}
-    extra_emails = [e for e in theirs.emails if e.address not in emails]
-    extra_phones = [p for p in theirs.phones if p.number not in phones]
-    if not extra_emails and not extra_phones:
-        return contact
-    return contact.model_copy(
-        update={
-            "emails": [*contact.emails, *extra_emails],
-            "phones": [*contact.phones, *extra_phones],
+
+def restore_displaced(sources: Sequence[SourceContact]) -> list[SourceContact]:
+    """The sources, each with the emails and phones our writes displaced from it that
+    no other source holds as its users' word."""
+    held_by_users = {
+        key
+        for source in sources
+        for key in _item_keys(source.contact)
+        if not source.time_of(key).own
+    }
+    restored = []
+    for source in sources:
+        theirs = _users_contact(source)
+        have = set(_item_keys(source.contact))
+        displaced = [] if theirs is None else [k for k in _item_keys(theirs) if k not in have]
+        if not displaced:
+            restored.append(source)
+            continue
+        back = {k for k in displaced if k not in held_by_users}
+        assert theirs is not None
+        contact = source.contact.model_copy(
+            update={
+                "emails": [*source.contact.emails,
+                           *(e for e in theirs.emails if f"emails:{e.address}" in back)],
+                "phones": [*source.contact.phones,
+                           *(p for p in theirs.phones if f"phones:{p.number}" in back)],
+            }
+        )  # fmt: skip
+        # A displaced item held elsewhere as the users' word: no opinion here (its kept
+        # time, with the item gone from the payload, would read as a removal).
+        times = {
+            k: t for k, t in (source.field_times or {}).items() if k not in set(displaced) - back
         }
-    )
+        restored.append(replace(source, contact=contact, field_times=times))
+    return restored
+
+
+def _item_keys(contact: Contact) -> list[str]:
+    return [f"emails:{e.address}" for e in contact.emails] + [
+        f"phones:{p.number}" for p in contact.phones
+    ]
+
+
+def _users_contact(source: SourceContact) -> Contact | None:
+    if not source.users_content:
+        return None
+    try:
+        return Contact.model_validate(source.users_content)
+    except ValidationError:
+        return None

@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from contactsync.displaced import restore_displaced
 from contactsync.field_changes import (
     ORGANIZATION_NAME,
     SCALAR_FIELDS,
@@ -64,6 +65,7 @@ class SourceContact:
     updated_at: datetime | None = None
     seen_at: datetime | None = None  # when contactsync first saw this content (no own timestamp)
     field_times: Mapping[str, FieldTime] | None = None
+    users_content: Mapping[str, Any] | None = None  # what its users last left (displaced.py)
 
     @property
     def changed_at(self) -> datetime | None:
@@ -247,6 +249,7 @@ def merge(
     copies count, as the users' would: a person is never left without a record."""
     if not sources:
         raise ValueError("merge needs at least one source record")
+    sources = restore_displaced(sources)
     provenance: dict[str, Provenance] = {}
     try:
         values = _merged(sources, Judge(priority, untimed), provenance)

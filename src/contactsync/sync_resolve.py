@@ -18,7 +18,6 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from contactsync.displaced import with_displaced_items
 from contactsync.field_changes import ORGANIZATION_NAME
 from contactsync.matching import MatchConfig, PersonIndex
 from contactsync.matching_state import fit_or_load
@@ -269,7 +268,8 @@ def rebuild_golden(
                 SourceContact(
                     system=record.system,
                     external_id=record.external_id,
-                    contact=with_displaced_items(contact, record.source_payload),
+                    contact=contact,
+                    users_content=record.source_payload,
                     updated_at=record.source_updated_at,
                     seen_at=record.seen_at,
                     field_times=own_times,
