@@ -24,23 +24,22 @@ def contact(*emails: str, phones: tuple[str, ...] = ()) -> Contact:
 
 
 def source(system: str, held: Contact, users: Contact | None, own: tuple[str, ...] = ()) -> Any:
-    times = {f"emails:{e.address}": FieldTime(T0, "vendor", own=e.address in own)
-             for e in held.emails}  # fmt: skip
-    return SourceContact(system, "1", held, T0, field_times=times,
-                         users_content=None if users is None else users.model_dump(mode="json"))  # fmt: skip
+    times = {
+        f"emails:{e.address}": FieldTime(T0, "vendor", own=e.address in own) for e in held.emails
+    }
+    content = None if users is None else users.model_dump(mode="json")
+    return SourceContact(system, "1", held, T0, field_times=times, users_content=content)
 
 
 def test_an_address_our_write_replaced_in_a_single_slot_is_added_back_after_the_payloads() -> None:
-    xurrent = source("xurrent", contact("gupta.sergei@example.com"),
-                     contact("sergeigupta@crescentrealty.com.au", phones=("+14045550100",)),
-                     own=("gupta.sergei@example.com",))  # fmt: skip
-    rhythm = source("rhythm", contact("gupta.sergei@example.com", "sergeigupta@crescentrealty.com.au"),
-                    None, own=("gupta.sergei@example.com", "sergeigupta@crescentrealty.com.au"))  # fmt: skip
+    ours, theirs = "gupta.sergei@example.com", "sergeigupta@crescentrealty.com.au"
+    xurrent = source(
+        "xurrent", contact(ours), contact(theirs, phones=("+14045550100",)), own=(ours,)
+    )
+    rhythm = source("rhythm", contact(ours, theirs), None, own=(ours, theirs))
     restored = {s.system: s for s in restore_displaced([xurrent, rhythm])}
-    assert [e.address for e in restored["xurrent"].contact.emails] == [
-        "gupta.sergei@example.com",  # the payload's primary stays the primary
-        "sergeigupta@crescentrealty.com.au",
-    ]
+    # the payload's primary stays the primary
+    assert [e.address for e in restored["xurrent"].contact.emails] == [ours, theirs]
     assert [p.number for p in restored["xurrent"].contact.phones] == ["+14045550100"]
     assert restored["rhythm"] is rhythm
 
