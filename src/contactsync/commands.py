@@ -225,6 +225,7 @@ def show_status(
         refusals = store.list_field_refusals()
         lease = store.lease_holder(LEASE_NAME)
         unholdable = store.list_unholdable()
+        duplicates = store.list_duplicates(system)
     if system is not None:  # `status SYSTEM`: that system's lines only, listed in full
         if system not in status.systems:
             known = ", ".join(sorted(status.systems))
@@ -269,6 +270,7 @@ def show_status(
         payload["unholdable"] = [
             {"system": u.system, "person": u.person_id, "reason": u.reason} for u in unholdable
         ]
+        payload["duplicates"] = status_view.duplicates_json(duplicates)
         payload["interrupted_runs"] = [
             {"run_id": r.run_id, "kind": r.kind.value, "started_at": r.started_at.isoformat()}
             for r in interrupted
@@ -289,6 +291,10 @@ def show_status(
         console.print(f"persons a system cannot hold: {listed}{more}")
         if details:
             console.print(unholdable_table(unholdable))
+    if duplicates:  # listed once each; details name the records
+        console.print(escape(status_view.duplicates_line(duplicates, details)))
+        if details:
+            console.print(status_view.duplicates_table(duplicates))
     if (errors := status_view.errors_table(status)) is not None:
         console.print(errors)
     if quarantined:

@@ -30,6 +30,8 @@ from contactsync.models import SystemName
 
 Direction = Literal["both", "source", "target"]
 DeletePolicy = Literal["ignore", "propagate"]
+#: two live records of the system found to be one person (see sync_duplicates)
+DuplicatesPolicy = Literal["merge", "mark", "keep"]
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -259,6 +261,7 @@ class SystemSettings(StrictTable):
     priority: int = _priority(1)
     deletes: DeletePolicy = "ignore"
     max_delete_share: float = Field(default=0.10, ge=0.0, le=1.0)
+    duplicates: DuplicatesPolicy = "mark"  # never a silent delete unless asked for
     timeout: float = Field(default=30.0, gt=0.0, le=600.0)
     concurrency: int = Field(default=4, ge=1, le=32)
     rate_limit_scale: float = Field(default=1.0, gt=0.0, le=1000.0)

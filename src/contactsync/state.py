@@ -27,6 +27,7 @@ from sqlite_utils import Database
 
 from contactsync.models import SYSTEMS
 from contactsync.state_core import Clock, from_iso, to_iso, utc_now
+from contactsync.state_duplicates import DuplicatesMixin
 from contactsync.state_file import check_existing, check_opened
 from contactsync.state_outbox import OutboxMixin
 from contactsync.state_persons import PersonsMixin, new_person_id
@@ -144,15 +145,21 @@ def _restrict(path: Path) -> None:
 
 
 class StateStore(
-    OutboxMixin, RunsMixin, PersonsMixin, ReviewMixin, RecordScansMixin, ValueProblemsMixin
+    OutboxMixin,
+    RunsMixin,
+    PersonsMixin,
+    ReviewMixin,
+    RecordScansMixin,
+    ValueProblemsMixin,
+    DuplicatesMixin,
 ):
     """Every piece of state contactsync keeps, behind typed methods.
 
     Method groups (see the mixins for each one's contract): watermarks,
     records / crosswalk, pushed hashes and quarantine (``state_records``);
     persons, merges, splits and unholdable persons (``state_persons``); the review
-    queue (``state_review``); outbox (``state_outbox``); runs (``state_runs``); lease and status
-    (here).
+    queue (``state_review``); duplicate records (``state_duplicates``); outbox
+    (``state_outbox``); runs (``state_runs``); lease and status (here).
     """
 
     def __init__(self, db: Database, path: Path, clock: Clock) -> None:

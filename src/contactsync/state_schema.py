@@ -67,6 +67,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from contactsync.state_duplicates import create_duplicates_table
+
 MIGRATIONS = Migrations("contactsync.state")
 
 TABLES: tuple[str, ...] = (
@@ -387,6 +389,9 @@ def _review_closed(db: Database) -> None:
         "(left_system, left_id, right_system, right_id) WHERE status = 'open'"
     )
     db.execute("CREATE INDEX review_pair ON review (left_system, left_id, right_system, right_id)")
+
+
+MIGRATIONS(name="0010_duplicates")(create_duplicates_table)  # the table is documented there
 
 
 def migrate(db: Database) -> None:

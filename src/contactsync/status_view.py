@@ -10,6 +10,8 @@ before summaries carried a per-system result counts with the run's own status.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,8 +20,10 @@ from rich.table import Table
 
 from contactsync.config import Settings
 from contactsync.config_systems import Schedule
+from contactsync.render import plain_row
 from contactsync.run_summary import Outcome, worst
 from contactsync.state import RunRecord, RunStatus, StatusReport, SystemStatus
+from contactsync.state_duplicates import DuplicateEntry
 
 #: how a system's last pass went, as ``status`` shows it
 Result = str  # ok | partial | failed | interrupted | never
@@ -178,3 +182,37 @@ def next_passes(settings: Settings, report: StatusReport, now: datetime) -> str:
         if when is not None:
             parts.append(f"{name} {when:%H:%M:%S}")
     return "next passes (UTC): " + ", ".join(parts)
+
+
+def duplicates_line(entries: Sequence[DuplicateEntry], details: bool) -> str:
+    """One line for the duplicate records (``duplicates`` setting): how many each system
+    still holds beside their survivor, and how many contactsync deleted."""
+    listed = Counter(e.system for e in entries if e.status == "listed")
+    deleted = Counter(e.system for e in entries if e.status == "deleted")
+    parts = [f"{name} {n} kept" for name, n in sorted(listed.items())]
+    parts += [f"{name} {n} deleted" for name, n in sorted(deleted.items())]
+    more = "" if details else " (--details lists them)"
+    return f"duplicate records of one person: {', '.join(parts)}{more}"
+
+
+def duplicates_table(entries: Sequence[DuplicateEntry]) -> Table:
+    table = Table(title=f"duplicate records of one person: {len(entries)}")
+    for column in ("system", "record", "survivor", "person", "policy", "status"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        plain_row(table, e.system, e.external_id, e.survivor_id, e.person_id, e.policy, e.status)
+    return table
+
+
+def duplicates_json(entries: Sequence[DuplicateEntry]) -> list[dict[str, str]]:
+    return [
+        {
+            "system": e.system,
+            "record": e.external_id,
+            "survivor": e.survivor_id,
+            "person": e.person_id,
+            "policy": e.policy,
+            "status": e.status,
+        }
+        for e in entries
+    ]

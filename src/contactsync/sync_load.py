@@ -32,6 +32,7 @@ from contactsync.state import OutboxEntry, StateError, StateStore
 from contactsync.sync_answers import Answer, mapped_answer
 from contactsync.sync_conditional import AlreadyHandled, ConditionalWrites, Replan, capable
 from contactsync.sync_contending import contending_creates
+from contactsync.sync_duplicates import complete_delete
 from contactsync.sync_field_fit import retry_without_refused_fields
 
 log = structlog.get_logger(__name__)
@@ -351,7 +352,7 @@ class Loader:
                 f"{exc.vendor_message or 'duplicate'}; left as it is"
             )
             self.state.skip(entry.id, reason)
-            log.warning(
+            (log.info if holder.startswith("the same") else log.warning)(  # resolved or listed
                 "update conflicts with another person",
                 system=self.system,
                 record=action.external_id,
@@ -390,7 +391,7 @@ class Loader:
         assert action.external_id is not None
         self.adapter.delete(action.external_id)
         faultpoints.hit("after_vendor_answer")
-        self.state.complete(entry.id)
+        complete_delete(self.state, entry)  # a duplicate's deletion is not its person's
         self.counts.deleted += 1
 
 

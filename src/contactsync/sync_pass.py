@@ -198,6 +198,7 @@ def target_systems(
                 required_for_create=type(adapter).required_for_create,
                 deletes_propagate=type(adapter).supports_delete,
                 default_org_ref=None if default_org is None else str(default_org),
+                duplicates=system.duplicates,
                 written=written_keys(
                     source.field
                     for rule in mappings[name].outbound_rules

@@ -18,22 +18,18 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
+from contactsync.config_systems import DuplicatesPolicy
 from contactsync.field_changes import ORGANIZATION_NAME
 from contactsync.matching import MatchConfig, PersonIndex
 from contactsync.matching_state import fit_or_load
 from contactsync.merge import SourceContact, UntimedRule, merge
 from contactsync.merge_agreement import Holder, prefer_agreed, settled_keys
-from contactsync.models import (
-    Action,
-    Contact,
-    ContactStatus,
-    OrgChannel,
-    SystemName,
-)
+from contactsync.models import Action, Contact, ContactStatus, OrgChannel, SystemName
 from contactsync.planning import Target, plan_person, with_person_id
 from contactsync.planning_clear import fields_to_clear, own_leftovers, removed_items
 from contactsync.state import StateStore, StoredRecord
 from contactsync.sync_claims import UniqueHolders, name_key
+from contactsync.sync_duplicates import resolve_duplicates, survivor_first
 from contactsync.sync_queue import NamesTaken
 from contactsync.sync_rebuild import person_for_stamp
 from contactsync.sync_stage import StagedRecord
@@ -55,6 +51,7 @@ class TargetSystem:
     default_org_ref: str | None = None
     #: the field keys its outbound mapping writes from (None: every field)
     written: frozenset[str] | None = None
+    duplicates: DuplicatesPolicy = "mark"  # its records of one person beyond the first
 
 
 @dataclass
@@ -256,7 +253,7 @@ def rebuild_golden(
     deleted_by_source = False
     times = state.field_times_of_person(person_id)
     for record in state.records_for_person(person_id, include_deleted=True):
-        if record.deleted:
+        if record.deleted and not state.is_deleted_duplicate(record.system, record.external_id):
             deleted_by_source = deleted_by_source or record.system in propagating
             continue
         contact = load_contact(record)
@@ -334,7 +331,7 @@ def plan_for_person(
     state: StateStore,
     person_id: str,
     golden: Contact,
-    targets: Iterable[TargetSystem],
+    targets: Sequence[TargetSystem],
     names_taken: NamesTaken,
     *,
     unique_held: Mapping[str, UniqueHolders] | None = None,
@@ -351,7 +348,7 @@ def plan_for_person(
     unholdable: list[tuple[str, str]] = []
     for target in targets:
         own = [r for r in records if r.system == target.system]
-        live = [r for r in own if not r.deleted]
+        live = survivor_first([r for r in own if not r.deleted], golden, target.duplicates)
         if own and not live:
             continue  # deleted there by a user: not ours to resurrect
         current = load_contact(live[0]) if live else None
@@ -387,7 +384,8 @@ def plan_for_person(
                 ),
             )
         )
-    return plan_person(person_id, with_person_id(golden, person_id), plan_targets), unholdable
+    planned = plan_person(person_id, with_person_id(golden, person_id), plan_targets)
+    return resolve_duplicates(state, person_id, records, targets, golden) + planned, unholdable
 
 
 def _cannot_hold(golden: Contact, required: tuple[str, ...]) -> str | None:
