@@ -127,3 +127,11 @@ def test_a_deleted_duplicate_is_settled_and_its_survivor_planned_again(
     assert store.unplanned_keys() == [("pylon", "b")]  # the survivor's update comes next
     assert store.list_duplicates()[0].status == "deleted"
     assert not store.duplicate_deleted("pylon", "b")  # not a duplicate: nothing settled
+
+
+def test_a_pair_parted_again_is_no_longer_listed(store: StateStore) -> None:
+    person, records = two_records(store)
+    resolve_duplicates(store, person, records, [target("mark")], GOLDEN)
+    assert len(store.list_duplicates()) == 1
+    store.split_record("pylon", "b")  # a persons split or review undo: two persons again
+    assert store.list_duplicates() == []

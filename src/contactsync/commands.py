@@ -291,10 +291,10 @@ def show_status(
         console.print(f"persons a system cannot hold: {listed}{more}")
         if details:
             console.print(unholdable_table(unholdable))
-    if duplicates:  # listed once each; details name the records
-        console.print(escape(status_view.duplicates_line(duplicates, details)))
-        if details:
-            console.print(status_view.duplicates_table(duplicates))
+    if (line := status_view.duplicates_line(duplicates, details)) is not None:
+        console.print(escape(line))
+    if duplicates and details:  # the records, their survivors and persons
+        console.print(status_view.duplicates_table(duplicates))
     if (errors := status_view.errors_table(status)) is not None:
         console.print(errors)
     if quarantined:

@@ -116,9 +116,16 @@ class DuplicatesMixin(StoreCore):
         )
 
     def list_duplicates(self, system: str | None = None) -> list[DuplicateEntry]:
+        """The duplicates deleted, and those kept that still are duplicates: a pair a
+        ``review undo`` or ``persons split`` parted, or whose record a user deleted, is
+        no longer one (it is noted again should it become one again)."""
         rows = self._all(
-            "SELECT * FROM duplicates WHERE (:system IS NULL OR system = :system) "
-            "ORDER BY system, person_id, external_id",
+            "SELECT d.* FROM duplicates d "
+            "JOIN records r ON r.system = d.system AND r.external_id = d.external_id "
+            "JOIN records s ON s.system = d.system AND s.external_id = d.survivor_id "
+            "WHERE (:system IS NULL OR d.system = :system) AND (d.status = 'deleted' OR "
+            "(r.deleted_at IS NULL AND s.deleted_at IS NULL AND r.person_id = s.person_id)) "
+            "ORDER BY d.system, d.person_id, d.external_id",
             {"system": system},
         )
         return [_entry(row) for row in rows]

@@ -184,15 +184,16 @@ def next_passes(settings: Settings, report: StatusReport, now: datetime) -> str:
     return "next passes (UTC): " + ", ".join(parts)
 
 
-def duplicates_line(entries: Sequence[DuplicateEntry], details: bool) -> str:
-    """One line for the duplicate records (``duplicates`` setting): how many each system
-    still holds beside their survivor, and how many contactsync deleted."""
+def duplicates_line(entries: Sequence[DuplicateEntry], details: bool) -> str | None:
+    """One line for the duplicate records each system still holds beside their survivor
+    (``duplicates`` setting), or None when there are none: the ones contactsync deleted
+    are resolved (``--details`` and ``--json`` list them too)."""
     listed = Counter(e.system for e in entries if e.status == "listed")
-    deleted = Counter(e.system for e in entries if e.status == "deleted")
-    parts = [f"{name} {n} kept" for name, n in sorted(listed.items())]
-    parts += [f"{name} {n} deleted" for name, n in sorted(deleted.items())]
+    if not listed:
+        return None
+    parts = [f"{name} {n}" for name, n in sorted(listed.items())]
     more = "" if details else " (--details lists them)"
-    return f"duplicate records of one person: {', '.join(parts)}{more}"
+    return f"duplicate records of one person kept: {', '.join(parts)}{more}"
 
 
 def duplicates_table(entries: Sequence[DuplicateEntry]) -> Table:
