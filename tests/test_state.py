@@ -28,19 +28,9 @@ from contactsync.state import (
     raw_hash,
 )
 from contactsync.state_schema import MIGRATIONS
+from tests.state_contract import FakeClock
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
 
 
 @pytest.fixture

@@ -56,20 +56,27 @@ def settle(box: Sandbox, passes: int = 3) -> int:
         engine.close()
 
 
+def two_people_in_review(box: Sandbox) -> tuple[EndState, Any, dict[str, str], dict[str, str]]:
+    """Backfill and sync; then a review item between two people held in Trackops, Rhythm
+    and Pylon. The end state before any merge, the item, and each one's records."""
+    engine = engine_for(box)
+    try:
+        assert engine.run("backfill").summary.status == "ok"
+        assert engine.run("sync").summary.status == "ok"
+        held = records_by_person(engine)
+    finally:
+        engine.close()
+    wanted = {"trackops", "rhythm", "pylon"}
+    first, second = [ids for _, ids in sorted(held.items()) if wanted <= set(ids)][:2]
+    with StateStore.open(box.state_path) as state:
+        item = state.add_review("trackops", first["trackops"], "rhythm", second["rhythm"], 0.7)
+    return box.end_state(), item, first, second
+
+
 def test_undoing_a_wrong_merge_restores_both_people_everywhere(tmp_path: Path) -> None:
     with sandbox(tmp_path, SandboxOptions(people=30, seed=21)) as box:
-        engine = engine_for(box)
-        try:
-            assert engine.run("backfill").summary.status == "ok"
-            assert engine.run("sync").summary.status == "ok"
-            held = records_by_person(engine)
-        finally:
-            engine.close()
-        before = box.end_state()
-        wanted = {"trackops", "rhythm", "pylon"}
-        first, second = [ids for _, ids in sorted(held.items()) if wanted <= set(ids)][:2]
+        before, item, first, second = two_people_in_review(box)
         with StateStore.open(box.state_path) as state:
-            item = state.add_review("trackops", first["trackops"], "rhythm", second["rhythm"], 0.7)
             persons = {state.person_for("trackops", first["trackops"]),
                        state.person_for("rhythm", second["rhythm"])}  # fmt: skip
         cli(box, "review", "merge", str(item.id))
@@ -105,18 +112,7 @@ def test_undoing_a_wrong_merge_restores_both_people_everywhere(tmp_path: Path) -
 
 def test_persons_split_after_a_wrong_merge_restores_both_people(tmp_path: Path) -> None:
     with sandbox(tmp_path, SandboxOptions(people=30, seed=21)) as box:
-        engine = engine_for(box)
-        try:
-            assert engine.run("backfill").summary.status == "ok"
-            assert engine.run("sync").summary.status == "ok"
-            held = records_by_person(engine)
-        finally:
-            engine.close()
-        before = box.end_state()
-        wanted = {"trackops", "rhythm", "pylon"}
-        first, second = [ids for _, ids in sorted(held.items()) if wanted <= set(ids)][:2]
-        with StateStore.open(box.state_path) as state:
-            item = state.add_review("trackops", first["trackops"], "rhythm", second["rhythm"], 0.7)
+        before, item, first, second = two_people_in_review(box)
         cli(box, "review", "merge", str(item.id))
         settle(box, passes=2)
         assert describe_difference(before, box.end_state()) != "", "the merge wrote nothing"
