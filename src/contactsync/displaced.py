@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 def restore_displaced(sources: Sequence[SourceContact]) -> list[SourceContact]:
     """The sources, each with the emails and phones our writes displaced from it that
     no other source holds as its users' word."""
+    found = [_displaced(source) for source in sources]
+    if not any(found):  # the common case: every merge passes here
+        return list(sources)
     held_by_users = {
         key
         for source in sources
@@ -41,15 +44,12 @@ def restore_displaced(sources: Sequence[SourceContact]) -> list[SourceContact]:
         if not source.time_of(key).own
     }
     restored = []
-    for source in sources:
-        theirs = _users_contact(source)
-        have = set(_item_keys(source.contact))
-        displaced = [] if theirs is None else [k for k in _item_keys(theirs) if k not in have]
-        if not displaced:
+    for source, displaced in zip(sources, found, strict=True):
+        if displaced is None:
             restored.append(source)
             continue
-        back = {k for k in displaced if k not in held_by_users}
-        assert theirs is not None
+        theirs, missing = displaced
+        back = {k for k in missing if k not in held_by_users}
         contact = source.contact.model_copy(
             update={
                 "emails": [*source.contact.emails,
@@ -60,9 +60,8 @@ def restore_displaced(sources: Sequence[SourceContact]) -> list[SourceContact]:
         )  # fmt: skip
         # A displaced item held elsewhere as the users' word: no opinion here (its kept
         # time, with the item gone from the payload, would read as a removal).
-        times = {
-            k: t for k, t in (source.field_times or {}).items() if k not in set(displaced) - back
-        }
+        silent = set(missing) - back
+        times = {k: t for k, t in (source.field_times or {}).items() if k not in silent}
         restored.append(replace(source, contact=contact, field_times=times))
     return restored
 
@@ -73,10 +72,24 @@ def _item_keys(contact: Contact) -> list[str]:
     ]
 
 
-def _users_contact(source: SourceContact) -> Contact | None:
-    if not source.users_content:
+def _displaced(source: SourceContact) -> tuple[Contact, list[str]] | None:
+    """The users' content of the record and the item keys it holds that the payload
+    lacks, or None. Read off the stored JSON first (canonical, so its addresses compare
+    as they are): a record whose users' items are all in its payload is not validated."""
+    raw = source.users_content
+    if not raw:
+        return None
+    have = set(_item_keys(source.contact))
+    listed = []
+    for field, key in (("emails", "address"), ("phones", "number")):
+        items = raw.get(field)
+        if isinstance(items, list):
+            listed += [f"{field}:{item.get(key)}" for item in items if isinstance(item, dict)]
+    if all(k in have for k in listed):
         return None
     try:
-        return Contact.model_validate(source.users_content)
+        theirs = Contact.model_validate(raw)
     except ValidationError:
         return None
+    missing = [k for k in _item_keys(theirs) if k not in have]
+    return (theirs, missing) if missing else None
