@@ -46,6 +46,19 @@ def update(person_id: str, external_id: str, title: str) -> Action:
     )
 
 
+def stage_person(state: StateStore, system: str, external_id: str, record: Contact) -> str:
+    """Stage ``record`` as the one record of a new person; the person's id."""
+    person = state.create_person()
+    state.upsert_record(
+        system,
+        external_id,
+        hash=record.content_hash(),
+        payload=record.model_dump(mode="json"),
+        person_id=person,
+    )
+    return person
+
+
 class StateContract:
     """Behaviour any state backend must have. Subclasses implement :meth:`open_state`."""
 
@@ -66,16 +79,7 @@ class StateContract:
 
     def stage(self, state: StateStore, system: str, external_id: str, **fields: object) -> str:
         """A record of a new person; the person's id."""
-        person = state.create_person()
-        record = contact(**fields)
-        state.upsert_record(
-            system,
-            external_id,
-            hash=record.content_hash(),
-            payload=record.model_dump(mode="json"),
-            person_id=person,
-        )
-        return person
+        return stage_person(state, system, external_id, contact(**fields))
 
     # --- watermarks ---------------------------------------------------------------------
 

@@ -11,21 +11,13 @@ from typer.testing import CliRunner
 from contactsync.cli import app
 from contactsync.models import Contact
 from contactsync.state import StateStore
+from tests.state_contract import stage_person
 
 runner = CliRunner()
 
 
 def stage(store: StateStore, system: str, external_id: str, **fields: object) -> str:
-    contact = Contact.model_validate(fields)
-    person = store.create_person()
-    store.upsert_record(
-        system,
-        external_id,
-        hash=contact.content_hash(),
-        payload=contact.model_dump(mode="json"),
-        person_id=person,
-    )
-    return person
+    return stage_person(store, system, external_id, Contact.model_validate(fields))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 from contactsync.models import Action, ActionKind, Contact, FieldChange
 from contactsync.revert import is_revert, plan_revert, staging_of, unflatten
 from contactsync.state import StateStore
+from tests.state_contract import stage_person
 
 
 def outbound(contact: Contact) -> dict[str, Any]:
@@ -17,12 +18,7 @@ def outbound(contact: Contact) -> dict[str, Any]:
 
 def staged(store: StateStore, external_id: str, **fields: Any) -> str:
     contact = Contact.model_validate({"first_name": "Ann", **fields})
-    person = store.create_person()
-    store.upsert_record(
-        "trackops", external_id, hash=contact.content_hash(),
-        payload=contact.model_dump(mode="json"), person_id=person,
-    )  # fmt: skip
-    return person
+    return stage_person(store, "trackops", external_id, contact)
 
 
 def done(store: StateStore, run_id: str, action: Action) -> None:
