@@ -27,18 +27,19 @@ from typing import Any
 
 import httpx
 
-from contactsync.config import Settings, load_settings
+from contactsync.config.settings import Settings, load_settings
+from contactsync.engine.sync import Engine, RunKindName, RunOutcome
 from contactsync.logs import configure_logging
-from contactsync.models import SYSTEMS
-from contactsync.sandbox.common import (
+from contactsync.model.contact import SYSTEMS
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import (
     Bucket,
     BucketState,
     RateMode,
     SandboxOptions,
     VendorSimulator,
 )
-from contactsync.sandbox.write_config import read_env_file
-from contactsync.sync import Engine, RunKindName, RunOutcome
+from contactsync_sandbox.write_config import read_env_file
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 STARTUP_TIMEOUT = 600.0
@@ -73,8 +74,8 @@ def peak_rss_mb() -> float:
 def _serve(options: SandboxOptions, folder: str, pipe: Connection) -> None:
     """Child process: start the sandbox, write its config, report, then answer commands
     (``"windows"``: the rate-limit windows seen so far) until told to stop."""
-    from contactsync.sandbox.server import SandboxServer
-    from contactsync.sandbox.write_config import write_sandbox_config
+    from contactsync_sandbox.server import SandboxServer
+    from contactsync_sandbox.write_config import write_sandbox_config
 
     configure_logging("console", level="error")
     started = time.monotonic()
@@ -117,7 +118,7 @@ def _count_windows(simulators: Mapping[str, VendorSimulator]) -> dict[WindowKey,
     """Record, for every rate-limit window of every bucket the sandbox enforces, the
     requests it let through and refused, the bucket's (scaled) limit and window, and the
     first and last request's time (the sandbox's windows are fixed and start at a
-    bucket's first request: :class:`contactsync.sandbox.common.RateLimiter`)."""
+    bucket's first request: :class:`contactsync_sandbox.common.RateLimiter`)."""
     windows: dict[WindowKey, list[float]] = {}
     for system, sim in simulators.items():
         limiter = sim.limiter
@@ -188,7 +189,7 @@ class Sandbox:
         every: Mapping[str, Any] | None = None,
         each: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Engine:
-        return Engine.from_settings(self.settings(state, every, each), self.env)
+        return open_engine(self.settings(state, every, each), self.env)
 
     # --- admin routes ----------------------------------------------------------------------
 

@@ -31,11 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from contactsync.wiring import open_engine
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from contactsync.config import load_settings
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sync import Engine
+from contactsync.config.settings import load_settings
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.edit_rounds import EditRounds
 from tests.reliability.helpers import sandbox
 from tests.reliability.sync_edits import EditsWhileWriting
@@ -61,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory() as folder,
         sandbox(Path(folder), SandboxOptions(people=args.people, seed=args.seed)) as box,
     ):
-        engine = Engine.from_settings(
-            load_settings(box.config, env=box.credentials), box.credentials
-        )
+        engine = open_engine(load_settings(box.config, env=box.credentials), box.credentials)
         rounds: EditRounds | None = None
         try:
             if engine.run("backfill").summary.status != "ok":

@@ -58,7 +58,7 @@ from _common import (
     timed_run,
 )
 
-from contactsync.sync import Engine
+from contactsync.engine.sync import Engine
 
 WINDOWED = ("trackops", "growcrm", "xurrent")
 ORGANIZATIONS = 20

@@ -89,7 +89,7 @@ def write_csv(data: Labelled, folder: Path) -> Path:
 
 
 def contactsync_outcome(data: Labelled, path: Path) -> tuple[Outcome, str]:
-    from contactsync.match_file import match_file
+    from contactsync.cli.match_file import match_file
 
     output = io.StringIO()
     result = match_file(
@@ -115,8 +115,8 @@ def contactsync_outcome(data: Labelled, path: Path) -> tuple[Outcome, str]:
 def contactsync_candidates(data: Labelled, path: Path) -> set[tuple[int, int]] | None:
     """The pairs contactsync's blocking compares, if the matcher says which (H2's
     ``candidate_pairs_of``); None otherwise."""
-    from contactsync import matching
-    from contactsync.match_file_rows import MatchFileResult, open_input, read_contacts
+    from contactsync.matching import matcher as matching
+    from contactsync.matching.csv_rows import MatchFileResult, open_input, read_contacts
 
     listing = getattr(matching, "candidate_pairs_of", None)
     if listing is None:

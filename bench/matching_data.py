@@ -121,7 +121,7 @@ SANDBOX_MAP = [
 
 
 def sandbox_set(people: int, seed: int = 1) -> Labelled:
-    from contactsync.sandbox.people import generate
+    from contactsync_sandbox.people import generate
 
     data = Labelled(
         f"sandbox, {people:,} people", ORIGIN_SANDBOX, SANDBOX_COLUMNS, list(SANDBOX_MAP)

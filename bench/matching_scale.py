@@ -31,7 +31,7 @@ SCALE_MAP = [
 
 def scale_csv(people: int, seed: int) -> Path:
     """A CSV of every sandbox record of ``people`` persons (made once, then cached)."""
-    from contactsync.sandbox.people import generate
+    from contactsync_sandbox.people import generate
 
     folder = Path(tempfile.gettempdir()) / "contactsync-bench"
     folder.mkdir(exist_ok=True)
@@ -125,7 +125,7 @@ def run_scale(people: int, seed: int) -> list[tuple[str, bool]]:
 
 def scale_worker(source: Path, output: Path) -> None:
     """The scale run's child process: match-file's own code path, timed by phase."""
-    from contactsync.match_file import match_file, parse_mappings
+    from contactsync.cli.match_file import match_file, parse_mappings
 
     started = time.perf_counter()
     marks: dict[str, float] = {}

@@ -52,8 +52,8 @@ from _common import (
     timed_run,
 )
 
-from contactsync.sandbox.common import Bucket, SandboxOptions
-from contactsync.sandbox.server import build_simulators
+from contactsync_sandbox.common import Bucket, SandboxOptions
+from contactsync_sandbox.server import build_simulators
 
 TARGET_RATIO = 1.10
 BucketKey = tuple[str, str]  # (system, bucket name)

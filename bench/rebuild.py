@@ -21,14 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from contactsync.wiring import open_engine
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from contactsync.config import load_settings
-from contactsync.models import ActionKind
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
-from contactsync.sync import Engine
+from contactsync.config.settings import load_settings
+from contactsync.model.contact import ActionKind
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 from tests.test_rebuild import crosswalk, delete_state, record_ids, stamps
 from tests.test_sync_e2e import Sandbox, writes_between
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             write_sandbox_config(config, server.urls, options, simulators=server.simulators)
         )
         box = Sandbox(server, load_settings(config, env=env), env)
-        engine = Engine.from_settings(box.settings, env)
+        engine = open_engine(box.settings, env)
         try:
             if engine.run("backfill").summary.status != "ok":
                 print("backfill failed")
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         records_before = record_ids(box)
         delete_state(box.settings.state_path)
         stats_before = box.stats()
-        engine = Engine.from_settings(box.settings, env)
+        engine = open_engine(box.settings, env)
         try:
             outcome = engine.run("sync")
             links_after, stamps_after = crosswalk(engine), stamps(engine)

@@ -60,7 +60,7 @@ from _common import (
     timed_run,
 )
 
-from contactsync.sync import Engine
+from contactsync.engine.sync import Engine
 
 TARGET_RATIO = 1.05
 #: the largest page each vendor serves (Trackops' is the sandbox's assumed 100; Rhythm's

@@ -57,7 +57,7 @@ from _common import (
     timed_run,
 )
 
-from contactsync.config_systems import RateLimitSettings
+from contactsync.config.systems import RateLimitSettings
 
 TARGET_RATIO = 2.0
 #: what the pipeline is told about the vendors that document no limit (none in the sandbox)

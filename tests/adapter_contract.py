@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pytest
 
 from contactsync.adapters.base import Adapter, ChangeStrategy, RawRecord, Window
-from contactsync.errors import FatalError, RecordError
+from contactsync.http.errors import FatalError, RecordError
 
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 PERSON_ID = "p_01CONTRACT0000000000000001"

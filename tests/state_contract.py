@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.models import Action, ActionKind, Contact, FieldChange
-from contactsync.state import OutboxStatus, PersonEventKind, RecordChange, StateStore
+from contactsync.model.contact import Action, ActionKind, Contact, FieldChange
+from contactsync.state.sqlite.store import OutboxStatus, PersonEventKind, RecordChange, StateStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

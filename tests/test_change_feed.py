@@ -18,18 +18,18 @@ import httpx
 import pytest
 
 from contactsync.adapters.base import ConflictCheck, RawRecord, Window, WriteResult
-from contactsync.config import DEFAULT_MAPPINGS_DIR, load_settings
-from contactsync.mapping import load_mappings
-from contactsync.models import Action, ActionKind, FieldChange
-from contactsync.run_summary import SystemCounts
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
-from contactsync.state import StateStore
-from contactsync.sync import Engine
-from contactsync.sync_change_feed import ChangeFeed
-from contactsync.sync_load import Loader
-from contactsync.sync_stage import stage_records
+from contactsync.config.settings import DEFAULT_MAPPINGS_DIR, load_settings
+from contactsync.engine.change_feed import ChangeFeed
+from contactsync.engine.load import Loader
+from contactsync.engine.stage import stage_records
+from contactsync.mapping.mapper import load_mappings
+from contactsync.model.contact import Action, ActionKind, FieldChange
+from contactsync.model.run_summary import SystemCounts
+from contactsync.state.sqlite.store import StateStore
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 
 EDITED_PEOPLE = 6
 
@@ -49,7 +49,7 @@ def test_a_page_of_updates_to_unchanged_records_costs_at_most_one_listing(
         env = read_env_file(
             write_sandbox_config(config, server.urls, options, simulators=server.simulators)
         )
-        engine = Engine.from_settings(load_settings(config, env=env), env)
+        engine = open_engine(load_settings(config, env=env), env)
         try:
             assert engine.run("backfill").summary.status == "ok"
             engine.run("sync")
@@ -308,7 +308,7 @@ def test_a_listing_older_than_its_allowed_age_is_renewed_before_the_next_check(
 ) -> None:
     # A rate-limited vendor can take minutes over one page of writes: a late write of the
     # page must not be checked against a listing made before a user's edit.
-    from contactsync.sync_change_feed import MAX_LISTING_AGE
+    from contactsync.engine.change_feed import MAX_LISTING_AGE
 
     state, _action_id = planned
     clock = FakeClock()
@@ -337,7 +337,7 @@ def test_a_listing_older_than_its_allowed_age_is_renewed_before_the_next_check(
 def test_a_failed_renewal_leaves_the_record_to_be_read_on_its_own(
     planned: tuple[StateStore, int],
 ) -> None:
-    from contactsync.sync_change_feed import MAX_LISTING_AGE
+    from contactsync.engine.change_feed import MAX_LISTING_AGE
 
     state, _action_id = planned
     clock = FakeClock()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from contactsync.http_auth import EXT_RENEWS_ON_401
-from contactsync.http_circuit import Circuit, CircuitOpen
-from contactsync.http_ratelimit import RateLimiter
-from contactsync.http_retry import NO_RETRY, RequestStats, RetryingTransport
+from contactsync.http.auth import EXT_RENEWS_ON_401
+from contactsync.http.circuit import Circuit, CircuitOpen
+from contactsync.http.ratelimit import RateLimiter
+from contactsync.http.retry import NO_RETRY, RequestStats, RetryingTransport
 
 
 def _client(status: int, circuit: Circuit) -> tuple[httpx.Client, list[httpx.Request]]:

@@ -4,7 +4,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from contactsync import __version__
-from contactsync.cli import app
+from contactsync.cli.app import app
 
 runner = CliRunner()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contactsync.cli import app
-from contactsync.models import Contact
-from contactsync.state import StateStore
+from contactsync.cli.app import app
+from contactsync.model.contact import Contact
+from contactsync.state.sqlite.store import StateStore
 from tests.state_contract import stage_person
 
 runner = CliRunner()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
-from contactsync.state import StateStore
+from contactsync.state.sqlite.store import StateStore
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 
 pytestmark = pytest.mark.slow
 

@@ -16,18 +16,19 @@ from typing import Any
 import pytest
 
 from contactsync.adapters.base import RawRecord, WriteResult
-from contactsync.config import DEFAULT_MAPPINGS_DIR, load_settings
-from contactsync.errors import RecordError
-from contactsync.mapping import load_mappings
-from contactsync.models import Action, ActionKind, FieldChange
-from contactsync.run_summary import SystemCounts
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
-from contactsync.state import StateStore
-from contactsync.sync import Engine
-from contactsync.sync_load import Loader
-from contactsync.sync_stage import stage_records
+from contactsync.config.settings import DEFAULT_MAPPINGS_DIR, load_settings
+from contactsync.engine.load import Loader
+from contactsync.engine.stage import stage_records
+from contactsync.engine.sync import Engine
+from contactsync.http.errors import RecordError
+from contactsync.mapping.mapper import load_mappings
+from contactsync.model.contact import Action, ActionKind, FieldChange
+from contactsync.model.run_summary import SystemCounts
+from contactsync.state.sqlite.store import StateStore
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 
 PEOPLE = 40
 SEED = 11
@@ -44,7 +45,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         env = read_env_file(
             write_sandbox_config(config, server.urls, options, simulators=server.simulators)
         )
-        engine = Engine.from_settings(load_settings(config, env=env), env)
+        engine = open_engine(load_settings(config, env=env), env)
         try:
             yield engine
         finally:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contactsync.config import (
+from contactsync.config.settings import (
     DEFAULT_MAPPINGS_DIR,
     ConfigError,
     Settings,
@@ -18,7 +18,7 @@ from contactsync.config import (
     load_settings,
     parse_duration,
 )
-from contactsync.config_lines import key_lines, locate
+from contactsync.config.toml_lines import key_lines, locate
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 ENV = {

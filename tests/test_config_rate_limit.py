@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.config import ConfigError, load_settings
-from contactsync.http import Budget
-from contactsync.models import SYSTEMS
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import BASE_PATHS
-from contactsync.sandbox.write_config import (
+from contactsync.config.settings import ConfigError, load_settings
+from contactsync.http.client import Budget
+from contactsync.model.contact import SYSTEMS
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import BASE_PATHS
+from contactsync_sandbox.write_config import (
     read_env_file,
     sandbox_rate_limits,
     write_sandbox_config,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.config import ConfigError, load_settings
+from contactsync.config.settings import ConfigError, load_settings
 
 BASE = """\
 [contactsync]

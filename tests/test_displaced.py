@@ -1,14 +1,14 @@
-"""Items our writes displaced from a record stay its users' word (contactsync.displaced)."""
+"""Items our writes displaced from a record stay its users' word (contactsync.engine.displaced)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from contactsync.displaced import restore_displaced
-from contactsync.field_changes import FieldTime
-from contactsync.merge import SourceContact
-from contactsync.models import Contact
+from contactsync.engine.displaced import restore_displaced
+from contactsync.engine.golden import SourceContact
+from contactsync.model.contact import Contact
+from contactsync.model.field_changes import FieldTime
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from contactsync.cli import app
-from contactsync.config import DEFAULT_MAPPINGS_DIR
-from contactsync.sandbox.common import SandboxOptions
+from contactsync.cli.app import app
+from contactsync.config.settings import DEFAULT_MAPPINGS_DIR
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import Sandbox, sandbox
 
 runner = CliRunner()

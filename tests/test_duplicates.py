@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from contactsync.config import ConfigError, load_settings
-from contactsync.models import ActionKind, Contact
-from contactsync.state import StateStore, StoredRecord
-from contactsync.sync_duplicates import resolve_duplicates, survivor_first
-from contactsync.sync_resolve import TargetSystem
+from contactsync.config.settings import ConfigError, load_settings
+from contactsync.engine.duplicates import resolve_duplicates, survivor_first
+from contactsync.engine.resolve import TargetSystem
+from contactsync.model.contact import ActionKind, Contact
+from contactsync.state.sqlite.store import StateStore, StoredRecord
 from tests.test_config import ENV, MINIMAL, write
 
 

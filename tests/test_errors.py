@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contactsync.errors import (
+from contactsync.http.errors import (
     BODY_LIMIT,
     DuplicateError,
     FatalError,

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from contactsync.field_changes import FieldTime, next_times
-from contactsync.models import Contact
-from contactsync.state import StateStore
-from contactsync.sync_resolve import rebuild_golden
+from contactsync.engine.resolve import rebuild_golden
+from contactsync.model.contact import Contact
+from contactsync.model.field_changes import FieldTime, next_times
+from contactsync.state.sqlite.store import StateStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PRIORITY = {"trackops": 1, "growcrm": 2, "rhythm": 3, "pylon": 4, "xurrent": 5}

@@ -17,14 +17,15 @@ from typing import Any
 
 import pytest
 
-from contactsync import commands
-from contactsync.config import Settings, load_settings
-from contactsync.mapping import Mapping
-from contactsync.mapping_fit import FieldFit
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
-from contactsync.sync import Engine
+from contactsync.cli import run as commands
+from contactsync.config.settings import Settings, load_settings
+from contactsync.engine.sync import Engine
+from contactsync.mapping.fit import FieldFit
+from contactsync.mapping.mapper import Mapping
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 
 LONG_NAME = "Wolfeschlegelsteinhausenbergerdorff" * 143  # 5,005 characters
 LONG_TITLE = "Head of " + "Very " * 1000 + "Long Titles"
@@ -99,7 +100,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             write_sandbox_config(config, server.urls, options, simulators=server.simulators)
         )
         settings = load_settings(config, env=env)
-        engine = Engine.from_settings(settings, env)
+        engine = open_engine(settings, env)
         try:
             outcome = engine.run("backfill")
             assert outcome.summary.status == "ok", outcome.errors
@@ -233,7 +234,7 @@ def test_a_later_edit_of_the_person_does_not_send_the_refused_value_again(world:
     world.engine.adapters["rhythm"].update(rhythm_id, {"middle_name": "Quill"}, current=raw)
     refused_before = world.writes(status=422)
     # a new process: what was refused is read back from the state
-    fresh = Engine.from_settings(world.settings, world.env)
+    fresh = open_engine(world.settings, world.env)
     try:
         outcome = fresh.run("sync")
     finally:
@@ -267,7 +268,7 @@ def test_a_refusal_is_forgotten_once_the_person_holds_another_value(
     assert outcome.summary.status == "ok", outcome.errors
     trackops = world.vendor_record("trackops", world.linked("trackops", refusal.person_id))
     assert trackops["title"] == "Chief Wolf"
-    fresh = Engine.from_settings(world.settings, world.env)  # the next run reads them back
+    fresh = open_engine(world.settings, world.env)  # the next run reads them back
     fresh.close()
     assert world.status(capsys)["field_refusals"] == []
 
@@ -304,7 +305,7 @@ def test_a_fitted_value_is_what_the_outbound_mapping_writes() -> None:
         '[[outbound]]\nfrom = "full_name"\nto = "name"\nmax_length = 8\nfit = "truncate"\n'
         '[[outbound]]\nfrom = "job_title"\nto = "title"\nmax_length = 4\nfit = "drop"\n'
     )
-    from contactsync.models import Contact
+    from contactsync.model.contact import Contact
 
     payload = mapping.outbound(Contact(full_name="Augusta Ada King", job_title="Countess"))
     assert payload == {"name": "Augusta…"}

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contactsync.cli import app
-from contactsync.models import Action, ActionKind, FieldChange
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
-from contactsync.state import StateStore
-from contactsync.state_types import RunKind, RunStatus
+from contactsync.cli.app import app
+from contactsync.model.contact import Action, ActionKind, FieldChange
+from contactsync.state.sqlite.store import StateStore
+from contactsync.state.types import RunKind, RunStatus
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 
 
 @pytest.fixture

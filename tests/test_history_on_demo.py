@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contactsync.cli import app
-from contactsync.demo import run_demo
-from contactsync.sandbox.write_config import read_env_file
+from contactsync.cli.app import app
+from contactsync_sandbox.demo import run_demo
+from contactsync_sandbox.write_config import read_env_file
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -13,8 +13,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from contactsync.errors import FatalError, RetriableError, classify, expect_json
-from contactsync.http import (
+from contactsync.http.client import (
     READ_ONLY,
     AccessToken,
     BearerAuth,
@@ -26,6 +25,7 @@ from contactsync.http import (
     XurrentAuth,
     build_client,
 )
+from contactsync.http.errors import FatalError, RetriableError, classify, expect_json
 
 START = 1_750_000_000.0
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -12,8 +12,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from contactsync.http import BearerAuth, Budget, RateLimiter, SystemClient, build_client
-from contactsync.http_budgets import path_template, pylon_bucket
+from contactsync.http.budgets import path_template, pylon_bucket
+from contactsync.http.client import BearerAuth, Budget, RateLimiter, SystemClient, build_client
 
 START = 1_750_000_000.0
 

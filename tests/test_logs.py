@@ -13,7 +13,7 @@ import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contactsync.config import load_settings
+from contactsync.config.settings import load_settings
 from contactsync.logs import (
     SecretRedactor,
     configure_logging,

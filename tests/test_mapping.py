@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from contactsync.mapping import Mapping, MappingError, load_mappings
-from contactsync.mapping_paths import (
+from contactsync.mapping.mapper import Mapping, MappingError, load_mappings
+from contactsync.mapping.paths import (
     MISSING,
     Index,
     Key,
@@ -22,13 +22,13 @@ from contactsync.mapping_paths import (
     read_path,
     write_path,
 )
-from contactsync.mapping_transforms import (
+from contactsync.mapping.transforms import (
     TransformContext,
     TransformError,
     get_transform,
     register_transform,
 )
-from contactsync.models import (
+from contactsync.model.contact import (
     Contact,
     Email,
     FieldError,

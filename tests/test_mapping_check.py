@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contactsync.mapping import check_mappings
-from contactsync.mapping_cli import mappings_app
-from contactsync.mapping_locate import TomlLocator
+from contactsync.cli.mappings import mappings_app
+from contactsync.mapping.locate import TomlLocator
+from contactsync.mapping.mapper import check_mappings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "mappings"
@@ -181,7 +181,7 @@ def test_locator_finds_entries_keys_and_tables() -> None:
 
 def test_without_argument_checks_the_configs_mappings_dir(tmp_path: Path) -> None:
     """`contactsync -c FILE mappings check` checks the folder FILE names, not ./mappings."""
-    from contactsync.cli import app
+    from contactsync.cli.app import app
 
     custom = tmp_path / "custom"
     shutil.copytree(SHIPPED, custom)
@@ -194,8 +194,8 @@ def test_without_argument_checks_the_configs_mappings_dir(tmp_path: Path) -> Non
 
 
 def test_config_without_mappings_dir_checks_the_shipped_mappings(tmp_path: Path) -> None:
-    from contactsync.cli import app
-    from contactsync.config import DEFAULT_MAPPINGS_DIR
+    from contactsync.cli.app import app
+    from contactsync.config.settings import DEFAULT_MAPPINGS_DIR
 
     config = tmp_path / "contactsync.toml"
     config.write_text('[contactsync]\nstate = "s.sqlite"\n')

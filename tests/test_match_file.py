@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from contactsync.match_file import (
+from contactsync.cli.match_file import (
     MatchFileError,
     match_file,
     match_file_command,

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from contactsync.match_file import MatchFileResult, match_file, parse_mappings
-from contactsync.match_file_values import build_row
-from contactsync.matching import cluster
+from contactsync.cli.match_file import MatchFileResult, match_file, parse_mappings
+from contactsync.matching.csv_values import build_row
+from contactsync.matching.matcher import cluster
 
 HEADER = ["id", "given", "family", "mail", "tel", "dob", "street", "zip", "country", "ref"]
 MAP = parse_mappings(
@@ -117,7 +117,7 @@ def test_a_row_without_a_name_is_kept_when_something_identifies_it(tmp_path: Pat
 
 
 def test_the_command_lists_a_row_left_out_and_each_bad_value(tmp_path: Path) -> None:
-    from contactsync.cli import app
+    from contactsync.cli.app import app
 
     rows = [GOOD[0], ["r4", "Al", "Bo", "al@@x", "12", "", "", "", "", ""], ["r5"] + [""] * 9]
     args = ["match-file", str(write(tmp_path, rows)), "--id-column", "id"]
@@ -134,7 +134,9 @@ def test_the_command_lists_a_row_left_out_and_each_bad_value(tmp_path: Path) -> 
 LINKAGE = "source_of" in inspect.signature(cluster).parameters
 
 
-@pytest.mark.skipif(not LINKAGE, reason="contactsync.matching.cluster has no 'source_of' keyword")
+@pytest.mark.skipif(
+    not LINKAGE, reason="contactsync.matching.matcher.cluster has no 'source_of' keyword"
+)
 def test_a_source_column_links_only_across_sources(tmp_path: Path) -> None:
     header = [*HEADER, "system"]
     same = GOOD[0][1:]

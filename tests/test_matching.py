@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from contactsync.matching import Candidate, MatchConfig, PersonIndex, RecordKey, cluster
-from contactsync.models import Contact
+from contactsync.matching.matcher import Candidate, MatchConfig, PersonIndex, RecordKey, cluster
+from contactsync.model.contact import Contact
 
 CONFIG = MatchConfig()
 

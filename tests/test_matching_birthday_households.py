@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from contactsync.matching import MatchConfig, cluster
-from contactsync.models import Contact
+from contactsync.matching.matcher import MatchConfig, cluster
+from contactsync.model.contact import Contact
 
 CONFIG = MatchConfig()
 # Pairs of first names that cannot be one person's (no nickname, initial or typo apart).

@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from contactsync.matching_blocking import blocking_keys, build_blocks, common_places
-from contactsync.matching_names import crossed, names_crossed, swapped
-from contactsync.matching_normalise import Features, features
-from contactsync.models import Contact
+from contactsync.matching.blocking import blocking_keys, build_blocks, common_places
+from contactsync.matching.names import crossed, names_crossed, swapped
+from contactsync.matching.normalise import Features, features
+from contactsync.model.contact import Contact
 
 WEAK_PLACE_FAMILIES = ("fp:", "lp:", "mp:", "hp:", "bp:", "lc:")
 

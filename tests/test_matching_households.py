@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contactsync.matching import MatchConfig, PersonIndex, cluster
-from contactsync.matching_names import first_names_compatible
-from contactsync.matching_normalise import features
-from contactsync.models import Contact
+from contactsync.matching.matcher import MatchConfig, PersonIndex, cluster
+from contactsync.matching.names import first_names_compatible
+from contactsync.matching.normalise import features
+from contactsync.model.contact import Contact
 
 CONFIG = MatchConfig()
 FIRST_NAMES = [

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from contactsync.matching_compare import FIELDS, LEVELS, compare
-from contactsync.matching_normalise import Features, features
-from contactsync.matching_stats import Frequencies
-from contactsync.models import Contact
+from contactsync.matching.compare import FIELDS, LEVELS, compare
+from contactsync.matching.normalise import Features, features
+from contactsync.matching.stats import Frequencies
+from contactsync.model.contact import Contact
 
 SHARED = "+14045550100"  # a number the population says is shared (a switchboard)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from contactsync.matching import MatchConfig, candidate_pairs_of, cluster
-from contactsync.models import Contact
+from contactsync.matching.matcher import MatchConfig, candidate_pairs_of, cluster
+from contactsync.model.contact import Contact
 
 CONFIG = MatchConfig()
 
@@ -73,8 +73,8 @@ MOBILES = [
 
 
 def test_noisy_spellings_of_one_holder_do_not_make_a_mailbox_shared() -> None:
-    from contactsync.matching_normalise import features
-    from contactsync.matching_stats import is_shared
+    from contactsync.matching.normalise import features
+    from contactsync.matching.stats import is_shared
 
     spellings = [("Jonathan", "Smith"), ("Jonathon", "Smith"), ("J.", "Smith"),
                  ("Jonatan", "Smyth"), ("Smith", "Jonathan"), ("Johnathan", "Smiht")]  # fmt: skip

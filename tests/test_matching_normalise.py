@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from contactsync.matching_compare import FIELDS, LEVELS, compare
-from contactsync.matching_names import compare_first, compare_last, crossed, is_typo, swapped
-from contactsync.matching_nicknames import name_roots, related
-from contactsync.matching_normalise import (
+from contactsync.matching.compare import FIELDS, LEVELS, compare
+from contactsync.matching.names import compare_first, compare_last, crossed, is_typo, swapped
+from contactsync.matching.nicknames import name_roots, related
+from contactsync.matching.normalise import (
     compact,
     features,
     fold,
@@ -18,8 +18,8 @@ from contactsync.matching_normalise import (
     normalise_phone,
     normalise_street,
 )
-from contactsync.matching_stats import Frequencies
-from contactsync.models import Contact, Phone, PhoneType
+from contactsync.matching.stats import Frequencies
+from contactsync.model.contact import Contact, Phone, PhoneType
 
 
 def person(**fields: object) -> Contact:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from contactsync.matching import MatchConfig, PersonIndex, cluster
-from contactsync.models import (
+from contactsync.matching.matcher import MatchConfig, PersonIndex, cluster
+from contactsync.model.contact import (
     Address,
     Contact,
     Email,
@@ -20,7 +20,7 @@ from contactsync.models import (
     PhoneType,
     SourceRef,
 )
-from contactsync.sandbox.people import SeedRecord
+from contactsync_sandbox.people import SeedRecord
 
 CONFIG = MatchConfig()
 _PHONE_TYPES = {"mobile": PhoneType.MOBILE, "home": PhoneType.HOME, "work": PhoneType.WORK}
@@ -84,7 +84,7 @@ def _phone(kind: str) -> PhoneType:
 
 @pytest.fixture(scope="module")
 def seeded() -> tuple[list[str], list[Contact], Any]:
-    from contactsync.sandbox.people import generate
+    from contactsync_sandbox.people import generate
 
     data = generate(400, seed=11)
     keys, contacts, truth = [], [], []

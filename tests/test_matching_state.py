@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from contactsync.matching import MatchConfig, PersonIndex
-from contactsync.matching_state import fit_or_load, weights_from_json, weights_to_json
-from contactsync.models import Contact
-from contactsync.state import StateStore
+from contactsync.matching.matcher import MatchConfig, PersonIndex
+from contactsync.matching.stored_weights import fit_or_load, weights_from_json, weights_to_json
+from contactsync.model.contact import Contact
+from contactsync.state.sqlite.store import StateStore
 
 SYSTEMS = ("trackops", "growcrm")
 

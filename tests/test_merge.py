@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contactsync.field_changes import FieldTime, field_values
-from contactsync.merge import UNTIMED_RULES, Provenance, SourceContact, UntimedRule, merge
-from contactsync.models import Contact
+from contactsync.engine.golden import UNTIMED_RULES, Provenance, SourceContact, UntimedRule, merge
+from contactsync.model.contact import Contact
+from contactsync.model.field_changes import FieldTime, field_values
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 PRIORITY = {"trackops": 1, "growcrm": 2, "rhythm": 3, "pylon": 4, "xurrent": 5}

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import permutations
 from typing import Any
 
-from contactsync.field_changes import FieldTime, next_times
-from contactsync.merge import SourceContact, merge
-from contactsync.merge_agreement import Holder, prefer_agreed, settled_keys, written_keys
-from contactsync.models import Contact, Organization, OrgChannel, Phone, PhoneType
-from contactsync.planning import diff
+from contactsync.engine.golden import SourceContact, merge
+from contactsync.engine.golden_agreement import Holder, prefer_agreed, settled_keys, written_keys
+from contactsync.engine.plan import diff
+from contactsync.model.contact import Contact, Organization, OrgChannel, Phone, PhoneType
+from contactsync.model.field_changes import FieldTime, next_times
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 PRIORITY = {"trackops": 1, "rhythm": 3, "pylon": 4, "xurrent": 5}

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from contactsync.models import (
+from contactsync.model.contact import (
     Action,
     ActionKind,
     Address,

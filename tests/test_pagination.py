@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from contactsync.errors import FatalError
-from contactsync.http import BearerAuth, SystemClient
-from contactsync.pagination import (
+from contactsync.http.client import BearerAuth, SystemClient
+from contactsync.http.errors import FatalError
+from contactsync.http.pagination import (
     CursorPaginator,
     KeyPaginator,
     LinkHeaderPaginator,

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contactsync.config import load_settings
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sync import Engine
+from contactsync.config.settings import load_settings
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import sandbox
 
 
 def test_plan_lists_the_writes_a_merge_queued_and_changes_nothing(tmp_path: Path) -> None:
     with sandbox(tmp_path, SandboxOptions(people=20, seed=6)) as box:
         settings = load_settings(box.config, env=box.credentials)
-        engine = Engine.from_settings(settings, box.credentials)
+        engine = open_engine(settings, box.credentials)
         try:
             assert engine.run("backfill").summary.status == "ok"
             state = engine.state

@@ -1,7 +1,7 @@
 from typing import Any
 
-from contactsync.models import ActionKind, Contact
-from contactsync.planning import Target, diff, plan_person
+from contactsync.engine.plan import Target, diff, plan_person
+from contactsync.model.contact import ActionKind, Contact
 
 
 def outbound(contact: Contact) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def test_a_taken_name_creates_with_allow_duplicates() -> None:
 
 
 def test_a_list_with_the_same_values_after_the_same_first_is_not_rewritten() -> None:
-    from contactsync.planning import diff
+    from contactsync.engine.plan import diff
 
     held = {"phone_numbers": ["1312", "1313", "1314"], "primary": "1312"}
     assert diff({"phone_numbers": ["1312", "1314", "1313"]}, held) == []

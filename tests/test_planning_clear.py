@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from contactsync.field_changes import FieldTime
-from contactsync.models import Contact
-from contactsync.planning import Target, plan_person
-from contactsync.planning_clear import fields_to_clear, own_leftovers
-from contactsync.state import StoredRecord
+from contactsync.engine.plan import Target, plan_person
+from contactsync.engine.plan_clear import fields_to_clear, own_leftovers
+from contactsync.model.contact import Contact
+from contactsync.model.field_changes import FieldTime
+from contactsync.state.sqlite.store import StoredRecord
 
 
 def outbound(contact: Contact) -> dict[str, Any]:

@@ -41,10 +41,10 @@ import httpx
 import pytest
 
 from contactsync.adapters.base import AdapterContext, Window, WriteResult, adapter_class
-from contactsync.config import load_settings
-from contactsync.sandbox.common import Bucket, BucketState, SandboxOptions, VendorSimulator
-from contactsync.sandbox.server import SandboxServer, build_simulators
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
+from contactsync.config.settings import load_settings
+from contactsync_sandbox.common import Bucket, BucketState, SandboxOptions, VendorSimulator
+from contactsync_sandbox.server import SandboxServer, build_simulators
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 from tests.adapters import test_growcrm, test_pylon, test_rhythm, test_trackops, test_xurrent
 
 pytestmark = pytest.mark.slow

@@ -15,19 +15,24 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from contactsync.cli import app
-from contactsync.config import load_settings
-from contactsync.foreign_state import ForeignStateError, refuse_foreign_state, stamp_disagreements
-from contactsync.matching import MatchConfig, PersonIndex
-from contactsync.models import Action, ActionKind, Contact, Email, Phone
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
-from contactsync.state import StateStore
-from contactsync.sync import Engine
-from contactsync.sync_rebuild import LinkCounts, is_person_id, link_counts
-from contactsync.sync_resolve import ResolveResult, _match
-from contactsync.sync_stage import StagedRecord
+from contactsync.cli.app import app
+from contactsync.config.settings import load_settings
+from contactsync.engine.foreign_state import (
+    ForeignStateError,
+    refuse_foreign_state,
+    stamp_disagreements,
+)
+from contactsync.engine.rebuild import LinkCounts, is_person_id, link_counts
+from contactsync.engine.resolve import ResolveResult, _match
+from contactsync.engine.stage import StagedRecord
+from contactsync.engine.sync import Engine
+from contactsync.matching.matcher import MatchConfig, PersonIndex
+from contactsync.model.contact import Action, ActionKind, Contact, Email, Phone
+from contactsync.state.sqlite.store import StateStore
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 from tests.test_sync_e2e import Sandbox, writes_between
 
 PEOPLE = 120
@@ -93,7 +98,7 @@ def rebuild(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rebuild]:
             write_sandbox_config(config, server.urls, options, simulators=server.simulators)
         )
         sandbox = Sandbox(server, load_settings(config, env=env), env)
-        engine = Engine.from_settings(sandbox.settings, sandbox.env)
+        engine = open_engine(sandbox.settings, sandbox.env)
         try:
             assert engine.run("backfill").summary.status == "ok"
             engine.run("sync")  # reads back the backfill's own writes
@@ -103,7 +108,7 @@ def rebuild(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rebuild]:
         records_before = record_ids(sandbox)
         delete_state(sandbox.settings.state_path)
         stats_before = sandbox.stats()
-        engine = Engine.from_settings(sandbox.settings, sandbox.env)
+        engine = open_engine(sandbox.settings, sandbox.env)
         try:
             outcome = engine.run("sync")
             assert outcome.summary.status == "ok", outcome.errors
@@ -215,8 +220,14 @@ def test_rebuild_on_a_lost_state_links_by_stamp_and_reports_it(rebuild: Rebuild)
 def _rebuild_on_a_lost_state(rebuild: Rebuild, *options: str) -> tuple[Result, int, bool]:
     """``contactsync rebuild`` with the state moved aside (put back afterwards)."""
     state_path = rebuild.sandbox.settings.state_path
-    aside = state_path.with_name(state_path.name + ".aside")
-    state_path.rename(aside)
+    # the file with its -wal and -shm: a log left behind belongs to the state moved away
+    moved = [
+        (state_path.with_name(state_path.name + suffix), state_path.with_name(f"aside{suffix}"))
+        for suffix in ("", "-wal", "-shm")
+    ]
+    for path, aside in moved:
+        if path.exists():
+            path.rename(aside)
     try:
         before = rebuild.sandbox.stats()
         answer = CliRunner().invoke(
@@ -226,7 +237,9 @@ def _rebuild_on_a_lost_state(rebuild: Rebuild, *options: str) -> tuple[Result, i
         state_made = state_path.exists()
     finally:
         delete_state(state_path)
-        aside.rename(state_path)
+        for path, aside in moved:
+            if aside.exists():
+                aside.rename(path)
     return answer, writes, state_made
 
 
@@ -308,7 +321,7 @@ def test_a_sync_on_a_foreign_state_is_refused_before_anything_is_written(
     with StateStore.open(foreign) as store:
         store.create_person()
     before = rebuild.sandbox.stats()
-    engine = Engine.from_settings(rebuild.sandbox.settings, rebuild.sandbox.env, state_path=foreign)
+    engine = open_engine(rebuild.sandbox.settings, rebuild.sandbox.env, state_path=foreign)
     try:
         outcome = engine.run("sync")
         refused_system_watermark = engine.state.get_watermark("trackops")

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from contactsync.render import quarantine_table
-from contactsync.state import QuarantineEntry
+from contactsync.cli.render import quarantine_table
+from contactsync.state.sqlite.store import QuarantineEntry
 
 
 def test_a_reason_with_brackets_is_printed_whole() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from contactsync.models import Action, ActionKind, Contact, FieldChange
-from contactsync.revert import is_revert, plan_revert, staging_of, unflatten
-from contactsync.state import StateStore
+from contactsync.engine.revert import is_revert, plan_revert, staging_of, unflatten
+from contactsync.model.contact import Action, ActionKind, Contact, FieldChange
+from contactsync.state.sqlite.store import StateStore
 from tests.state_contract import stage_person
 
 

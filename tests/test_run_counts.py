@@ -6,11 +6,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from contactsync.config import load_settings
-from contactsync.render import summary_table
-from contactsync.run_summary import RunSummary, SystemCounts
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sync import Engine
+from contactsync.cli.render import summary_table
+from contactsync.config.settings import load_settings
+from contactsync.model.run_summary import RunSummary, SystemCounts
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import sandbox
 
 SORTED = ("unchanged", "staged", "echoes", "quarantined")
@@ -27,7 +27,7 @@ def test_every_extracted_record_is_unchanged_staged_an_echo_or_quarantined(
 ) -> None:
     with sandbox(tmp_path, SandboxOptions(people=30, seed=4)) as box:
         settings = load_settings(box.config, env=box.credentials)
-        engine = Engine.from_settings(settings, box.credentials)
+        engine = open_engine(settings, box.credentials)
         try:
             backfill = engine.run("backfill").summary
             edited = box.http.post(box.server.admin_url("trackops", "mutate"), json={"count": 3})

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from contactsync.models import Action, ActionKind, Contact, FieldChange
-from contactsync.run_summary import RunSummary
-from contactsync.state import (
+from contactsync.model.contact import Action, ActionKind, Contact, FieldChange
+from contactsync.model.run_summary import RunSummary
+from contactsync.state.sqlite.schema import MIGRATIONS
+from contactsync.state.sqlite.store import (
     TABLES,
     OutboxStatus,
     PersonEventKind,
@@ -27,7 +28,6 @@ from contactsync.state import (
     new_person_id,
     raw_hash,
 )
-from contactsync.state_schema import MIGRATIONS
 from tests.state_contract import FakeClock
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

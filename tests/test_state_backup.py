@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.config import load_settings
-from contactsync.lease import held
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.state import StateStore
-from contactsync.state_backup import export_state, import_state
-from contactsync.state_types import StateError
-from contactsync.sync import Engine
+from contactsync.config.settings import load_settings
+from contactsync.state.sqlite.backup import export_state, import_state
+from contactsync.state.sqlite.lease import held
+from contactsync.state.sqlite.store import StateStore
+from contactsync.state.types import StateError
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import sandbox
 
 
@@ -30,7 +30,7 @@ def test_an_exported_state_imports_to_the_same_state_and_the_next_sync_writes_no
 ) -> None:
     with sandbox(tmp_path, SandboxOptions(people=20, seed=8)) as box:
         settings = load_settings(box.config, env=box.credentials)
-        engine = Engine.from_settings(settings, box.credentials)
+        engine = open_engine(settings, box.credentials)
         try:
             assert engine.run("backfill").summary.status == "ok"
         finally:
@@ -45,7 +45,7 @@ def test_an_exported_state_imports_to_the_same_state_and_the_next_sync_writes_no
         assert _export(restored) == exported  # the same rows, value for value
         with StateStore.open(restored) as state:
             assert state.status_counts().persons_total > 0
-        again = Engine.from_settings(settings, box.credentials, state_path=restored)
+        again = open_engine(settings, box.credentials, state_path=restored)
         try:
             summary = again.run("sync").summary
         finally:

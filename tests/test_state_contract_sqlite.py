@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contactsync.state import StateStore
+from contactsync.state.sqlite.store import StateStore
 from tests.state_contract import FakeClock, StateContract
 
 

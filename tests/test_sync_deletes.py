@@ -9,12 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from contactsync.config import load_settings
-from contactsync.models import ActionKind
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
-from contactsync.sync import Engine
+from contactsync.config.settings import load_settings
+from contactsync.engine.sync import Engine
+from contactsync.model.contact import ActionKind
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 
 PEOPLE = 80
 
@@ -57,7 +58,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             "[systems.pylon]\n", '[systems.pylon]\ndeletes = "propagate"\nmax_delete_share = 0.2\n'
         )
         config.write_text(text)
-        engine = Engine.from_settings(load_settings(config, env=env), env)
+        engine = open_engine(load_settings(config, env=env), env)
         try:
             assert engine.run("backfill").summary.status == "ok"
             yield World(server, engine, env)

@@ -16,12 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from contactsync.config import Settings, load_settings
-from contactsync.models import Action, ActionKind
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
-from contactsync.sync import Engine
+from contactsync.config.settings import Settings, load_settings
+from contactsync.engine.sync import Engine
+from contactsync.model.contact import Action, ActionKind
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 
 PEOPLE = 150
 SEED = 5
@@ -98,7 +99,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def engine(sandbox: Sandbox) -> Iterator[Engine]:
-    engine = Engine.from_settings(sandbox.settings, sandbox.env)
+    engine = open_engine(sandbox.settings, sandbox.env)
     yield engine
     engine.close()
 

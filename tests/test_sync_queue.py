@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 
-from contactsync import sync_load, sync_queue
 from contactsync.adapters.base import WriteResult
-from contactsync.config import DEFAULT_MAPPINGS_DIR
-from contactsync.errors import DuplicateError, RetriableError
-from contactsync.mapping import load_mappings
-from contactsync.models import Action, ActionKind
-from contactsync.run_summary import SystemCounts
-from contactsync.state import StateStore
-from contactsync.sync_load import Loader
-from contactsync.sync_queue import PlanQueue, allow_shared_names, shared_name_persons
+from contactsync.config.settings import DEFAULT_MAPPINGS_DIR
+from contactsync.engine import load as sync_load
+from contactsync.engine import queue as sync_queue
+from contactsync.engine.load import Loader
+from contactsync.engine.queue import PlanQueue, allow_shared_names, shared_name_persons
+from contactsync.http.errors import DuplicateError, RetriableError
+from contactsync.mapping.mapper import load_mappings
+from contactsync.model.contact import Action, ActionKind
+from contactsync.model.run_summary import SystemCounts
+from contactsync.state.sqlite.store import StateStore
 
 MAPPINGS = load_mappings(DEFAULT_MAPPINGS_DIR)
 

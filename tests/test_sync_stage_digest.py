@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from contactsync.adapters.base import RawRecord
-from contactsync.mapping import Mapping, load_mappings
-from contactsync.state import StateStore
-from contactsync.sync_stage import mapping_fingerprint, stage_records, staged_digest
+from contactsync.engine.stage import mapping_fingerprint, stage_records, staged_digest
+from contactsync.mapping.mapper import Mapping, load_mappings
+from contactsync.state.sqlite.store import StateStore
 
 MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
 

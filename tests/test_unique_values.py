@@ -10,18 +10,18 @@ from typing import Any
 import pytest
 
 from contactsync.adapters.base import adapter_class
-from contactsync.mapping import Mapping, load_mappings
-from contactsync.models import ActionKind, Contact
-from contactsync.state import StateStore
-from contactsync.sync_claims import (
+from contactsync.engine.claims import (
     UniqueHolders,
     claim_names,
     claim_unique_values,
     names_by_system,
     unique_values_by_system,
 )
-from contactsync.sync_resolve import ResolveResult, TargetSystem, link_records, plan_for_person
-from contactsync.sync_stage import StagedRecord
+from contactsync.engine.resolve import ResolveResult, TargetSystem, link_records, plan_for_person
+from contactsync.engine.stage import StagedRecord
+from contactsync.mapping.mapper import Mapping, load_mappings
+from contactsync.model.contact import ActionKind, Contact
+from contactsync.state.sqlite.store import StateStore
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "mappings"
 UNIQUE_SYSTEMS = ("growcrm", "pylon", "xurrent")

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contactsync.adapters.base import RawRecord
-from contactsync.mapping import Mapping, load_mappings
-from contactsync.models import Contact
-from contactsync.state import StateStore
-from contactsync.sync_stage import stage_records
-from contactsync.sync_stage_values import SHOWN_VALUE_LIMIT, shown_value
+from contactsync.engine.stage import stage_records
+from contactsync.engine.stage_values import SHOWN_VALUE_LIMIT, shown_value
+from contactsync.mapping.mapper import Mapping, load_mappings
+from contactsync.model.contact import Contact
+from contactsync.state.sqlite.store import StateStore
 
 MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
 

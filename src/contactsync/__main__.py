@@ -1,5 +1,5 @@
 """``python -m contactsync`` is the ``contactsync`` command."""
 
-from contactsync.cli import app
+from contactsync.cli.app import app
 
 app(prog_name="contactsync")

@@ -1,6 +1,6 @@
 """APScheduler wiring for ``contactsync run``: one sync job per system, one at a time.
 
-* A lease row in SQLite (:mod:`contactsync.lease`, the same one-shot ``sync`` and
+* A lease row in SQLite (:mod:`contactsync.state.sqlite.lease`, the same one-shot ``sync`` and
   ``backfill`` take) makes sure only one scheduler runs against a state file; a
   second one refuses and names the holder, or with ``--wait`` stands by and takes
   over once the lease expires. The lease is renewed by a heartbeat on its own
@@ -26,9 +26,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from contactsync.config import Settings
-from contactsync.lease import LEASE_NAME, LeaseHeld, holder_name, take, take_when_free
-from contactsync.state import StateStore
+from contactsync.config.settings import Settings
+from contactsync.state.sqlite.lease import LEASE_NAME, LeaseHeld, holder_name, take, take_when_free
+from contactsync.state.sqlite.store import StateStore
 
 log = structlog.get_logger(__name__)
 

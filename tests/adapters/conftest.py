@@ -24,9 +24,9 @@ import pytest
 import vcr  # type: ignore[import-untyped]
 
 from contactsync.adapters.base import AdapterContext, adapter_class
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer, build_simulators
-from contactsync.sandbox.write_config import sandbox_credentials, sandbox_defaults
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer, build_simulators
+from contactsync_sandbox.write_config import sandbox_credentials, sandbox_defaults
 from tests.adapter_contract import Harness, SandboxAdmin
 
 CASSETTES = Path(__file__).parent / "cassettes"

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from contactsync.http import SystemClient, build_client
-from contactsync.mapping import Mapping
-from contactsync.models import Contact
+from contactsync.http.client import SystemClient, build_client
+from contactsync.mapping.mapper import Mapping
+from contactsync.model.contact import Contact
 from tests.adapter_contract import PERSON_ID
 
 Handler = Callable[[httpx.Request], httpx.Response]

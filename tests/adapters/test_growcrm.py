@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from contactsync.errors import DuplicateError
+from contactsync.http.errors import DuplicateError
 from tests.adapter_contract import AdapterContract, Harness
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from contactsync.adapters.base import AdapterContext, ChangeStrategy, Window
 from contactsync.adapters.growcrm import GrowcrmAdapter, parse_timestamp
-from contactsync.errors import DuplicateError, FatalError, NotFoundError, RecordError
-from contactsync.http import BearerAuth
+from contactsync.http.client import BearerAuth
+from contactsync.http.errors import DuplicateError, FatalError, NotFoundError, RecordError
 from tests.adapters.helpers import RecordingVendor
 
 BASE = "https://crm.example.com/api"

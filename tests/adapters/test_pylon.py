@@ -14,8 +14,8 @@ import pytest
 
 from contactsync.adapters.base import ChangeStrategy, Window
 from contactsync.adapters.pylon import PylonAdapter
-from contactsync.errors import DuplicateError
-from contactsync.models import Contact
+from contactsync.http.errors import DuplicateError
+from contactsync.model.contact import Contact
 from tests.adapter_contract import FAR_FUTURE, PERSON_ID, AdapterContract, Harness
 from tests.adapters.helpers import contract_person, load_mapping, outbound
 

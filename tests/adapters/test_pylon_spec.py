@@ -1,7 +1,7 @@
 """The Pylon adapter through a validating proxy built from Pylon's published OpenAPI.
 
 The adapter talks to the Pylon simulator only through
-:class:`~contactsync.sandbox.openapi_proxy.ValidatingProxy` (openapi-core, both
+:class:`~contactsync_sandbox.openapi_proxy.ValidatingProxy` (openapi-core, both
 directions, nothing relaxed), both served on loopback. Every operation the adapter
 uses runs once at least: the list paged to the end, a single GET, create, update
 (external_ids included), the email search, a duplicate create and a delete. The
@@ -23,13 +23,13 @@ import pytest
 
 from contactsync.adapters.base import AdapterContext, Window
 from contactsync.adapters.pylon import PylonAdapter
-from contactsync.errors import DuplicateError
-from contactsync.mapping import Mapping
-from contactsync.models import Contact
-from contactsync.sandbox.common import SandboxOptions, build_app
-from contactsync.sandbox.openapi_proxy import SpecValidator, ValidatingProxy, serving
-from contactsync.sandbox.pylon import DEFAULT_CREDENTIALS, PylonSimulator
-from contactsync.sandbox.server import build_simulators
+from contactsync.http.errors import DuplicateError
+from contactsync.mapping.mapper import Mapping
+from contactsync.model.contact import Contact
+from contactsync_sandbox.common import SandboxOptions, build_app
+from contactsync_sandbox.openapi_proxy import SpecValidator, ValidatingProxy, serving
+from contactsync_sandbox.pylon import DEFAULT_CREDENTIALS, PylonSimulator
+from contactsync_sandbox.server import build_simulators
 
 PEOPLE = 60
 PAGE_SIZE = 7

@@ -21,7 +21,7 @@ from contactsync.adapters.pylon_payload import (
     stamp_of,
     update_body,
 )
-from contactsync.errors import (
+from contactsync.http.errors import (
     DuplicateError,
     FatalError,
     NotFoundError,

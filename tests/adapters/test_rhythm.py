@@ -12,8 +12,8 @@ import pytest
 
 from contactsync.adapters.base import ChangeStrategy, Window
 from contactsync.adapters.rhythm import RhythmAdapter, plan_update
-from contactsync.errors import RecordError
-from contactsync.sandbox.rhythm import RhythmSimulator
+from contactsync.http.errors import RecordError
+from contactsync_sandbox.rhythm import RhythmSimulator
 from tests.adapter_contract import FAR_FUTURE, PERSON_ID, AdapterContract, Harness
 
 

@@ -19,7 +19,7 @@ from contactsync.adapters.rhythm import (
     plan_update,
     stamped_person_id,
 )
-from contactsync.errors import (
+from contactsync.http.errors import (
     FatalError,
     NotFoundError,
     RateLimitedError,

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from contactsync.errors import DuplicateError, FatalError
+from contactsync.http.errors import DuplicateError, FatalError
 from tests.adapter_contract import PERSON_ID, AdapterContract, Harness
 
 

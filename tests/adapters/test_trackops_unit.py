@@ -10,8 +10,8 @@ import pytest
 
 from contactsync.adapters.base import AdapterContext, ChangeStrategy, Window
 from contactsync.adapters.trackops import TrackopsAdapter, parse_timestamp
-from contactsync.errors import DuplicateError, FatalError, NotFoundError, RecordError
-from contactsync.http import TrackopsBasicAuth
+from contactsync.http.client import TrackopsBasicAuth
+from contactsync.http.errors import DuplicateError, FatalError, NotFoundError, RecordError
 from tests.adapters.helpers import RecordingVendor
 
 BASE = "https://acme.viewcases.com/api/v1"

@@ -20,11 +20,11 @@ import pytest
 
 from contactsync.adapters.base import AdapterContext, Window
 from contactsync.adapters.xurrent import XurrentAdapter, channels_to_canonical
-from contactsync.errors import DuplicateError, NotFoundError, RecordError
-from contactsync.models import ChannelLabel, Contact, OrgChannel, normalize_phone
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer
-from contactsync.sandbox.xurrent import XurrentSimulator
+from contactsync.http.errors import DuplicateError, NotFoundError, RecordError
+from contactsync.model.contact import ChannelLabel, Contact, OrgChannel, normalize_phone
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer
+from contactsync_sandbox.xurrent import XurrentSimulator
 from tests.adapter_contract import FAR_FUTURE, PERSON_ID, AdapterContract, Harness
 from tests.adapters.helpers import contract_person, load_mapping, outbound
 

@@ -23,14 +23,14 @@ from contactsync.adapters.xurrent import (
     parse_updated_at,
     plan_channels,
 )
-from contactsync.errors import (
+from contactsync.http.errors import (
     DuplicateError,
     FatalError,
     NotFoundError,
     RecordError,
     RetriableError,
 )
-from contactsync.models import ChannelLabel, OrgChannel
+from contactsync.model.contact import ChannelLabel, OrgChannel
 from tests.adapters.helpers import Handler, RecordingVendor
 
 BASE = "https://api.example.test/v1"

@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contactsync.config import load_settings
-from contactsync.sandbox.common import RateMode, SandboxOptions
-from contactsync.sync import Engine
+from contactsync.config.settings import load_settings
+from contactsync.engine.sync import Engine
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import RateMode, SandboxOptions
 from tests.reliability.helpers import EndState, Sandbox, describe_difference, sandbox
 
 
@@ -50,7 +51,7 @@ class Convergence:
 
 
 def engine_for(box: Sandbox) -> Engine:
-    return Engine.from_settings(load_settings(box.config, env=box.credentials), box.credentials)
+    return open_engine(load_settings(box.config, env=box.credentials), box.credentials)
 
 
 def _open_actions(engine: Engine) -> int:

@@ -6,7 +6,7 @@ Each edit is one of the simulator's own ``mutate_record`` edits (a new job title
 new email, a changed phone, a tidied name: what users do), made on a record picked
 at random among every system's records. What the edit changed is read back the way
 contactsync reads it (the adapter, then the mapping) and kept, per person and per
-field key (:func:`contactsync.field_changes.field_values`), with its time:
+field key (:func:`contactsync.model.field_changes.field_values`), with its time:
 
 * a system with timestamps: the record's own change time after the edit;
 * Pylon (none): the round it was made in. With ``untimed_conflicts =
@@ -32,10 +32,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contactsync.adapters.base import Window
-from contactsync.field_changes import field_values
-from contactsync.models import Contact
-from contactsync.sync import Engine
-from contactsync.sync_stage import map_record
+from contactsync.engine.stage import map_record
+from contactsync.engine.sync import Engine
+from contactsync.model.contact import Contact
+from contactsync.model.field_changes import field_values
+from contactsync.wiring import open_engine
 from tests.reliability.helpers import SYSTEMS, Sandbox, contactsync
 from tests.reliability.sync_edits import EditsWhileWriting
 
@@ -162,7 +163,7 @@ class EditRounds:
 
     def crash_pass(self, spec: str) -> int:
         """One ``contactsync sync`` in a subprocess killed at ``spec`` (see
-        ``contactsync.faultpoints``); then a new engine on the state it left. Returns the
+        ``contactsync.engine.faultpoints``); then a new engine on the state it left. Returns the
         subprocess's exit status (-SIGKILL, or 0 when the point was never reached)."""
         settings = self.engine.settings
         self.engine.close()
@@ -171,7 +172,7 @@ class EditRounds:
         )
         assert run.returncode in (0, -signal.SIGKILL), run.stderr[-2000:]
         self.crashes += run.returncode == -signal.SIGKILL
-        self.engine = Engine.from_settings(settings, self.box.credentials)
+        self.engine = open_engine(settings, self.box.credentials)
         if self.during is not None:
             self.during.install()
         return run.returncode

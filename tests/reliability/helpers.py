@@ -3,7 +3,7 @@
 * :func:`sandbox` serves the five simulators on free loopback ports (in this
   process, a background thread) and writes a contactsync config for them.
 * :func:`contactsync` runs the real command line in a subprocess, optionally with
-  ``CONTACTSYNC_CRASH_AT`` set (see ``contactsync.faultpoints``).
+  ``CONTACTSYNC_CRASH_AT`` set (see ``contactsync.engine.faultpoints``).
 * :func:`end_state` reads every system's records through ``/_sandbox/records``
   and reduces them to what a person's contact data is: server-made ids,
   timestamps, version counters and the person ids contactsync stamps are dropped,
@@ -25,9 +25,9 @@ from typing import Any
 
 import httpx
 
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import SandboxServer
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import SandboxServer
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 
 SYSTEMS = ("trackops", "growcrm", "rhythm", "pylon", "xurrent")
 

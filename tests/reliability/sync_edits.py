@@ -13,7 +13,7 @@ in between to blur it.
 
 What no vendor without an atomic conditional write lets a tool guarantee: an edit
 landing after the check of a record (the ``GET``, or the listing standing for it, see
-``contactsync.sync_change_feed``) and before the write to that record is overwritten.
+``contactsync.engine.change_feed``) and before the write to that record is overwritten.
 The harness logs every check (a read, or the records a listing covers for the loader,
 stamped when it starts, so an edit made during it counts as after it) and every write
 (stamped when it returns), so a lost
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
 from contactsync.adapters.base import RawRecord, Window
-from contactsync.sync_change_feed import ChangeFeed
+from contactsync.engine.change_feed import ChangeFeed
 
 if TYPE_CHECKING:
     from tests.reliability.edit_rounds import EditRounds

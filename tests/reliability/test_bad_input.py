@@ -27,15 +27,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from contactsync import commands
 from contactsync.adapters.base import Adapter, Window, adapter_class
-from contactsync.config import Settings, load_settings
-from contactsync.errors import FatalError, RetriableError
-from contactsync.mapping import Mapping, load_mappings
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.state import StateStore
-from contactsync.sync import Engine, adapter_context
-from contactsync.sync_stage import stage_records
+from contactsync.cli import run as commands
+from contactsync.config.settings import Settings, load_settings
+from contactsync.engine.stage import stage_records
+from contactsync.engine.sync import Engine, adapter_context
+from contactsync.http.errors import FatalError, RetriableError
+from contactsync.mapping.mapper import Mapping, load_mappings
+from contactsync.state.sqlite.store import StateStore
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.corrupt import (
     RECORDS_KEY,
     CorruptingTransport,

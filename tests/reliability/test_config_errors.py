@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.config import DEFAULT_MAPPINGS_DIR
-from contactsync.sandbox.common import SandboxOptions
+from contactsync.config.settings import DEFAULT_MAPPINGS_DIR
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import Sandbox, contactsync, sandbox
 
 pytestmark = pytest.mark.slow

@@ -1,7 +1,7 @@
 """Crash safety: a backfill killed with SIGKILL at seeded points, restarted each time,
 ends exactly where an uninterrupted backfill of the same seed ends.
 
-The kills come from ``contactsync.faultpoints``: the subprocess runs with
+The kills come from ``contactsync.engine.faultpoints``: the subprocess runs with
 ``CONTACTSYNC_CRASH_AT=<point>:<n>`` and SIGKILLs itself the n-th time it passes
 the point (during extract, while planning, with an action claimed but not sent,
 and between a vendor's answer to a write and the commit that records it). The n
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from contactsync import faultpoints
 from contactsync.adapters.base import Adapter, adapter_class
-from contactsync.config import load_settings
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.state import StateStore
-from contactsync.sync import adapter_context
+from contactsync.config.settings import load_settings
+from contactsync.engine import faultpoints
+from contactsync.engine.sync import adapter_context
+from contactsync.state.sqlite.store import StateStore
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import (
     SYSTEMS,
     Sandbox,

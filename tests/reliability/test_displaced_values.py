@@ -1,7 +1,7 @@
 """A user's email that contactsync's own write displaced from a one-email slot (Xurrent's
 ``primary_email``, Trackops' ``email``) survives a later edit of another field: the
 person's golden record is rebuilt then, and the address must not be dropped and cleared
-from the copies contactsync made of it elsewhere (see contactsync.displaced)."""
+from the copies contactsync made of it elsewhere (see contactsync.engine.displaced)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.sandbox.common import SandboxOptions
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.convergence import engine_for
 from tests.reliability.helpers import sandbox
 from tests.reliability.test_faults import _user_adapter

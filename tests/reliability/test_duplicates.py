@@ -19,9 +19,9 @@ import pytest
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
-from contactsync.cli import app
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.state import StateStore
+from contactsync.cli.app import app
+from contactsync.state.sqlite.store import StateStore
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.convergence import engine_for
 from tests.reliability.helpers import Sandbox, sandbox
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from contactsync.config import load_settings
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sync import Engine
-from contactsync.sync_conditional import ConditionalWrites
+from contactsync.config.settings import load_settings
+from contactsync.engine.conditional import ConditionalWrites
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.edit_rounds import EditRounds
 from tests.reliability.helpers import sandbox
 
@@ -45,9 +45,7 @@ def test_an_edit_made_between_the_check_and_the_write_survives(tmp_path: Path, t
     """(b) The user's edit lands after the check, just before the write is sent (the
     adapter's write is wrapped): only Rhythm's RFC 6902 ``test`` ops can refuse it."""
     with sandbox(tmp_path, SandboxOptions(people=12, seed=3)) as box:
-        engine = Engine.from_settings(
-            load_settings(box.config, env=box.credentials), box.credentials
-        )
+        engine = open_engine(load_settings(box.config, env=box.credentials), box.credentials)
         try:
             assert engine.run("backfill").summary.status == "ok"
             rounds = EditRounds(box, engine, random.Random(3))
@@ -92,9 +90,7 @@ def test_an_edit_made_after_the_plan_and_before_the_check_survives(
     the page (injected at ``ConditionalWrites.prepare_page``, no sleeps): every system's
     check must see it, re-stage the record and let the newer edit win everywhere."""
     with sandbox(tmp_path, SandboxOptions(people=12, seed=3)) as box:
-        engine = Engine.from_settings(
-            load_settings(box.config, env=box.credentials), box.credentials
-        )
+        engine = open_engine(load_settings(box.config, env=box.credentials), box.credentials)
         try:
             assert engine.run("backfill").summary.status == "ok"
             rounds = EditRounds(box, engine, random.Random(3))

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from contactsync import commands
 from contactsync.adapters.base import Adapter, adapter_class
-from contactsync.config import load_settings
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.state import OutboxStatus
-from contactsync.sync import Engine, adapter_context
+from contactsync.cli import run as commands
+from contactsync.config.settings import load_settings
+from contactsync.engine.sync import Engine, adapter_context
+from contactsync.state.sqlite.store import OutboxStatus
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.convergence import converge
 from tests.reliability.helpers import Sandbox, describe_difference, sandbox
 from tests.reliability.test_crash import created
@@ -34,7 +35,7 @@ MAX_RUNS = 8
 
 
 def engine_for(box: Sandbox) -> Engine:
-    return Engine.from_settings(load_settings(box.config, env=box.credentials), box.credentials)
+    return open_engine(load_settings(box.config, env=box.credentials), box.credentials)
 
 
 def status_json(box: Sandbox, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:

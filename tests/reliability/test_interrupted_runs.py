@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.state import RunStatus, StateStore
+from contactsync.state.sqlite.store import RunStatus, StateStore
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import contactsync, sandbox
 
 pytestmark = pytest.mark.slow

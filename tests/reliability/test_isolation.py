@@ -18,12 +18,13 @@ import httpx
 import pytest
 import typer
 
-from contactsync import commands, sync
-from contactsync.config import load_settings
-from contactsync.http import SystemClient
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sync import Engine
-from contactsync.sync_load import Loader
+from contactsync.cli import run as commands
+from contactsync.config.settings import load_settings
+from contactsync.engine import sync
+from contactsync.engine.load import Loader
+from contactsync.engine.sync import Engine
+from contactsync.http.client import SystemClient
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import Sandbox, sandbox
 from tests.reliability.test_faults import engine_for, status_json
 

@@ -23,13 +23,13 @@ from typing import IO, TypeVar
 
 import pytest
 
-from contactsync import lease
-from contactsync.config import load_settings
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import BASE_PATHS
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
+from contactsync.config.settings import load_settings
 from contactsync.scheduler import Scheduler
-from contactsync.state import LeaseHolder, StateStore
+from contactsync.state.sqlite import lease
+from contactsync.state.sqlite.store import LeaseHolder, StateStore
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import BASE_PATHS
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 from tests.reliability.helpers import Sandbox, sandbox
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.state import StateStore
+from contactsync.state.sqlite.store import StateStore
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import contactsync, sandbox
 
 pytestmark = pytest.mark.slow

@@ -22,15 +22,16 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from contactsync.config import DEFAULT_MAPPINGS_DIR, load_settings
-from contactsync.mapping import Mapping, load_mappings
-from contactsync.merge import SourceContact, merge
-from contactsync.models import SYSTEMS, Action, ActionKind, Contact
-from contactsync.planning import Target, plan_person, with_person_id
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.state import StateStore
-from contactsync.sync import Engine
-from contactsync.sync_resolve import TargetSystem, plan_for_person
+from contactsync.config.settings import DEFAULT_MAPPINGS_DIR, load_settings
+from contactsync.engine.golden import SourceContact, merge
+from contactsync.engine.plan import Target, plan_person, with_person_id
+from contactsync.engine.resolve import TargetSystem, plan_for_person
+from contactsync.engine.sync import Engine
+from contactsync.mapping.mapper import Mapping, load_mappings
+from contactsync.model.contact import SYSTEMS, Action, ActionKind, Contact
+from contactsync.state.sqlite.store import StateStore
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import Sandbox, sandbox
 
 MAPPINGS: dict[str, Mapping] = load_mappings(DEFAULT_MAPPINGS_DIR)
@@ -231,9 +232,7 @@ def test_merge_is_order_independent_for_the_same_inputs(data: st.DataObject) -> 
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, Engine]]:
     options = SandboxOptions(people=30, seed=13)
     with sandbox(tmp_path_factory.mktemp("replan"), options) as box:
-        engine = Engine.from_settings(
-            load_settings(box.config, env=box.credentials), box.credentials
-        )
+        engine = open_engine(load_settings(box.config, env=box.credentials), box.credentials)
         try:
             assert engine.run("backfill").summary.status == "ok"
             yield box, engine

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sync import Engine
+from contactsync.engine.sync import Engine
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.convergence import engine_for
 from tests.reliability.helpers import Sandbox, sandbox
 from tests.reliability.test_faults import _user_adapter

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.config import load_settings
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sync import Engine
+from contactsync.config.settings import load_settings
+from contactsync.engine.sync import Engine
+from contactsync.wiring import open_engine
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.edit_rounds import EditRounds
 from tests.reliability.helpers import sandbox
 from tests.reliability.sync_edits import EditsWhileWriting
@@ -37,9 +38,7 @@ EDITS_AFTER_A_CRASH = 5
 @pytest.mark.slow
 def test_every_system_ends_with_each_fields_newest_edit(tmp_path: Path) -> None:
     with sandbox(tmp_path, SandboxOptions(people=PEOPLE, seed=SEED)) as box, ExitStack() as stack:
-        engine = Engine.from_settings(
-            load_settings(box.config, env=box.credentials), box.credentials
-        )
+        engine = open_engine(load_settings(box.config, env=box.credentials), box.credentials)
         rounds = EditRounds(box, engine, random.Random(SEED))
         try:
             assert engine.run("backfill").summary.status == "ok"

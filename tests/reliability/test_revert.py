@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from contactsync.cli import app
-from contactsync.sandbox.common import SandboxOptions
+from contactsync.cli.app import app
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.convergence import engine_for
 from tests.reliability.helpers import Sandbox, describe_difference, sandbox
 from tests.reliability.test_faults import _user_adapter

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from contactsync.cli import app
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.state import StateStore
+from contactsync.cli.app import app
+from contactsync.state.sqlite.store import StateStore
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.convergence import engine_for
 from tests.reliability.helpers import EndState, Sandbox, describe_difference, sandbox
 from tests.reliability.test_pylon_job_title import records_by_person

@@ -22,11 +22,11 @@ from urllib.parse import quote
 import pytest
 
 from contactsync.adapters.base import Window, adapter_class
-from contactsync.config import load_settings
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.server import BASE_PATHS
-from contactsync.sandbox.write_config import sandbox_credentials
-from contactsync.sync import adapter_context
+from contactsync.config.settings import load_settings
+from contactsync.engine.sync import adapter_context
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.server import BASE_PATHS
+from contactsync_sandbox.write_config import sandbox_credentials
 from tests.adapters.conftest import CASSETTES, make_vcr
 from tests.reliability.echo_vendor import echoing_vendor
 from tests.reliability.helpers import SYSTEMS, Sandbox, contactsync, sandbox

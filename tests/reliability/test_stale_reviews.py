@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.sandbox.common import SandboxOptions
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.convergence import engine_for
 from tests.reliability.helpers import sandbox
 from tests.reliability.test_pylon_job_title import records_by_person

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.state import StateError, StateStore
+from contactsync.state.sqlite.store import StateError, StateStore
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import Sandbox, contactsync, sandbox
 
 PAGE = 4096

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.http_token_file import token_file_for
-from contactsync.sandbox.common import SandboxOptions
+from contactsync.http.token_file import token_file_for
+from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.helpers import contactsync, sandbox
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from contactsync.sandbox.common import Bucket, SandboxOptions, VendorSimulator
-from contactsync.sandbox.server import SandboxServer
+from contactsync_sandbox.common import Bucket, SandboxOptions, VendorSimulator
+from contactsync_sandbox.server import SandboxServer
 from tests.sandbox.helpers import FAKE_TOKEN
 
 

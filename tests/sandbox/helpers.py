@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 from starlette.testclient import TestClient
 
-from contactsync.sandbox.common import VendorSimulator
-from contactsync.sandbox.people import SeedAddress, SeedPhone, SeedRecord
+from contactsync_sandbox.common import VendorSimulator
+from contactsync_sandbox.people import SeedAddress, SeedPhone, SeedRecord
 
 FAKE_TOKEN = "fake-token"
 #: the headers the fake simulator of conftest.py accepts

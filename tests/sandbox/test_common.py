@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from starlette.testclient import TestClient
 
-from contactsync.sandbox.common import (
+from contactsync_sandbox.common import (
     FAULT_KINDS,
     Bucket,
     DroppedConnection,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from contactsync.sandbox.common import SandboxOptions, build_app
-from contactsync.sandbox.growcrm import GrowcrmSimulator
-from contactsync.sandbox.people import SeedData, SeedOrganization, SeedRecord
+from contactsync_sandbox.common import SandboxOptions, build_app
+from contactsync_sandbox.growcrm import GrowcrmSimulator
+from contactsync_sandbox.people import SeedData, SeedOrganization, SeedRecord
 from tests.sandbox.helpers import (
     admin,
     assert_faults_land_at_rate_and_repeat,

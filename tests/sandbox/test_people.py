@@ -11,10 +11,10 @@ from functools import cache
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from contactsync.models import SYSTEMS, OrgChannel, normalize_email, normalize_phone
-from contactsync.sandbox.names import NICKNAMES
-from contactsync.sandbox.people import SeedData, SeedRecord, generate
-from contactsync.sandbox.seed_variants import PhoneNumber, typo
+from contactsync.model.contact import SYSTEMS, OrgChannel, normalize_email, normalize_phone
+from contactsync_sandbox.names import NICKNAMES
+from contactsync_sandbox.people import SeedData, SeedRecord, generate
+from contactsync_sandbox.seed_variants import PhoneNumber, typo
 
 Copies = dict[str, list[tuple[str, SeedRecord]]]
 

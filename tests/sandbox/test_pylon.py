@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from contactsync.sandbox._pylon_search import decode_cursor, encode_cursor
-from contactsync.sandbox.common import SandboxOptions, build_app
-from contactsync.sandbox.people import SeedData, SeedOrganization, SeedPhone, SeedRecord
-from contactsync.sandbox.pylon import DEFAULT_CREDENTIALS, PylonSimulator
+from contactsync_sandbox._pylon_search import decode_cursor, encode_cursor
+from contactsync_sandbox.common import SandboxOptions, build_app
+from contactsync_sandbox.people import SeedData, SeedOrganization, SeedPhone, SeedRecord
+from contactsync_sandbox.pylon import DEFAULT_CREDENTIALS, PylonSimulator
 from tests.sandbox.helpers import (
     admin,
     assert_faults_land_at_rate_and_repeat,

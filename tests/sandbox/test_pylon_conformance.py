@@ -30,8 +30,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from contactsync.sandbox.common import SandboxOptions, build_app
-from contactsync.sandbox.openapi_proxy import (
+from contactsync_sandbox.common import SandboxOptions, build_app
+from contactsync_sandbox.openapi_proxy import (
     VIOLATIONS_HEADER,
     SpecValidator,
     ValidatingProxy,
@@ -40,14 +40,14 @@ from contactsync.sandbox.openapi_proxy import (
     bundled_spec,
     serving,
 )
-from contactsync.sandbox.people import (
+from contactsync_sandbox.people import (
     SeedData,
     SeedOrganization,
     SeedPhone,
     SeedRecord,
     generate,
 )
-from contactsync.sandbox.pylon import DEFAULT_CREDENTIALS, PylonSimulator
+from contactsync_sandbox.pylon import DEFAULT_CREDENTIALS, PylonSimulator
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_CREDENTIALS['pylon_token']}"}
 UPSTREAM = "http://pylon.upstream"

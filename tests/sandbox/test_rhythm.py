@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from contactsync.sandbox.common import SandboxOptions, build_app
-from contactsync.sandbox.people import SeedData, SeedOrganization, SeedRecord
-from contactsync.sandbox.rhythm import DEFAULT_CREDENTIALS, RhythmSimulator
+from contactsync_sandbox.common import SandboxOptions, build_app
+from contactsync_sandbox.people import SeedData, SeedOrganization, SeedRecord
+from contactsync_sandbox.rhythm import DEFAULT_CREDENTIALS, RhythmSimulator
 from tests.sandbox.helpers import (
     assert_faults_land_at_rate_and_repeat,
     basic,

@@ -19,12 +19,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from contactsync.config import load_settings
-from contactsync.models import SYSTEMS
-from contactsync.sandbox.cli import is_loopback, sandbox_command
-from contactsync.sandbox.common import SandboxOptions
-from contactsync.sandbox.people import generate
-from contactsync.sandbox.server import (
+from contactsync.config.settings import load_settings
+from contactsync.model.contact import SYSTEMS
+from contactsync_sandbox.cli import is_loopback, sandbox_command
+from contactsync_sandbox.common import SandboxOptions
+from contactsync_sandbox.people import generate
+from contactsync_sandbox.server import (
     BASE_PATHS,
     SIMULATORS,
     SandboxError,
@@ -33,7 +33,7 @@ from contactsync.sandbox.server import (
     missing_simulators,
     simulator_class,
 )
-from contactsync.sandbox.write_config import read_env_file, write_sandbox_config
+from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
 from tests.sandbox.helpers import AUTH, MakeFake
 
 ALL_CREDENTIALS = {
@@ -49,17 +49,17 @@ ALL_CREDENTIALS = {
 
 def test_registry_lists_the_five_systems_in_port_order() -> None:
     assert tuple(SIMULATORS) == SYSTEMS
-    assert SIMULATORS["growcrm"] == "contactsync.sandbox.growcrm:GrowcrmSimulator"
+    assert SIMULATORS["growcrm"] == "contactsync_sandbox.growcrm:GrowcrmSimulator"
     assert set(BASE_PATHS) == set(SYSTEMS)
 
 
 def test_unknown_or_missing_simulators_are_named() -> None:
-    registry = {"ghost": "contactsync.sandbox.nowhere:GhostSimulator"}
+    registry = {"ghost": "contactsync_sandbox.nowhere:GhostSimulator"}
     with pytest.raises(SandboxError, match="ghost: simulator module"):
         simulator_class("ghost", registry)
     with pytest.raises(SandboxError, match="unknown system 'nope'"):
         simulator_class("nope")
-    bad_class = {"odd": "contactsync.sandbox.common:SandboxOptions"}
+    bad_class = {"odd": "contactsync_sandbox.common:SandboxOptions"}
     assert "no simulator class" in missing_simulators(bad_class)["odd"]
 
 
@@ -323,7 +323,7 @@ def test_cli_rejects_unknown_systems_and_modes() -> None:
 def test_subprocess_serves_until_sigterm(tmp_path: Path) -> None:
     served = ["trackops", "rhythm", "xurrent"]  # a subset: --systems is honoured
     config = tmp_path / "sub.toml"
-    command = [sys.executable, "-m", "contactsync.sandbox", "--port-base", "0", "--people", "30"]
+    command = [sys.executable, "-m", "contactsync_sandbox", "--port-base", "0", "--people", "30"]
     command += ["--systems", ",".join(served), "--write-config", str(config)]
     process = subprocess.Popen(
         command,

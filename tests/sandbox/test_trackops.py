@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from contactsync.sandbox.common import SandboxOptions, build_app
-from contactsync.sandbox.people import SeedData, SeedRecord
-from contactsync.sandbox.trackops import TrackopsSimulator
+from contactsync_sandbox.common import SandboxOptions, build_app
+from contactsync_sandbox.people import SeedData, SeedRecord
+from contactsync_sandbox.trackops import TrackopsSimulator
 from tests.sandbox.helpers import (
     assert_faults_land_at_rate_and_repeat,
     basic,

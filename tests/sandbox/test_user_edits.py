@@ -7,7 +7,7 @@ import random
 import phonenumbers
 import pytest
 
-from contactsync.sandbox._user_edits import reformat_phone
+from contactsync_sandbox._user_edits import reformat_phone
 
 
 @pytest.mark.parametrize(

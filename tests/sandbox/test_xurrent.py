@@ -10,15 +10,15 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from contactsync.sandbox.common import SandboxOptions, build_app
-from contactsync.sandbox.people import (
+from contactsync_sandbox.common import SandboxOptions, build_app
+from contactsync_sandbox.people import (
     SeedChannel,
     SeedData,
     SeedOrganization,
     SeedPhone,
     SeedRecord,
 )
-from contactsync.sandbox.xurrent import DEFAULT_CREDENTIALS, XurrentSimulator
+from contactsync_sandbox.xurrent import DEFAULT_CREDENTIALS, XurrentSimulator
 from tests.sandbox.helpers import admin, assert_faults_land_at_rate_and_repeat, collect_outcomes
 
 PEOPLE = "/v1/people"

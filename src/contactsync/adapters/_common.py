@@ -7,15 +7,16 @@ differ (envelopes, id rules, auth, budgets) the adapter keeps its own code.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from contactsync.adapters.base import Adapter, AdapterContext
-from contactsync.errors import DuplicateError, FatalError, NotFoundError
-from contactsync.http import SystemClient, build_client
-from contactsync.pagination import Page
+from contactsync.http.client import SystemClient, build_client
+from contactsync.http.errors import DuplicateError, FatalError, NotFoundError
+from contactsync.http.pagination import Page
+from contactsync.model.time import as_utc
 
 
 class SystemClientAdapter(Adapter):
@@ -52,9 +53,7 @@ def text_of(value: object) -> str | None:
     return (value.strip() or None) if isinstance(value, str) else None
 
 
-def utc(moment: datetime) -> datetime:
-    """``moment`` as an aware UTC datetime (a naive one is read as UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+utc = as_utc
 
 
 def parse_timestamp(value: object) -> datetime | None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import httpx
 import jsonpatch
 
-from contactsync.errors import RecordError, classify
+from contactsync.http.errors import RecordError, classify
 
 SYSTEM = "rhythm"
 REFERENCE_FIELDS = ("organization_id", "spouse_id")  # what a 409 on a write can mean

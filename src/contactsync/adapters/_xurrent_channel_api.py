@@ -21,16 +21,16 @@ from contactsync.adapters._xurrent_channels import (
     plan_channels,
 )
 from contactsync.adapters.base import OrgChannelRecord, WriteResult
-from contactsync.errors import (
+from contactsync.http.client import EXT_OPERATION, EXT_RECORD_ID
+from contactsync.http.errors import (
     FatalError,
     NotFoundError,
     RecordError,
     expect_object,
     raise_for_status,
 )
-from contactsync.http import EXT_OPERATION, EXT_RECORD_ID
-from contactsync.models import OrgChannel
-from contactsync.pagination import LinkHeaderPaginator, RequestSpec
+from contactsync.http.pagination import LinkHeaderPaginator, RequestSpec
+from contactsync.model.contact import OrgChannel
 
 
 def numeric_id(value: object, what: str, *, operation: str) -> str:

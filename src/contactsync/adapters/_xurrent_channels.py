@@ -7,7 +7,7 @@ service_desk_fax; the two fax labels are for a telephone only; values are string
 at most 255 characters.
 
 :func:`plan_channels` decides the fewest writes that turn an organization's current
-channels into a desired list of canonical :class:`~contactsync.models.OrgChannel`;
+channels into a desired list of canonical :class:`~contactsync.model.contact.OrgChannel`;
 two values that differ only in formatting (``+1 (203) 413 4880`` and
 ``+12034134880``, ``Info@Best-IT.com`` and ``info@best-it.com``) are the same channel
 and cost no write.
@@ -23,8 +23,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from contactsync.adapters.base import OrgChannelRecord
-from contactsync.errors import RecordError
-from contactsync.models import ChannelLabel, OrgChannel, normalize_phone
+from contactsync.http.errors import RecordError
+from contactsync.model.contact import ChannelLabel, OrgChannel, normalize_phone
 
 SYSTEM = "xurrent"
 CHANNEL_KINDS: tuple[str, ...] = ("telephone", "email", "website")

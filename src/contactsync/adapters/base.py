@@ -2,7 +2,7 @@
 
 An adapter speaks one vendor's API in the vendor's own shapes: it pages through
 records, honours the vendor's write rules and envelopes, and turns every
-failure into a typed :mod:`contactsync.errors` exception. It does not map fields
+failure into a typed :mod:`contactsync.http.errors` exception. It does not map fields
 (``mapping.py`` does, on both sides of it), match people or touch state.
 
 Change detection is declared, not improvised (see ARCHITECTURE.md, "The pipeline"):
@@ -28,8 +28,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from contactsync.http_budgets import Budget
-from contactsync.models import OrgChannel, content_hash
+from contactsync.http.budgets import Budget
+from contactsync.model.contact import OrgChannel, content_hash
 
 
 class ChangeStrategy(StrEnum):
@@ -40,7 +40,7 @@ class ChangeStrategy(StrEnum):
 
 class ConflictCheck(StrEnum):
     """How an update is checked against a user's edit made since the record was read
-    (carried out by :mod:`contactsync.sync_change_feed` and the loader)."""
+    (carried out by :mod:`contactsync.engine.change_feed` and the loader)."""
 
     #: the vendor tests the values inside the write itself (Rhythm's RFC 6902 ``test``)
     ATOMIC = "atomic"
@@ -179,7 +179,7 @@ class Adapter(ABC):
     @property
     @abstractmethod
     def client(self) -> httpx.Client:
-        """The adapter's HTTP client (built with :func:`contactsync.http.build_client`)."""
+        """The adapter's HTTP client (built with :func:`contactsync.http.client.build_client`)."""
 
     @property
     def request_count(self) -> int:
@@ -210,7 +210,7 @@ class Adapter(ABC):
 
     def read_record(self, external_id: str) -> RawRecord:
         """The record as the system holds it now, shaped as :meth:`extract` yields it
-        (same payload fields, same timestamp); a :class:`~contactsync.errors.NotFoundError`
+        (same payload fields, same timestamp); a :class:`~contactsync.http.errors.NotFoundError`
         when it is gone. Only called when ``can_read_record`` is set."""
         raise NotImplementedError(f"{self.system}: reading one record is not supported")
 

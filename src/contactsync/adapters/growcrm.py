@@ -14,7 +14,7 @@ found again by email, which Grow CRM keeps unique across all users.
 Readings the vendor docs leave open, all *(assumed)* and kept here:
 
 - ``meta`` carries Laravel's ``current_page``/``last_page``/``total`` (see
-  :class:`~contactsync.pagination.PageMetaPaginator`).
+  :class:`~contactsync.http.pagination.PageMetaPaginator`).
 - A record whose ``dates.updated`` cannot be read is yielded (updated_at None) and
   never ends the scan: it cannot be placed relative to the watermark.
 - ``search`` is a substring match over names, email and phone, so a lookup by email
@@ -59,15 +59,15 @@ from contactsync.adapters.base import (
     WriteResult,
     unusable_record,
 )
-from contactsync.errors import (
+from contactsync.http.client import EXT_OPERATION, EXT_RECORD_ID, BearerAuth, SystemClient
+from contactsync.http.errors import (
     DuplicateError,
     FatalError,
     SyncError,
     expect_object,
     raise_for_status,
 )
-from contactsync.http import EXT_OPERATION, EXT_RECORD_ID, BearerAuth, SystemClient
-from contactsync.pagination import PageMetaPaginator, RequestSpec, dig
+from contactsync.http.pagination import PageMetaPaginator, RequestSpec, dig
 
 SYSTEM = "growcrm"
 CONTACTS = "/contacts"

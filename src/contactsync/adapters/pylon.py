@@ -9,7 +9,7 @@ Writes: ``POST /contacts`` (``CreateContactRequestBody``: ``name`` required),
 ``PATCH /contacts/{id}`` (``UpdateContactRequestBody``: any subset),
 ``DELETE /contacts/{id}`` (permanent). A duplicate (same email, or an external id
 another contact holds) answers an ``ErrorApiResponseBody`` with ``exists_id``:
-:func:`contactsync.errors.classify` turns it into ``DuplicateError(existing_id=...)``
+:func:`contactsync.http.errors.classify` turns it into ``DuplicateError(existing_id=...)``
 and the engine links to that contact.
 
 Our person id lives in the ``external_ids`` entry labelled ``contactsync``
@@ -21,8 +21,8 @@ are not filterable in ``POST /contacts/search``: :meth:`PylonAdapter.find_existi
 searches by email and then checks the stamp.
 
 Budgets: Pylon limits each endpoint per minute (list/get/create/update 60, search
-20, delete 10); the client uses :func:`contactsync.http.default_budgets` with
-per-endpoint buckets (:func:`contactsync.http.pylon_bucket`).
+20, delete 10); the client uses :func:`contactsync.http.client.default_budgets` with
+per-endpoint buckets (:func:`contactsync.http.client.pylon_bucket`).
 """
 
 from __future__ import annotations
@@ -54,14 +54,7 @@ from contactsync.adapters.pylon_payload import (
     stamp_of,
     update_body,
 )
-from contactsync.errors import (
-    FatalError,
-    NotFoundError,
-    RecordError,
-    expect_object,
-    raise_for_status,
-)
-from contactsync.http import (
+from contactsync.http.client import (
     EXT_OPERATION,
     EXT_RECORD_ID,
     BearerAuth,
@@ -69,7 +62,14 @@ from contactsync.http import (
     build_client,
     default_budgets,
 )
-from contactsync.pagination import CursorPaginator, RequestSpec
+from contactsync.http.errors import (
+    FatalError,
+    NotFoundError,
+    RecordError,
+    expect_object,
+    raise_for_status,
+)
+from contactsync.http.pagination import CursorPaginator, RequestSpec
 
 log = logging.getLogger(__name__)
 

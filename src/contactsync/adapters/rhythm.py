@@ -11,7 +11,7 @@ tokens per month; a token lives 24 h and one adapter fetches one (another only a
 a 401). Hooks, to set before the first request: ``adapter.on_new_token`` sees each
 token once before use (the engine wires ``contactsync.logs.register_secret``);
 the engine keeps tokens in a file beside the state (``context.token_file``,
-:mod:`contactsync.http_token_file`), so a one-shot ``sync`` reuses the last one's.
+:mod:`contactsync.http.token_file`), so a one-shot ``sync`` reuses the last one's.
 
 Writes: ``POST /contacts/{tenantId}`` (no id: the server makes one), ``PUT|PATCH|DELETE
 /contacts/{tenantId}/{id}``; an update sends a full ``PUT`` or an RFC 6902 ``PATCH``,
@@ -78,7 +78,13 @@ from contactsync.adapters.base import (
     WriteResult,
     unusable_record,
 )
-from contactsync.errors import (
+from contactsync.http.client import (
+    EXT_OPERATION,
+    EXT_RECORD_ID,
+    OAuthClientCredentials,
+    build_client,
+)
+from contactsync.http.errors import (
     FatalError,
     NotFoundError,
     RecordError,
@@ -86,14 +92,8 @@ from contactsync.errors import (
     expect_object,
     raise_for_status,
 )
-from contactsync.http import (
-    EXT_OPERATION,
-    EXT_RECORD_ID,
-    OAuthClientCredentials,
-    build_client,
-)
-from contactsync.http_token_file import FileTokenCache
-from contactsync.pagination import KeyPaginator, RequestSpec
+from contactsync.http.pagination import KeyPaginator, RequestSpec
+from contactsync.http.token_file import FileTokenCache
 
 __all__ = ["RhythmAdapter", "UpdatePlan", "dumps", "plan_update", "stamped_person_id"]
 

@@ -31,7 +31,7 @@ Readings the vendor docs leave open, all *(assumed)* and kept here:
   so the same-name check must not block it.
 - A create/update answer is the contact object (bare, or under ``"contact"``); when it
   is not a full record the contact is read back with ``GET /client/contacts/{id}``.
-- Error bodies are JSON with a ``message`` (read by :mod:`contactsync.errors`).
+- Error bodies are JSON with a ``message`` (read by :mod:`contactsync.http.errors`).
 - The ``email`` list filter (its name is missing from the docs' table) matches the
   address exactly.
 - Trackops documents no DELETE and no status/active flag, so :meth:`delete` refuses
@@ -69,9 +69,9 @@ from contactsync.adapters.base import (
     WriteResult,
     unusable_record,
 )
-from contactsync.errors import FatalError, expect_object
-from contactsync.http import EXT_OPERATION, EXT_RECORD_ID, SystemClient, TrackopsBasicAuth
-from contactsync.pagination import PageNumberPaginator, RequestSpec
+from contactsync.http.client import EXT_OPERATION, EXT_RECORD_ID, SystemClient, TrackopsBasicAuth
+from contactsync.http.errors import FatalError, expect_object
+from contactsync.http.pagination import PageNumberPaginator, RequestSpec
 
 SYSTEM = "trackops"
 CONTACTS = "/client/contacts"

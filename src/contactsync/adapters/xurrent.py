@@ -13,7 +13,7 @@ organization's own channels, listed per organization in
 :func:`channels_to_canonical`) and :mod:`._xurrent_channel_api` (the requests).
 
 Auth is ``Authorization: Bearer <token>`` plus ``X-Xurrent-Account: <account id>``
-(:class:`~contactsync.http.XurrentAuth`); the http layer's default budget for
+(:class:`~contactsync.http.client.XurrentAuth`); the http layer's default budget for
 "xurrent" keeps to the burst limit (20 requests per 2 s) and its quota reader to
 the hourly ``X-RateLimit-*`` headers.
 """
@@ -45,14 +45,7 @@ from contactsync.adapters.base import (
     WriteResult,
     unusable_record,
 )
-from contactsync.errors import (
-    DuplicateError,
-    FatalError,
-    RecordError,
-    expect_array,
-    expect_object,
-)
-from contactsync.http import (
+from contactsync.http.client import (
     EXT_IDEMPOTENT,
     EXT_OPERATION,
     EXT_RECORD_ID,
@@ -60,8 +53,15 @@ from contactsync.http import (
     build_client,
     default_budgets,
 )
-from contactsync.models import OrgChannel
-from contactsync.pagination import LinkHeaderPaginator, RequestSpec
+from contactsync.http.errors import (
+    DuplicateError,
+    FatalError,
+    RecordError,
+    expect_array,
+    expect_object,
+)
+from contactsync.http.pagination import LinkHeaderPaginator, RequestSpec
+from contactsync.model.contact import OrgChannel
 
 __all__ = [
     "SOURCE",
