@@ -17,6 +17,7 @@ from contactsync.engine import load as sync_load
 from contactsync.engine import queue as sync_queue
 from contactsync.engine.load import Loader
 from contactsync.engine.queue import PlanQueue, allow_shared_names, shared_name_persons
+from contactsync.engine.recovery import RECONCILE_PER_RUN
 from contactsync.http.errors import DuplicateError, RetriableError
 from contactsync.mapping.mapper import load_mappings
 from contactsync.model.contact import Action, ActionKind
@@ -257,7 +258,7 @@ def test_failed_creates_are_looked_up_a_bounded_number_per_run_and_a_crash_costs
     loader.recover_interrupted()  # does not raise, whatever one lookup does
 
     first_round = list(vendor.looked_up)
-    assert len(first_round) == sync_load.RECONCILE_PER_RUN
+    assert len(first_round) == RECONCILE_PER_RUN
     crashed = next(e for e in state.list_actions("failed") if e.action.person_id == "Ann_Lee3")
     assert "lookup of the failed create failed: KeyError" in (crashed.last_error or "")
     assert state.counts_by_status("growcrm")["failed"] == 50  # none lost, none given up
@@ -267,7 +268,7 @@ def test_failed_creates_are_looked_up_a_bounded_number_per_run_and_a_crash_costs
     loader.recover_interrupted()
     assert "Ann_Lee3" in first_round
     assert "Ann_Lee3" not in vendor.looked_up
-    assert len(set(first_round) | set(vendor.looked_up)) == 2 * sync_load.RECONCILE_PER_RUN
+    assert len(set(first_round) | set(vendor.looked_up)) == 2 * RECONCILE_PER_RUN
 
 
 class LostAnswerVendor:

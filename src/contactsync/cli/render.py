@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console, RenderableType
@@ -143,19 +143,24 @@ def value_problems_table(entries: list[StoredValueProblem]) -> Table:
     return table
 
 
+def entries_json(entries: Iterable[Any], columns: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Each entry as one JSON object: ``columns`` maps an output key to its attribute."""
+    return [{key: getattr(entry, name) for key, name in columns.items()} for entry in entries]
+
+
 def field_refusals_json(entries: list[FieldRefusal]) -> list[dict[str, Any]]:
     """Values a target refused for one field: the rest of the write was sent without them."""
-    return [
+    return entries_json(
+        entries,
         {
-            "system": entry.system,
-            "field": entry.field,
-            "value": entry.value,
-            "record": entry.external_id,
-            "person": entry.person_id,
-            "reason": entry.reason,
-        }
-        for entry in entries
-    ]
+            "system": "system",
+            "field": "field",
+            "value": "value",
+            "record": "external_id",
+            "person": "person_id",
+            "reason": "reason",
+        },
+    )
 
 
 def field_refusals_table(entries: list[FieldRefusal]) -> Table:

@@ -18,7 +18,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from contactsync.cli.render import plain_row
+from contactsync.cli.render import entries_json, plain_row
 from contactsync.config.settings import Settings
 from contactsync.config.systems import Schedule
 from contactsync.model.run_summary import Outcome, worst
@@ -205,15 +205,15 @@ def duplicates_table(entries: Sequence[DuplicateEntry]) -> Table:
     return table
 
 
-def duplicates_json(entries: Sequence[DuplicateEntry]) -> list[dict[str, str]]:
-    return [
+def duplicates_json(entries: Sequence[DuplicateEntry]) -> list[dict[str, Any]]:
+    return entries_json(
+        entries,
         {
-            "system": e.system,
-            "record": e.external_id,
-            "survivor": e.survivor_id,
-            "person": e.person_id,
-            "policy": e.policy,
-            "status": e.status,
-        }
-        for e in entries
-    ]
+            "system": "system",
+            "record": "external_id",
+            "survivor": "survivor_id",
+            "person": "person_id",
+            "policy": "policy",
+            "status": "status",
+        },
+    )

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -111,12 +111,16 @@ class ConditionalWrites:
     #: clock skew allowed when listing the records changed since the last check (None:
     #: the system's configured ``overlap``, from the adapter's context)
     overlap: timedelta | None = None
+    #: when this pass read the system; None: not read in this pass (the stored
+    #: watermark says when it last was): the first listing starts there
+    read_at: datetime | None = None
     #: persons planned again this run (their new actions are queued behind the others)
     replanned: int = 0
     feed: ChangeFeed = field(init=False)
 
     def __post_init__(self) -> None:
-        self.feed = ChangeFeed(self.state, self.adapter, self.overlap or overlap_of(self.adapter))
+        overlap = self.overlap or overlap_of(self.adapter)
+        self.feed = ChangeFeed(self.state, self.adapter, overlap, last_check=self.read_at)
 
     @property
     def system(self) -> str:

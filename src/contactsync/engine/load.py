@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -28,6 +28,7 @@ from contactsync.engine.contending import contending_creates
 from contactsync.engine.duplicates import complete_delete
 from contactsync.engine.field_fit import retry_without_refused_fields
 from contactsync.engine.ports import LoadingState
+from contactsync.engine.recovery import MAX_ATTEMPTS, recover_interrupted
 from contactsync.engine.revert import staging_of
 from contactsync.http.circuit import CircuitOpen
 from contactsync.http.errors import DuplicateError, RetriableError, SyncError
@@ -38,16 +39,10 @@ from contactsync.state.types import OutboxEntry, StateError
 
 log = structlog.get_logger(__name__)
 
-#: attempts after which an action is left failed (visible in ``status``) until a new
-#: plan for different content replaces it
-MAX_ATTEMPTS = 5
 #: outbox entries a loader reads at a time
 LOAD_PAGE = 500
 #: vendor payload fields holding a name (a vendor may refuse a second contact by name)
 VENDOR_NAME_KEYS = ("first_name", "last_name", "name", "full_name")
-#: failed creates looked up per system before a run reads anything (the others wait
-#: for a later run: a run after many failed writes must not spend itself on lookups)
-RECONCILE_PER_RUN = 20
 #: sweeps for the actions planned anew while loading (records changed under a write)
 REPLANNED_SWEEPS = 3
 
@@ -62,10 +57,17 @@ class Loader:
     redact: Callable[[str], str] = str
     #: plans persons again (``Engine.replan``) when a record changed under a write
     replan: Replan | None = None
+    #: when this pass read the system (its watermark is committed after the load)
+    read_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.checks = ConditionalWrites(
-            self.state, self.adapter, self.mapping, self.default_region, self.replan
+            self.state,
+            self.adapter,
+            self.mapping,
+            self.default_region,
+            self.replan,
+            read_at=self.read_at,
         )
 
     @property
@@ -76,41 +78,8 @@ class Loader:
         return mapped_answer(self.mapping, self.default_region, self.system, external_id, record)
 
     def recover_interrupted(self) -> None:
-        """Finish what a killed run left in flight, in queue order: a create is looked up
-        and sent only if certainly absent; an update is checked against the record first
-        (:meth:`_checked`); a delete is sent again. Then up to :data:`RECONCILE_PER_RUN`
-        failed creates are looked up, longest-waiting first. Done before anything is
-        read, so the next extract sees these writes as ours."""
-        for entry in self.state.in_flight_actions(self.system):
-            if self.state.requeue(entry.id):
-                fresh = self.state.get_action(entry.id)
-                if fresh is not None:
-                    self.execute(fresh, recovering=True)
-        failed = [
-            entry
-            for entry in self.state.list_actions("failed", self.system)
-            if entry.kind is ActionKind.CREATE and entry.attempts < MAX_ATTEMPTS
-        ]
-        for entry in sorted(failed, key=lambda e: e.updated_at)[:RECONCILE_PER_RUN]:
-            self._reconcile_failed_create(entry)
-
-    def _reconcile_failed_create(self, entry: OutboxEntry) -> None:
-        """A create that failed may have landed (its answer lost): look it up (nothing is
-        sent) and record it if it is there, so the next extract sees it as ours. What goes
-        wrong costs this action alone: the error is recorded on it (putting it behind the
-        others for the next run's lookups) and the run goes on."""
-        try:
-            existing = self._landed(entry)
-            if existing is not None:
-                with suppress(AlreadyHandled):
-                    self._link(entry, WriteResult(existing))
-            else:  # the same error again, stamped now: the next run looks up the others first
-                self.state.fail(entry.id, entry.last_error or "create failed")
-        except Exception as exc:
-            message = self.redact(f"lookup of the failed create failed: {_described(exc)}")
-            log.warning("lookup of a failed create failed", action=entry.key, error=message)
-            with suppress(StateError):  # completed meanwhile: nothing to report on it
-                self.state.fail(entry.id, message)
+        """Finish what a killed run left in flight (:mod:`contactsync.engine.recovery`)."""
+        recover_interrupted(self)
 
     def run(self, concurrency: int) -> None:
         """The system's pending creates, then its other actions, a page at a time in
@@ -236,9 +205,9 @@ class Loader:
     def _create(self, entry: OutboxEntry, *, reconcile: bool) -> None:
         action = entry.action
         if reconcile:
-            existing = self._landed(entry)
+            existing = self.landed(entry)
             if existing is not None:
-                self._link(entry, WriteResult(existing))
+                self.link(entry, WriteResult(existing))
                 return
         try:
             result = self.adapter.create(action.payload, allow_duplicates=action.allow_duplicates)
@@ -250,19 +219,19 @@ class Loader:
             if owner is not None:
                 self._cannot_hold(entry, exc, owner)
                 return
-            self._link(entry, WriteResult(exc.existing_id))
+            self.link(entry, WriteResult(exc.existing_id))
             return
         except RetriableError as exc:
             if not exc.maybe_applied:
                 raise
-            existing = self._landed(entry)
+            existing = self.landed(entry)
             if existing is None:
                 raise
             result = WriteResult(existing)
-        self._link(entry, result)
+        self.link(entry, result)
         self.counts.created += 1
 
-    def _landed(self, entry: OutboxEntry) -> str | None:
+    def landed(self, entry: OutboxEntry) -> str | None:
         """The record a create whose answer was lost made, if the vendor holds it. A
         candidate the crosswalk already links to another person (an unstamped record
         holding the same shared mailbox) is that person's, not this create's: the
@@ -290,7 +259,7 @@ class Loader:
         if self.state.mark_unholdable(self.system, person := entry.action.person_id, reason):
             log.warning("person cannot be held", system=self.system, person=person, reason=reason)
 
-    def _link(self, entry: OutboxEntry, result: WriteResult) -> None:
+    def link(self, entry: OutboxEntry, result: WriteResult) -> None:
         action = entry.action
         answer = self._answer(result.external_id, result.record)
         try:
@@ -394,7 +363,3 @@ class Loader:
         faultpoints.hit("after_vendor_answer")
         complete_delete(self.state, entry)  # a duplicate's deletion is not its person's
         self.counts.deleted += 1
-
-
-def _described(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}"

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 import structlog
 
-from contactsync.engine.load import MAX_ATTEMPTS
 from contactsync.engine.ports import LoadingState
 from contactsync.engine.queue import PlanQueue
+from contactsync.engine.recovery import MAX_ATTEMPTS
 from contactsync.model.contact import ActionKind
 
 log = structlog.get_logger(__name__)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -57,6 +58,8 @@ class RunOutcome:
     actions: list[Action] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     queued: list[Action] = field(default_factory=list)  # plan: queued before this pass
+    #: the systems this pass read in full, and when: their watermarks, moved after load
+    read_at: dict[str, datetime] = field(default_factory=dict)
 
     def keep_queued(self, waiting: Iterable[Action]) -> None:
         """``waiting`` minus what this pass planned anew (the same key: one write)."""

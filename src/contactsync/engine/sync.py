@@ -2,7 +2,8 @@
 
 A ``plan`` run goes as far as the outbox in a transaction that is rolled back, on a
 copy of the state, so it changes nothing anywhere; ``backfill`` and ``sync`` differ
-only in their windows. Failures are isolated per system and per person (``sync_pass``).
+only in their windows. Failures are isolated per system and per person
+(:mod:`contactsync.engine.pass_outcome`). Watermarks move after load.
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ class Engine(Generic[State]):
                 chosen = self._recover(chosen, outcome)
                 self._read_and_plan(kind, chosen, started, since, outcome, progress)
                 self._load(chosen, outcome, force_deletes)
+                # only now, after load: a pass that dies earlier reads the window again
+                for name, read_at in outcome.read_at.items():
+                    self.state.set_watermark(name, read_at)
         except Exception as exc:  # what no system's isolation caught: the state itself
             outcome.errors.append(redact(f"run failed: {exc}"))
             outcome.summary.status = "failed"
@@ -157,6 +161,7 @@ class Engine(Generic[State]):
             result = self._extract(name, kind, started, since, outcome, progress)
             if result is not None:
                 staged.append(result)
+                outcome.read_at[name] = started
         sources = [name for name in chosen if self.settings.systems[name].is_source]
         self.org_channels = read_org_channels(self.adapters, sources, outcome)
         staged += unplanned_leftovers(self.state, staged)
@@ -214,8 +219,6 @@ class Engine(Generic[State]):
                 self.state.mark_deleted(name, external_id, started)
         outcome.summary.systems[name] = outcome.summary.systems[name].add(result.counts)
         refuse_foreign_state(self.state, name, result.staged)  # before its watermark moves
-        if kind != "plan":
-            self.state.set_watermark(name, started)
         return result
 
     def _resolve(
@@ -337,7 +340,7 @@ class Engine(Generic[State]):
 
     # --- load ------------------------------------------------------------------------------
 
-    def _loader(self, name: str, outcome: RunOutcome) -> Loader:
+    def _loader(self, name: str, outcome: RunOutcome, read_at: datetime | None = None) -> Loader:
         return Loader(
             self.state,
             self.adapters[name],
@@ -346,6 +349,7 @@ class Engine(Generic[State]):
             outcome.summary.systems[name],
             redact,
             replan=self.replan,
+            read_at=read_at,
         )
 
     def _recover(self, chosen: list[str], outcome: RunOutcome) -> list[str]:
@@ -377,7 +381,8 @@ class Engine(Generic[State]):
                     outcome.errors.append(refused)
                     outcome.summary.status = "partial"
             if not guarding.failed:
-                loads.append((name, self._loader(name, outcome), system.concurrency))
+                loader = self._loader(name, outcome, outcome.read_at.get(name))
+                loads.append((name, loader, system.concurrency))
         run_loads(loads, outcome)
 
     def _finish(self, outcome: RunOutcome) -> None:

@@ -48,23 +48,18 @@ class RecordWrites(Protocol):
 
     def get_record(self, system: str, external_id: str) -> StoredRecord | None: ...
 
+    # packed by hand: one line per parameter would repeat the backend's signature
+    # fmt: off
     def upsert_record(
-        self,
-        system: str,
-        external_id: str,
-        *,
-        hash: str,
-        payload: Mapping[str, Any] | BaseModel,
-        source_updated_at: datetime | None = None,
-        person_id: str | None = None,
-        raw: Any = None,
-        unplanned: bool = False,
-        own_write: bool = False,
-        raw_digest: str | None = None,
+        self, system: str, external_id: str, *, hash: str,
+        payload: Mapping[str, Any] | BaseModel, source_updated_at: datetime | None = None,
+        person_id: str | None = None, raw: Any = None, unplanned: bool = False,
+        own_write: bool = False, raw_digest: str | None = None,
         source_payload: Mapping[str, Any] | None = None,
     ) -> RecordChange:
         """Stage a record: store its canonical payload and hash, mark it seen now."""
         ...
+    # fmt: on
 
     def count_live_records(self, system: str) -> int: ...
 
