@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contactsync.adapters.base import unique_key, unique_values
 from contactsync.engine.ports import LinkingState
 from contactsync.engine.queue import NamesTaken, NameTable, PerSystem
 from contactsync.model.contact import Action, ActionKind, Contact
@@ -42,18 +43,12 @@ class UniqueHolders:
 
     def values_of(self, payload: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(field, value) of each unique value a payload carries, as sent."""
-        found: list[tuple[str, str]] = []
-        for name in self.fields:
-            value = payload.get(name)
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, str) and item.strip():
-                    found.append((name, item))
-        return found
+        return unique_values(self.fields, payload)
 
     def refusal(self, payload: Mapping[str, Any], person_id: str) -> str | None:
         """Why the vendor would refuse to create this payload for ``person_id``, or None."""
         for name, value in self.values_of(payload):
-            holder = self.holders.get(_unique_key(value))
+            holder = self.holders.get(unique_key(value))
             if holder is None or holder[0] == person_id:
                 continue
             if holder[1] is None:
@@ -73,7 +68,7 @@ def unique_values_by_system(
     def read(system: str) -> UniqueHolders:
         holders: dict[str, tuple[str, str | None]] = {}
         for value, person_id, external_id in state.linked_unique_values(system, fields_of[system]):
-            holders.setdefault(_unique_key(value), (person_id, external_id))
+            holders.setdefault(unique_key(value), (person_id, external_id))
         return UniqueHolders(fields_of[system], holders)
 
     return PerSystem(fields_of, read)
@@ -87,11 +82,7 @@ def claim_unique_values(actions: Iterable[Action], held: Mapping[str, UniqueHold
             continue
         unique = held[action.system]
         for _name, value in unique.values_of(action.payload):
-            unique.holders.setdefault(_unique_key(value), (action.person_id, None))
-
-
-def _unique_key(value: str) -> str:
-    return value.strip().casefold()
+            unique.holders.setdefault(unique_key(value), (action.person_id, None))
 
 
 def names_by_system(state: LinkingState, systems: Iterable[str]) -> PerSystem[NameTable]:
