@@ -65,6 +65,7 @@ from contactsync.mapping.mapper import Mapping
 from contactsync.matching.matcher import MatchConfig
 from contactsync.model.contact import Action, Contact, OrgChannel
 from contactsync.model.run_summary import PersonCounts, RunSummary, SystemCounts
+from contactsync.state.types import LAST_READ_STREAM
 
 log = structlog.get_logger(__name__)
 
@@ -219,6 +220,8 @@ class Engine(Generic[State]):
                 self.state.mark_deleted(name, external_id, started)
         outcome.summary.systems[name] = outcome.summary.systems[name].add(result.counts)
         refuse_foreign_state(self.state, name, result.staged)  # before its watermark moves
+        if kind != "plan":  # the snapshot's time (its watermark moves after load)
+            self.state.set_watermark(name, started, LAST_READ_STREAM)
         return result
 
     def _resolve(
