@@ -33,6 +33,7 @@ from contactsync.sync_claims import (
     unique_values_by_system,
 )
 from contactsync.sync_field_fit import install_refusals
+from contactsync.sync_link import build_index, link_stages, needs_matching
 from contactsync.sync_load import Loader
 from contactsync.sync_outbox import guard_deletes, retry_or_supersede
 from contactsync.sync_pass import (
@@ -52,9 +53,6 @@ from contactsync.sync_queue import NamesTaken, PerSystem, PlanQueue, allow_share
 from contactsync.sync_resolve import (
     ResolveResult,
     TargetSystem,
-    build_index,
-    link_records,
-    needs_matching,
     plan_for_person,
     rebuild_golden,
 )
@@ -246,17 +244,7 @@ class Engine:
         result = ResolveResult()
         matching = any(needs_matching(self.state, stage.staged) for stage in staged)
         index = build_index(self.state, config) if matching else None
-        for stage in staged:
-            touched_before = set(result.touched)
-            with isolated(outcome, stage.system, "matching") as linking, self.state.transaction():
-                link_records(self.state, index, stage.staged, result)
-                for external_id in stage.deleted_ids:
-                    person_id = self.state.person_for(stage.system, external_id)
-                    if person_id is not None:
-                        result.touched.add(self.state.resolve_person(person_id))
-            if linking.failed:  # its links rolled back: its records wait for the next pass
-                result.touched = touched_before
-                unfinished.update(handed_on_keys([stage]))
+        link_stages(self.state, index, staged, outcome, result, unfinished)
         targets = self._targets()
         systems = [t.system for t in targets] if result.touched else []
         taken = names_by_system(self.state, systems)

@@ -58,8 +58,30 @@ class UniqueHolders:
                 continue
             if holder[1] is None:
                 return f"another person ({holder[0]}) is being created with {name} {value.strip()}"
-            return f"another person's record (id {holder[1]}) already holds {name} {value.strip()}"
+            return f"{_HELD_BY}{holder[1]}{_HELD_BY_END}{name} {value.strip()}"
         return None
+
+
+# How a refusal names the record holding the value (read back by still_held).
+_HELD_BY = "another person's record (id "
+_HELD_BY_END = ") already holds "
+
+
+def still_held(state: StateStore, system: str, person_id: str, reason: str) -> bool | None:
+    """Whether the record a :meth:`UniqueHolders.refusal` named still holds the value,
+    for another person than ``person_id``; None when ``reason`` is no such refusal."""
+    if not reason.startswith(_HELD_BY) or _HELD_BY_END not in reason:
+        return None
+    external_id, _, rest = reason[len(_HELD_BY) :].partition(_HELD_BY_END)
+    name, _, value = rest.partition(" ")
+    record = state.get_record(system, external_id)
+    if record is None or record.deleted or record.person_id is None:
+        return False
+    if state.resolve_person(record.person_id) == state.resolve_person(person_id):
+        return False
+    held = record.raw.get(name) if isinstance(record.raw, dict) else None
+    items = held if isinstance(held, list) else [held]
+    return any(isinstance(i, str) and _unique_key(i) == _unique_key(value) for i in items)
 
 
 def unique_values_by_system(

@@ -12,12 +12,15 @@ matcher re-decide identities the systems already agree on.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
+from contactsync.matching import Candidate, PersonIndex
+from contactsync.models import Contact
 from contactsync.state import StateStore
 
 log = structlog.get_logger(__name__)
@@ -44,6 +47,56 @@ def person_for_stamp(state: StateStore, stamped: str | None) -> tuple[str | None
         log.warning("stamped person id has an unknown shape; matching the record instead")
         return None, False
     return state.create_person(person_id=stamped), True
+
+
+def stamped_person_of(
+    state: StateStore,
+    index: PersonIndex,
+    system: str,
+    contact: Contact,
+    candidates: Iterable[Candidate],
+    adopted: Collection[str],
+) -> str | None:
+    """On a rebuild, the person adopted from stamps that an unstamped record the
+    matcher could not place belongs to, when one alone fits; else None (the record
+    starts a new person, its candidates go to the review queue).
+
+    Such a person's stamped records are the systems' own word on who it is; its other
+    records were linked by the matcher in this pass, in the order the systems were
+    read. So a candidate is judged on its stamped records only, none of which may
+    contradict the record: it fits when one of them scores at the merge threshold, or
+    in the review band when the person holds no record in this system yet. A person
+    contactsync synced was linked or created in every system that could hold it, so
+    its record here is among the unstamped ones still to link, and a record that may
+    be it, with no other such candidate, is it. Starting a new person instead would
+    create that person again in every system (issue 15)."""
+    merge_at, review_at = index.config.merge_threshold, index.config.review_threshold
+    fitting: set[str] = set()
+    for person_id in {state.resolve_person(c.person_id) for c in candidates}:
+        if person_id not in adopted:
+            continue
+        records = state.records_for_person(person_id)
+        scores = [
+            index.score(contact, stamped)
+            for record in records
+            if (stamped := _stamped_contact(record.payload, person_id)) is not None
+        ]
+        if not scores or any(score.conflict for score in scores):
+            continue
+        best = max(score.score for score in scores)
+        held_here = any(record.system == system for record in records)
+        if best >= merge_at or (best >= review_at and not held_here):
+            fitting.add(person_id)
+    return fitting.pop() if len(fitting) == 1 else None
+
+
+def _stamped_contact(payload: Mapping[str, Any] | None, person_id: str) -> Contact | None:
+    if _stamp_of(payload) != person_id:
+        return None
+    try:
+        return Contact.model_validate(payload)
+    except ValidationError:
+        return None
 
 
 @dataclass(frozen=True)
