@@ -5,12 +5,13 @@ person it fits, and a unique-value note is retried once the holder lets go."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from contactsync.matching import MatchConfig, PersonIndex
-from contactsync.models import Contact, Email, Phone
+from contactsync.models import Contact, Email, Organization, Phone
 from contactsync.run_summary import RunSummary
 from contactsync.state import StateStore
 from contactsync.sync_claims import UniqueHolders
@@ -162,6 +163,47 @@ def test_outside_a_rebuild_the_matcher_alone_decides(state: StateStore) -> None:
     assert person != STAMP_A
     assert result.new_persons == 1
     assert len(state.list_review()) == 1
+
+
+def _emma(
+    sync_id: str | None,
+    first: str,
+    last: str,
+    *emails: str,
+    org: bool = True,
+    mobile: str = "",
+    born: date | None = None,
+) -> Contact:
+    return Contact(
+        birthday=born,
+        first_name=first,
+        last_name=last,
+        emails=[Email(address=e) for e in emails],
+        phones=[Phone(number=mobile, type="mobile")] if mobile else [],
+        job_title="Software Engineer",
+        organization=Organization(name="Highland Manufacturing Inc.") if org else None,
+        sync_id=sync_id,
+    )
+
+
+def test_a_stamped_record_it_matches_outweighs_one_from_before_a_name_change(
+    state: StateStore,
+) -> None:
+    # Trackops' stamped record contradicts it on every field it holds (her maiden
+    # name, old email and mobile, a mistyped birthday); Rhythm's, stamped alike,
+    # holds her new email too
+    index, result = PersonIndex(MatchConfig()), ResolveResult()
+    old, new = "ewhite@highland.example", "emily_turner@highland.example"
+    maiden = _emma(
+        STAMP_A, "Emma", "White", old, org=False, mobile="+16195559895", born=date(1984, 3, 2)
+    )
+    _adopt(state, index, ("trackops", "1"), maiden, result)
+    _adopt(state, index, ("rhythm", "2"), _emma(STAMP_A, "Emma", "White", old, new), result)
+    record = _emma(None, "Emily", "Turner", new, mobile="+16195550142", born=date(1991, 7, 9))
+    assert index.score(record, maiden).conflict
+    assert index.resolve(("growcrm", "9"), record).person_id is None  # the matcher's veto
+    state.upsert_record("growcrm", "9", hash="9", payload=record)
+    assert _match(state, index, ("growcrm", "9"), record, result) == STAMP_A
 
 
 # --- a unique value let go of ----------------------------------------------------------

@@ -63,9 +63,12 @@ def stamped_person_of(
 
     Such a person's stamped records are the systems' own word on who it is; its other
     records were linked by the matcher in this pass, in the order the systems were
-    read. So a candidate is judged on its stamped records only, none of which may
-    contradict the record: it fits when one of them scores at the merge threshold, or
-    in the review band when the person holds no record in this system yet. A person
+    read. So a candidate is judged on its stamped records only. It fits when one of
+    them scores at the merge threshold without contradicting the record: another of
+    its stamped records may (the person's old name and email, from before a name
+    change), but all are one person already, and the matcher's veto is there to keep
+    two persons apart. Or it fits when none contradicts the record, one scores in the
+    review band, and the person holds no record in this system yet: a person
     contactsync synced was linked or created in every system that could hold it, so
     its record here is among the unstamped ones still to link, and a record that may
     be it, with no other such candidate, is it. Starting a new person instead would
@@ -81,11 +84,11 @@ def stamped_person_of(
             for record in records
             if (stamped := _stamped_contact(record.payload, person_id)) is not None
         ]
-        if not scores or any(score.conflict for score in scores):
-            continue
-        best = max(score.score for score in scores)
+        strong = any(s.score >= merge_at and not s.conflict for s in scores)
+        clean = bool(scores) and not any(s.conflict for s in scores)
+        best = max((s.score for s in scores), default=0.0)
         held_here = any(record.system == system for record in records)
-        if best >= merge_at or (best >= review_at and not held_here):
+        if strong or (clean and best >= review_at and not held_here):
             fitting.add(person_id)
     return fitting.pop() if len(fitting) == 1 else None
 
