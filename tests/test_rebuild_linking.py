@@ -235,6 +235,14 @@ def test_a_note_stays_while_the_record_holds_the_value(state: StateStore) -> Non
     assert result.touched == set()
 
 
+def test_a_note_stays_while_the_value_is_held_in_another_unique_field(state: StateStore) -> None:
+    holder, kept_out = _holder(state, "servicedesk@example.com")
+    raw = {"email": "own@x.org", "emails": ["own@x.org", "servicedesk@example.com"]}
+    state.upsert_record("growcrm", "472", hash="2", payload=_ann(), person_id=holder, raw=raw)
+    retry_released(state, ResolveResult())
+    assert state.unholdable_systems(kept_out) == ["growcrm"]
+
+
 def test_a_note_is_dropped_and_the_person_planned_once_the_value_is_let_go(
     state: StateStore,
 ) -> None:

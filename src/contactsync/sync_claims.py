@@ -73,15 +73,16 @@ def still_held(state: StateStore, system: str, person_id: str, reason: str) -> b
     if not reason.startswith(_HELD_BY) or _HELD_BY_END not in reason:
         return None
     external_id, _, rest = reason[len(_HELD_BY) :].partition(_HELD_BY_END)
-    name, _, value = rest.partition(" ")
+    value = _unique_key(rest.partition(" ")[2])
     record = state.get_record(system, external_id)
     if record is None or record.deleted or record.person_id is None:
         return False
     if state.resolve_person(record.person_id) == state.resolve_person(person_id):
         return False
-    held = record.raw.get(name) if isinstance(record.raw, dict) else None
-    items = held if isinstance(held, list) else [held]
-    return any(isinstance(i, str) and _unique_key(i) == _unique_key(value) for i in items)
+    # any top-level field, as the holders are read: the unique fields share one namespace
+    fields = record.raw.values() if isinstance(record.raw, dict) else ()
+    items = [i for f in fields for i in (f if isinstance(f, list) else [f])]
+    return any(isinstance(i, str) and _unique_key(i) == value for i in items)
 
 
 def unique_values_by_system(
