@@ -13,6 +13,9 @@ and only then is the rest matched.
 
 Each system is linked in its own transaction, isolated from the others: a system
 whose linking fails leaves its records for the next pass and takes no part after.
+Then the persons kept out of a system by a unique value another record held are
+planned again where that record let go of it (:func:`retry_released`). The index
+the matcher uses is built here too (:func:`build_index`).
 """
 
 from __future__ import annotations
