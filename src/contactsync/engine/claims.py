@@ -53,8 +53,31 @@ class UniqueHolders:
                 continue
             if holder[1] is None:
                 return f"another person ({holder[0]}) is being created with {name} {value.strip()}"
-            return f"another person's record (id {holder[1]}) already holds {name} {value.strip()}"
+            return f"{_HELD_BY}{holder[1]}{_HELD_BY_END}{name} {value.strip()}"
         return None
+
+
+# How a refusal names the record holding the value (read back by still_held).
+_HELD_BY = "another person's record (id "
+_HELD_BY_END = ") already holds "
+
+
+def still_held(state: LinkingState, system: str, person_id: str, reason: str) -> bool | None:
+    """Whether the record a :meth:`UniqueHolders.refusal` named still holds the value,
+    for another person than ``person_id``; None when ``reason`` is no such refusal."""
+    if not reason.startswith(_HELD_BY) or _HELD_BY_END not in reason:
+        return None
+    external_id, _, rest = reason[len(_HELD_BY) :].partition(_HELD_BY_END)
+    value = unique_key(rest.partition(" ")[2])
+    record = state.get_record(system, external_id)
+    if record is None or record.deleted or record.person_id is None:
+        return False
+    if state.resolve_person(record.person_id) == state.resolve_person(person_id):
+        return False
+    # any top-level field, as the holders are read: the unique fields share one namespace
+    fields = record.raw.values() if isinstance(record.raw, dict) else ()
+    items = [i for f in fields for i in (f if isinstance(f, list) else [f])]
+    return any(isinstance(i, str) and unique_key(i) == value for i in items)
 
 
 def unique_values_by_system(
