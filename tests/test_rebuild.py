@@ -112,7 +112,7 @@ def rebuild(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rebuild]:
         try:
             outcome = engine.run("sync")
             assert outcome.summary.status == "ok", outcome.errors
-            yield Rebuild(
+            found = Rebuild(
                 links_before=links_before,
                 links_after=crosswalk(engine),
                 stamps_before=stamps_before,
@@ -127,7 +127,10 @@ def rebuild(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rebuild]:
                 config=config,
             )
         finally:
+            # closed before the tests run: the CLI tests open the state (or move it
+            # aside) themselves, which an open connection's write-ahead log would spoil
             engine.close()
+        yield found
 
 
 def test_the_backfill_stamped_records(rebuild: Rebuild) -> None:
@@ -169,13 +172,10 @@ def test_a_rebuild_writes_no_placeholder_organization_and_no_name_again(rebuild:
     assert not written & {("rhythm", "organization_name"), ("pylon", "name"), ("xurrent", "name")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 open (the matcher): an unstamped Grow CRM record whose role mailbox "
-    "three namesakes share is not matched back to the person whose records were created "
-    "from it, who is then created again in Trackops and Rhythm",
-)
 def test_a_rebuild_creates_nothing_and_keeps_every_link(rebuild: Rebuild) -> None:
+    # an unstamped Grow CRM record whose role mailbox three namesakes share is judged
+    # against every system's stamped records (linked first), and the one stamped
+    # person without a Grow CRM record it may be is its person (sync_rebuild)
     assert rebuild.records_after == rebuild.records_before
     assert not [a for a in rebuild.done if a.kind is ActionKind.CREATE]
     assert rebuild.links_after == rebuild.links_before

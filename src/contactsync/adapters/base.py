@@ -18,7 +18,7 @@ engine drops boundary duplicates by (id, hash).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -156,7 +156,7 @@ class Adapter(ABC):
     #: top-level vendor payload fields whose values the vendor lets only one record
     #: hold (compared stripped and casefolded; all the fields share one namespace, and a
     #: list field holds each of its items): a create sending one that another person's
-    #: record holds is refused, so the planner does not send it
+    #: record holds is refused, so the planner does not send it (:func:`unique_values`)
     unique_fields: ClassVar[tuple[str, ...]] = ()
     #: whether :meth:`read_record` reads one record (the loader then checks an update
     #: against the record as it is just before sending it)
@@ -236,3 +236,20 @@ class Adapter(ABC):
 
     def close(self) -> None:
         self.client.close()
+
+
+def unique_values(fields: Iterable[str], payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field, value as sent) of each value in ``payload`` that ``fields`` (an adapter's
+    ``unique_fields``) keep unique: the one definition the planner and the loader use."""
+    found: list[tuple[str, str]] = []
+    for name in fields:
+        value = payload.get(name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.strip():
+                found.append((name, item))
+    return found
+
+
+def unique_key(value: str) -> str:
+    """How a vendor compares unique values: stripped and casefolded."""
+    return value.strip().casefold()

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contactsync.adapters.base import unique_key, unique_values
 from contactsync.engine.ports import LinkingState
 from contactsync.engine.queue import NamesTaken, NameTable, PerSystem
 from contactsync.model.contact import Action, ActionKind, Contact
@@ -42,24 +43,41 @@ class UniqueHolders:
 
     def values_of(self, payload: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(field, value) of each unique value a payload carries, as sent."""
-        found: list[tuple[str, str]] = []
-        for name in self.fields:
-            value = payload.get(name)
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, str) and item.strip():
-                    found.append((name, item))
-        return found
+        return unique_values(self.fields, payload)
 
     def refusal(self, payload: Mapping[str, Any], person_id: str) -> str | None:
         """Why the vendor would refuse to create this payload for ``person_id``, or None."""
         for name, value in self.values_of(payload):
-            holder = self.holders.get(_unique_key(value))
+            holder = self.holders.get(unique_key(value))
             if holder is None or holder[0] == person_id:
                 continue
             if holder[1] is None:
                 return f"another person ({holder[0]}) is being created with {name} {value.strip()}"
-            return f"another person's record (id {holder[1]}) already holds {name} {value.strip()}"
+            return f"{_HELD_BY}{holder[1]}{_HELD_BY_END}{name} {value.strip()}"
         return None
+
+
+# How a refusal names the record holding the value (read back by still_held).
+_HELD_BY = "another person's record (id "
+_HELD_BY_END = ") already holds "
+
+
+def still_held(state: LinkingState, system: str, person_id: str, reason: str) -> bool | None:
+    """Whether the record a :meth:`UniqueHolders.refusal` named still holds the value,
+    for another person than ``person_id``; None when ``reason`` is no such refusal."""
+    if not reason.startswith(_HELD_BY) or _HELD_BY_END not in reason:
+        return None
+    external_id, _, rest = reason[len(_HELD_BY) :].partition(_HELD_BY_END)
+    value = unique_key(rest.partition(" ")[2])
+    record = state.get_record(system, external_id)
+    if record is None or record.deleted or record.person_id is None:
+        return False
+    if state.resolve_person(record.person_id) == state.resolve_person(person_id):
+        return False
+    # any top-level field, as the holders are read: the unique fields share one namespace
+    fields = record.raw.values() if isinstance(record.raw, dict) else ()
+    items = [i for f in fields for i in (f if isinstance(f, list) else [f])]
+    return any(isinstance(i, str) and unique_key(i) == value for i in items)
 
 
 def unique_values_by_system(
@@ -73,7 +91,7 @@ def unique_values_by_system(
     def read(system: str) -> UniqueHolders:
         holders: dict[str, tuple[str, str | None]] = {}
         for value, person_id, external_id in state.linked_unique_values(system, fields_of[system]):
-            holders.setdefault(_unique_key(value), (person_id, external_id))
+            holders.setdefault(unique_key(value), (person_id, external_id))
         return UniqueHolders(fields_of[system], holders)
 
     return PerSystem(fields_of, read)
@@ -87,11 +105,7 @@ def claim_unique_values(actions: Iterable[Action], held: Mapping[str, UniqueHold
             continue
         unique = held[action.system]
         for _name, value in unique.values_of(action.payload):
-            unique.holders.setdefault(_unique_key(value), (action.person_id, None))
-
-
-def _unique_key(value: str) -> str:
-    return value.strip().casefold()
+            unique.holders.setdefault(unique_key(value), (action.person_id, None))
 
 
 def names_by_system(state: LinkingState, systems: Iterable[str]) -> PerSystem[NameTable]:

@@ -13,15 +13,18 @@ def contending_creates(
     page: list[OutboxEntry], mapping: Mapping, default_region: str
 ) -> list[tuple[list[OutboxEntry], set[str]]]:
     """The page's creates grouped by the unique values they compete for (with them)."""
-    values = {entry.id: unique_values(entry, mapping, default_region) for entry in page}
+    values = {entry.id: lookup_emails(entry, mapping, default_region) for entry in page}
     return [
         (group, set().union(*(values[entry.id] for entry in group)))
         for group in contending(page, lambda entry: values[entry.id])
     ]
 
 
-def unique_values(entry: OutboxEntry, mapping: Mapping, default_region: str) -> set[str]:
-    """The email addresses a create would hold (a vendor may hold each only once)."""
+def lookup_emails(entry: OutboxEntry, mapping: Mapping, default_region: str) -> set[str]:
+    """The email addresses a create would hold. Wider than the vendor's unique values
+    (:func:`contactsync.adapters.base.unique_values`, all of them emails) on purpose: a
+    create whose answer is lost is looked up by email (``find_existing``), and two
+    creates holding one address, sent at once, would make that lookup ambiguous."""
     try:
         contact, _errors = mapping.inbound(entry.action.payload, default_region=default_region)
     except Exception:  # a payload the mapping cannot read back competes with nobody

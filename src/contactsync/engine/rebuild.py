@@ -12,13 +12,16 @@ matcher re-decide identities the systems already agree on.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 from contactsync.engine.ports import LinkingState
+from contactsync.matching.matcher import Candidate, PersonIndex
+from contactsync.model.contact import Contact
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +47,59 @@ def person_for_stamp(state: LinkingState, stamped: str | None) -> tuple[str | No
         log.warning("stamped person id has an unknown shape; matching the record instead")
         return None, False
     return state.create_person(person_id=stamped), True
+
+
+def stamped_person_of(
+    state: LinkingState,
+    index: PersonIndex,
+    system: str,
+    contact: Contact,
+    candidates: Iterable[Candidate],
+    adopted: Collection[str],
+) -> str | None:
+    """On a rebuild, the person adopted from stamps that an unstamped record the
+    matcher could not place belongs to, when one alone fits; else None (the record
+    starts a new person, its candidates go to the review queue).
+
+    Such a person's stamped records are the systems' own word on who it is; its other
+    records were linked by the matcher in this pass, in the order the systems were
+    read. So a candidate is judged on its stamped records only. It fits when one of
+    them scores at the merge threshold without contradicting the record: another of
+    its stamped records may (the person's old name and email, from before a name
+    change), but all are one person already, and the matcher's veto is there to keep
+    two persons apart. Or it fits when none contradicts the record, one scores in the
+    review band, and the person holds no record in this system yet: a person
+    contactsync synced was linked or created in every system that could hold it, so
+    its record here is among the unstamped ones still to link, and a record that may
+    be it, with no other such candidate, is it. Starting a new person instead would
+    create that person again in every system (issue 15)."""
+    merge_at, review_at = index.config.merge_threshold, index.config.review_threshold
+    fitting: set[str] = set()
+    for person_id in {state.resolve_person(c.person_id) for c in candidates}:
+        if person_id not in adopted:
+            continue
+        records = state.records_for_person(person_id)
+        scores = [
+            index.score(contact, stamped)
+            for record in records
+            if (stamped := _stamped_contact(record.payload, person_id)) is not None
+        ]
+        strong = any(s.score >= merge_at and not s.conflict for s in scores)
+        clean = bool(scores) and not any(s.conflict for s in scores)
+        best = max((s.score for s in scores), default=0.0)
+        held_here = any(record.system == system for record in records)
+        if strong or (clean and best >= review_at and not held_here):
+            fitting.add(person_id)
+    return fitting.pop() if len(fitting) == 1 else None
+
+
+def _stamped_contact(payload: Mapping[str, Any] | None, person_id: str) -> Contact | None:
+    if _stamp_of(payload) != person_id:
+        return None
+    try:
+        return Contact.model_validate(payload)
+    except ValidationError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,9 @@ from contactsync.engine.plan import Target, plan_person, with_person_id
 from contactsync.engine.plan_clear import fields_to_clear, own_leftovers, removed_items
 from contactsync.engine.ports import LinkingState
 from contactsync.engine.queue import NamesTaken
-from contactsync.engine.rebuild import person_for_stamp
+from contactsync.engine.rebuild import person_for_stamp, stamped_person_of
 from contactsync.engine.stage import StagedRecord
-from contactsync.matching.matcher import MatchConfig, PersonIndex
-from contactsync.matching.stored_weights import fit_or_load
+from contactsync.matching.matcher import PersonIndex
 from contactsync.model.contact import Action, Contact, ContactStatus, OrgChannel, SystemName
 from contactsync.model.field_changes import ORGANIZATION_NAME
 from contactsync.state.types import StoredRecord
@@ -63,6 +62,7 @@ class ResolveResult:
     # persons started under an id stamped in a system (a rebuilt state), and the
     # records linked to a person by their stamp
     adopted_persons: int = 0
+    adopted_ids: set[str] = field(default_factory=set)
     stamped_links: int = 0
     matched_links: int = 0  # records the matcher linked to an existing person
     actions: list[Action] = field(default_factory=list)
@@ -95,33 +95,11 @@ def load_source_contact(record: StoredRecord) -> Contact | None:
         return None
 
 
-def build_index(state: LinkingState, config: MatchConfig) -> PersonIndex:
-    """Every linked, live record, indexed under its person."""
-    index = PersonIndex(config)
-    for system, external_id, person_id, payload in state.iter_linked_contacts():
-        if not payload:  # a create whose answer carried no record: staged next extract
-            continue
-        try:
-            contact = Contact.model_validate(payload)
-        except ValidationError:
-            log.warning("stored record no longer validates", system=system, record=external_id)
-            continue
-        index.add((system, external_id), contact, person_id)
-    fit_or_load(index, state)  # weights fitted on what the state holds, kept there
-    return index
-
-
 def _validated(payload: dict[str, Any]) -> Contact | None:
     try:
         return Contact.model_validate(payload)
     except ValidationError:
         return None
-
-
-def needs_matching(state: LinkingState, staged: Iterable[StagedRecord]) -> bool:
-    """Whether any staged record lacks a crosswalk link (only those are matched: a run
-    whose records are all linked needs no index of everyone stored)."""
-    return any(state.person_for(item.system, item.external_id) is None for item in staged)
 
 
 def link_records(
@@ -191,9 +169,18 @@ def _match(
     stamped, adopted = person_for_stamp(state, contact.sync_id)
     if stamped is not None:
         result.adopted_persons += adopted
+        if adopted:
+            result.adopted_ids.add(stamped)
         result.stamped_links += 1
         return stamped
     resolution = index.resolve(key, contact)
+    if resolution.person_id is None:  # on a rebuild, the one stamped person it can be
+        found = stamped_person_of(
+            state, index, key[0], contact, resolution.review, result.adopted_ids
+        )
+        if found is not None:
+            result.matched_links += 1
+            return found
     for candidate in resolution.review:
         state.add_review(
             key[0],

@@ -27,6 +27,7 @@ from contactsync.engine.claims import (
 )
 from contactsync.engine.field_fit import install_refusals
 from contactsync.engine.foreign_state import refuse_foreign_state
+from contactsync.engine.link import build_index, link_stages, needs_matching
 from contactsync.engine.load import Loader
 from contactsync.engine.outbox_rules import guard_deletes, retry_or_supersede
 from contactsync.engine.pass_outcome import (
@@ -46,9 +47,6 @@ from contactsync.engine.queue import NamesTaken, PerSystem, PlanQueue, allow_sha
 from contactsync.engine.resolve import (
     ResolveResult,
     TargetSystem,
-    build_index,
-    link_records,
-    needs_matching,
     plan_for_person,
     rebuild_golden,
 )
@@ -65,6 +63,7 @@ from contactsync.mapping.mapper import Mapping
 from contactsync.matching.matcher import MatchConfig
 from contactsync.model.contact import Action, Contact, OrgChannel
 from contactsync.model.run_summary import PersonCounts, RunSummary, SystemCounts
+from contactsync.state.types import LAST_READ_STREAM
 
 log = structlog.get_logger(__name__)
 
@@ -219,6 +218,8 @@ class Engine(Generic[State]):
                 self.state.mark_deleted(name, external_id, started)
         outcome.summary.systems[name] = outcome.summary.systems[name].add(result.counts)
         refuse_foreign_state(self.state, name, result.staged)  # before its watermark moves
+        if kind != "plan":  # the snapshot's time (its watermark moves after load)
+            self.state.set_watermark(name, started, LAST_READ_STREAM)
         return result
 
     def _resolve(
@@ -240,17 +241,7 @@ class Engine(Generic[State]):
         result = ResolveResult()
         matching = any(needs_matching(self.state, stage.staged) for stage in staged)
         index = build_index(self.state, config) if matching else None
-        for stage in staged:
-            touched_before = set(result.touched)
-            with isolated(outcome, stage.system, "matching") as linking, self.state.transaction():
-                link_records(self.state, index, stage.staged, result)
-                for external_id in stage.deleted_ids:
-                    person_id = self.state.person_for(stage.system, external_id)
-                    if person_id is not None:
-                        result.touched.add(self.state.resolve_person(person_id))
-            if linking.failed:  # its links rolled back: its records wait for the next pass
-                result.touched = touched_before
-                unfinished.update(handed_on_keys([stage]))
+        link_stages(self.state, index, staged, outcome, result, unfinished)
         targets = self._targets()
         systems = [t.system for t in targets] if result.touched else []
         taken = names_by_system(self.state, systems)

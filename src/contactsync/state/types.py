@@ -17,6 +17,10 @@ from contactsync.model.contact import Action, ActionKind, content_hash
 
 #: the watermark stream of a system that has only one
 DEFAULT_STREAM = "default"
+#: when a pass last read a system in full: set at extract, it dates the changes of a
+#: system without change times (the snapshot before), while the watermark (where the
+#: next pass resumes) moves only after load
+LAST_READ_STREAM = "last_read"
 
 
 class StateError(Exception):

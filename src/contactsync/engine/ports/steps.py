@@ -9,7 +9,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from contactsync.engine.ports.shared import CrosswalkState, OutboxWrites, PersonLookup
+from contactsync.engine.ports.shared import (
+    CrosswalkState,
+    OutboxWrites,
+    PersonLookup,
+    Transactions,
+)
 from contactsync.matching.stored_weights import WeightsStore
 from contactsync.model.field_changes import FieldTimes
 from contactsync.state.types import (
@@ -80,8 +85,10 @@ class StagingState(CrosswalkState, Protocol):
         ...
 
 
-class LinkingState(PersonLookup, WeightsStore, Protocol):
+class LinkingState(Transactions, PersonLookup, WeightsStore, Protocol):
     """What matching, merging and planning need: persons, links, reviews, the matcher's weights."""
+
+    def get_record(self, system: str, external_id: str) -> StoredRecord | None: ...
 
     @property
     def path(self) -> Path:

@@ -5,8 +5,8 @@ version from the old one (:func:`contactsync.model.field_changes.next_times`), a
 person's records' times to survivorship. How a changed field is dated:
 
 * a user's edit in a system with timestamps: the record's own change time (``vendor``);
-* a user's edit in a system without: the interval from the previous snapshot (the
-  system's watermark, or when the old content was first seen, whichever is later) to
+* a user's edit in a system without: the interval from the previous snapshot (when a
+  pass last read the system, or when the old content was first seen, whichever is later) to
   now (``interval``); the very first sight of such a record is ``first_seen``;
 * contactsync's own write (an echo, an adopted answer, a write's answer): the time of
   the edit the value came from, read from the person's golden provenance (``own``).
@@ -38,8 +38,7 @@ from contactsync.state.sqlite.database import (
     json_object,
     opt_from_iso,
 )
-
-_DEFAULT_STREAM = "default"
+from contactsync.state.types import DEFAULT_STREAM, LAST_READ_STREAM
 
 
 def _object_or_none(text: str | None) -> dict[str, Any] | None:
@@ -87,12 +86,15 @@ class FieldTimesMixin(StoreCore):
         if before is None:
             return FieldTime(now, "first_seen")
         starts = [from_iso(before["seen_at"])]
-        watermark = self._scalar(
-            "SELECT value FROM watermarks WHERE system = ? AND stream = ?",
-            (system, _DEFAULT_STREAM),
+        # the snapshot before this one: when a pass last read the system (older states,
+        # and passes before that stream existed, have only the watermark)
+        last_read = self._scalar(
+            "SELECT value FROM watermarks WHERE system = ? AND stream IN (?, ?) "
+            "ORDER BY value DESC LIMIT 1",
+            (system, LAST_READ_STREAM, DEFAULT_STREAM),
         )
-        if watermark is not None:
-            starts.append(from_iso(watermark))
+        if last_read is not None:
+            starts.append(from_iso(last_read))
         return FieldTime(now, "interval", min(max(starts), now))
 
     def _golden_provenance(self, person_id: str | None) -> dict[str, Any]:
