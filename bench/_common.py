@@ -27,10 +27,10 @@ from typing import Any
 
 import httpx
 
+from contactsync.adapters.registry import SYSTEMS
 from contactsync.config.settings import Settings, load_settings
 from contactsync.engine.sync import Engine, RunKindName, RunOutcome
 from contactsync.logs import configure_logging
-from contactsync.model.contact import SYSTEMS
 from contactsync.wiring import open_engine
 from contactsync_sandbox.common import (
     Bucket,

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contactsync.adapters.trackops import TrackopsSettings
 from contactsync.config.settings import (
     DEFAULT_MAPPINGS_DIR,
     ConfigError,
     Settings,
-    TrackopsSettings,
     load_settings,
     parse_duration,
 )

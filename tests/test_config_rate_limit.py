@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from contactsync.adapters.registry import SYSTEMS
 from contactsync.config.settings import ConfigError, load_settings
 from contactsync.http.client import Budget
-from contactsync.model.contact import SYSTEMS
 from contactsync_sandbox.common import SandboxOptions
 from contactsync_sandbox.server import BASE_PATHS
 from contactsync_sandbox.write_config import (

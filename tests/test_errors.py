@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contactsync.adapters.registry import vendor
 from contactsync.http.errors import (
     BODY_LIMIT,
     DuplicateError,
@@ -118,10 +119,11 @@ def test_trackops_assumed_message_body() -> None:
 
 
 def test_rhythm_status_only_gets_a_hint() -> None:
-    error = classify("rhythm", "update contact", respond(409, method="PUT"), "r-1")
+    hints = vendor("rhythm").error_hints  # declared by Rhythm's adapter
+    error = classify("rhythm", "update contact", respond(409, method="PUT"), "r-1", hints=hints)
     assert type(error) is RecordError
     assert "missing object" in str(error)
-    limited = classify("rhythm", "create contact", respond(429), "r-2")
+    limited = classify("rhythm", "create contact", respond(429), "r-2", hints=hints)
     assert isinstance(limited, RateLimitedError)
     assert limited.retry_after is None
     assert "tenant limit" in str(limited)

@@ -13,6 +13,9 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from contactsync.adapters.registry import vendor
+from contactsync.adapters.trackops.client import TrackopsBasicAuth
+from contactsync.adapters.xurrent.client import XurrentAuth
 from contactsync.http.client import (
     READ_ONLY,
     AccessToken,
@@ -21,8 +24,6 @@ from contactsync.http.client import (
     OAuthClientCredentials,
     RetryPolicy,
     SystemClient,
-    TrackopsBasicAuth,
-    XurrentAuth,
     build_client,
 )
 from contactsync.http.errors import FatalError, RetriableError, classify, expect_json
@@ -73,6 +74,7 @@ def make_client(
     kwargs.setdefault("base_url", "https://vendor.test/api")
     return build_client(
         system,
+        vendor=vendor(system).http,  # what the vendor's adapter declares
         transport=httpx.MockTransport(handler),
         clock=clock.time,
         sleep=clock.sleep,

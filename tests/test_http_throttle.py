@@ -12,7 +12,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from contactsync.http.budgets import path_template, pylon_bucket
+from contactsync.adapters.pylon.client import pylon_bucket
+from contactsync.adapters.registry import vendor
+from contactsync.http.budgets import path_template
 from contactsync.http.client import BearerAuth, Budget, RateLimiter, SystemClient, build_client
 
 START = 1_750_000_000.0
@@ -68,6 +70,7 @@ def client_for(
         system,
         base_url=str(kwargs.pop("base_url", "https://vendor.test")),
         auth=BearerAuth("t0ken-abc"),
+        vendor=vendor(system).http,  # what the vendor's adapter declares
         transport=handler,
         clock=clock.time,
         sleep=clock.sleep,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from contactsync.adapters.registry import SYSTEMS
 from contactsync.mapping.mapper import Mapping, load_mappings
 from contactsync.mapping.paths import MISSING, parse_path, read_path
-from contactsync.model.contact import SYSTEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPINGS = ROOT / "mappings"

@@ -40,7 +40,8 @@ from typing import Any
 import httpx
 import pytest
 
-from contactsync.adapters.base import AdapterContext, Window, WriteResult, adapter_class
+from contactsync.adapters.base import AdapterContext, Window, WriteResult
+from contactsync.adapters.registry import adapter_class
 from contactsync.config.settings import load_settings
 from contactsync_sandbox.common import Bucket, BucketState, SandboxOptions, VendorSimulator
 from contactsync_sandbox.server import SandboxServer, build_simulators

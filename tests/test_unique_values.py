@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from contactsync.adapters.base import adapter_class
+from contactsync.adapters.registry import adapter_class
 from contactsync.engine.claims import (
     UniqueHolders,
     claim_names,

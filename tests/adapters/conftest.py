@@ -23,7 +23,8 @@ import httpx
 import pytest
 import vcr  # type: ignore[import-untyped]
 
-from contactsync.adapters.base import AdapterContext, adapter_class
+from contactsync.adapters.base import AdapterContext
+from contactsync.adapters.registry import adapter_class
 from contactsync_sandbox.common import SandboxOptions
 from contactsync_sandbox.server import SandboxServer, build_simulators
 from contactsync_sandbox.write_config import sandbox_credentials, sandbox_defaults

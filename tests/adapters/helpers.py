@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from contactsync.adapters.registry import vendor
 from contactsync.http.client import SystemClient, build_client
 from contactsync.mapping.mapper import Mapping
 from contactsync.model.contact import Contact
@@ -45,6 +46,7 @@ class RecordingVendor:
             system,
             base_url=base_url,
             auth=auth,
+            vendor=vendor(system).http,
             transport=httpx.MockTransport(self),
             budgets={},
             sleep=lambda seconds: None,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from contactsync.adapters.base import AdapterContext, ChangeStrategy, Window
-from contactsync.adapters.growcrm import GrowcrmAdapter, parse_timestamp
+from contactsync.adapters.growcrm.adapter import GrowcrmAdapter, parse_timestamp
 from contactsync.http.client import BearerAuth
 from contactsync.http.errors import DuplicateError, FatalError, NotFoundError, RecordError
 from tests.adapters.helpers import RecordingVendor

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from contactsync.adapters.base import ChangeStrategy, Window
-from contactsync.adapters.pylon import PylonAdapter
+from contactsync.adapters.pylon.adapter import PylonAdapter
 from contactsync.http.errors import DuplicateError
 from contactsync.model.contact import Contact
 from tests.adapter_contract import FAR_FUTURE, PERSON_ID, AdapterContract, Harness

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from contactsync.adapters.base import AdapterContext, Window
-from contactsync.adapters.pylon import PylonAdapter
+from contactsync.adapters.pylon.adapter import PylonAdapter
 from contactsync.http.errors import DuplicateError
 from contactsync.mapping.mapper import Mapping
 from contactsync.model.contact import Contact

@@ -13,14 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contactsync.adapters.base import AdapterContext, ChangeStrategy, Window, adapter_class
-from contactsync.adapters.pylon import PylonAdapter
-from contactsync.adapters.pylon_payload import (
+from contactsync.adapters.base import AdapterContext, ChangeStrategy, Window
+from contactsync.adapters.pylon.adapter import PylonAdapter
+from contactsync.adapters.pylon.payload import (
     create_body,
     merge_external_ids,
     stamp_of,
     update_body,
 )
+from contactsync.adapters.registry import adapter_class
 from contactsync.http.errors import (
     DuplicateError,
     FatalError,

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from contactsync.adapters.base import ChangeStrategy, Window
-from contactsync.adapters.rhythm import RhythmAdapter, plan_update
+from contactsync.adapters.rhythm.adapter import RhythmAdapter, plan_update
 from contactsync.http.errors import RecordError
 from contactsync_sandbox.rhythm import RhythmSimulator
 from tests.adapter_contract import FAR_FUTURE, PERSON_ID, AdapterContract, Harness

@@ -11,8 +11,9 @@ import httpx
 import jsonpatch
 import pytest
 
-from contactsync.adapters.base import AdapterContext, Window, adapter_class
-from contactsync.adapters.rhythm import (
+from contactsync.adapters.base import AdapterContext, Window
+from contactsync.adapters.registry import adapter_class
+from contactsync.adapters.rhythm.adapter import (
     RhythmAdapter,
     dumps,
     parse_timestamp,
@@ -460,7 +461,7 @@ def test_a_409_on_update_names_the_references_it_carried() -> None:
 def test_a_conditional_patch_tests_every_field_also_those_it_leaves_alone() -> None:
     """A user's edit of any field since the read refuses the patch (Rhythm applies all
     or nothing); a moved email would otherwise be written back into its old slot."""
-    from contactsync.adapters._rhythm_patch import conditional_patch
+    from contactsync.adapters.rhythm.patch import conditional_patch
 
     current = {
         "id": "c1",

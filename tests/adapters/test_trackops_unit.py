@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from contactsync.adapters.base import AdapterContext, ChangeStrategy, Window
-from contactsync.adapters.trackops import TrackopsAdapter, parse_timestamp
-from contactsync.http.client import TrackopsBasicAuth
+from contactsync.adapters.trackops.adapter import TrackopsAdapter, parse_timestamp
+from contactsync.adapters.trackops.client import TrackopsBasicAuth
 from contactsync.http.errors import DuplicateError, FatalError, NotFoundError, RecordError
 from tests.adapters.helpers import RecordingVendor
 

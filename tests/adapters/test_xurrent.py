@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from contactsync.adapters.base import AdapterContext, Window
-from contactsync.adapters.xurrent import XurrentAdapter, channels_to_canonical
+from contactsync.adapters.xurrent.adapter import XurrentAdapter, channels_to_canonical
 from contactsync.http.errors import DuplicateError, NotFoundError, RecordError
 from contactsync.model.contact import ChannelLabel, Contact, OrgChannel, normalize_phone
 from contactsync_sandbox.common import SandboxOptions

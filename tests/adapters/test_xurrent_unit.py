@@ -13,9 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contactsync.adapters._xurrent_channels import channel_value, comparable
 from contactsync.adapters.base import AdapterContext, ChangeStrategy, OrgChannelRecord, Window
-from contactsync.adapters.xurrent import (
+from contactsync.adapters.xurrent.adapter import (
     XurrentAdapter,
     channels_by_organization,
     channels_to_canonical,
@@ -23,6 +22,7 @@ from contactsync.adapters.xurrent import (
     parse_updated_at,
     plan_channels,
 )
+from contactsync.adapters.xurrent.channels import channel_value, comparable
 from contactsync.http.errors import (
     DuplicateError,
     FatalError,

@@ -27,7 +27,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from contactsync.adapters.base import Adapter, Window, adapter_class
+from contactsync.adapters.base import Adapter, Window
+from contactsync.adapters.registry import adapter_class
 from contactsync.cli import run as commands
 from contactsync.config.settings import Settings, load_settings
 from contactsync.engine.stage import stage_records

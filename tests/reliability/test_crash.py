@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from contactsync.adapters.base import Adapter, adapter_class
+from contactsync.adapters.base import Adapter
+from contactsync.adapters.registry import adapter_class
 from contactsync.config.settings import load_settings
 from contactsync.engine import faultpoints
 from contactsync.engine.sync import adapter_context

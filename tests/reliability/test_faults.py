@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from contactsync.adapters.base import Adapter, adapter_class
+from contactsync.adapters.base import Adapter
+from contactsync.adapters.registry import adapter_class
 from contactsync.cli import run as commands
 from contactsync.config.settings import load_settings
 from contactsync.engine.sync import Engine, adapter_context

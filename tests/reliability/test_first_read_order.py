@@ -15,9 +15,9 @@ from unittest.mock import patch
 import pytest
 
 from contactsync.adapters.base import Window
+from contactsync.adapters.registry import SYSTEMS
 from contactsync.engine.sync import Engine
 from contactsync.http.errors import RetriableError
-from contactsync.model.contact import SYSTEMS
 from contactsync_sandbox.common import SandboxOptions
 from tests.reliability.convergence import engine_for
 from tests.reliability.helpers import sandbox

@@ -21,7 +21,8 @@ from urllib.parse import quote
 
 import pytest
 
-from contactsync.adapters.base import Window, adapter_class
+from contactsync.adapters.base import Window
+from contactsync.adapters.registry import adapter_class
 from contactsync.config.settings import load_settings
 from contactsync.engine.sync import adapter_context
 from contactsync_sandbox.common import SandboxOptions

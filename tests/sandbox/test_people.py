@@ -11,7 +11,8 @@ from functools import cache
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from contactsync.model.contact import SYSTEMS, OrgChannel, normalize_email, normalize_phone
+from contactsync.adapters.registry import SYSTEMS
+from contactsync.model.contact import OrgChannel, normalize_email, normalize_phone
 from contactsync_sandbox.names import NICKNAMES
 from contactsync_sandbox.people import SeedData, SeedRecord, generate
 from contactsync_sandbox.seed_variants import PhoneNumber, typo

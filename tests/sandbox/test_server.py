@@ -19,8 +19,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from contactsync.adapters.registry import SYSTEMS
 from contactsync.config.settings import load_settings
-from contactsync.model.contact import SYSTEMS
 from contactsync_sandbox.cli import is_loopback, sandbox_command
 from contactsync_sandbox.common import SandboxOptions
 from contactsync_sandbox.people import generate

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from contactsync.model.contact import SYSTEMS
+from contactsync.adapters.registry import SYSTEMS
 from contactsync_sandbox import names
 from contactsync_sandbox.people import SeedAddress, SeedPhone, SeedRecord
 from contactsync_sandbox.seed_persons import TruePerson

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from contactsync.model.contact import SYSTEMS
+from contactsync.adapters.registry import SYSTEMS
 from contactsync_sandbox.common import SandboxOptions, VendorSimulator
 from contactsync_sandbox.server import SIMULATORS, build_simulators
 

@@ -6,14 +6,15 @@ differ (envelopes, id rules, auth, budgets) the adapter keeps its own code.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from contactsync.adapters.base import Adapter, AdapterContext
-from contactsync.http.client import SystemClient, build_client
+from contactsync.http.client import SystemClient, VendorHttp, build_client
 from contactsync.http.errors import DuplicateError, FatalError, NotFoundError
 from contactsync.http.pagination import Page
 from contactsync.model.time import as_utc
@@ -33,13 +34,49 @@ class SystemClientAdapter(Adapter):
         return self._client.stats.sent
 
 
-def pooled_client(system: str, context: AdapterContext, auth: httpx.Auth) -> SystemClient:
-    """The client of a vendor with one budget and no transport of its own: ``auth`` on
-    every request and a pool of at least 10 connections."""
+class IntegerIdAdapter(SystemClientAdapter):
+    """A vendor whose contacts live at ``{contacts}/{id}`` under decimal integer ids,
+    listed in pages of at most ``max_page_size``, with integer ids as create defaults."""
+
+    contacts: ClassVar[str]
+    #: the vendor's name as messages show it ("Grow CRM")
+    vendor_label: ClassVar[str]
+    max_page_size: ClassVar[int]
+
+    def __init__(self, context: AdapterContext, *, client: SystemClient | None = None) -> None:
+        """``client`` replaces the one built from ``context`` (tests inject throttles)."""
+        super().__init__(context)
+        self._client = client or self._new_client()
+        self._page_size = max(1, min(context.page_size, self.max_page_size))
+
+    @abstractmethod
+    def _new_client(self) -> SystemClient:
+        """The vendor's client for ``self.context``."""
+
+    def _contact_path(self, external_id: str, operation: str) -> str:
+        return integer_id_path(
+            self.contacts, external_id, self.vendor_label, self.system, operation
+        )
+
+    def _record_id(self, record: Mapping[str, Any], operation: str, where: str) -> str:
+        return record_id(record, self.system, operation, where)
+
+    def _default_id(self, key: str, operation: str) -> int:
+        """``[systems.<name>.defaults] key`` as a positive integer (or a FatalError)."""
+        return positive_int_default(self.context.defaults, key, self.system, operation)
+
+
+def pooled_client(
+    system: str, context: AdapterContext, auth: httpx.Auth, vendor: VendorHttp
+) -> SystemClient:
+    """The client of a vendor with no transport of its own: ``auth`` on every request,
+    what ``vendor`` documents, and a pool of at least 10 connections."""
     return build_client(
         system,
         base_url=context.base_url,
         auth=auth,
+        vendor=vendor,
+        rate_scale=context.rate_scale,
         timeout=context.timeout,
         transport=context.transport,
         max_connections=max(10, context.concurrency),

@@ -17,7 +17,6 @@ engine drops boundary duplicates by (id, hash).
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -254,24 +253,3 @@ def unique_values(fields: Iterable[str], payload: Mapping[str, Any]) -> list[tup
 def unique_key(value: str) -> str:
     """How a vendor compares unique values: stripped and casefolded."""
     return value.strip().casefold()
-
-
-ADAPTERS: dict[str, str] = {
-    "trackops": "contactsync.adapters.trackops:TrackopsAdapter",
-    "growcrm": "contactsync.adapters.growcrm:GrowcrmAdapter",
-    "rhythm": "contactsync.adapters.rhythm:RhythmAdapter",
-    "pylon": "contactsync.adapters.pylon:PylonAdapter",
-    "xurrent": "contactsync.adapters.xurrent:XurrentAdapter",
-}
-
-
-def adapter_class(system: str) -> type[Adapter]:
-    """The adapter class registered for ``system`` (imported on first use)."""
-    try:
-        module_name, class_name = ADAPTERS[system].split(":")
-    except KeyError:
-        raise KeyError(f"no adapter for system {system!r}; known: {', '.join(ADAPTERS)}") from None
-    cls = getattr(importlib.import_module(module_name), class_name)
-    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
-        raise TypeError(f"{ADAPTERS[system]} is not an Adapter")
-    return cls

@@ -34,7 +34,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from contactsync.adapters.base import Adapter, RawRecord, Window, adapter_class
+from contactsync.adapters.base import Adapter, RawRecord, Window
+from contactsync.adapters.registry import adapter_class
 from contactsync.cli.run import console, fail, load
 from contactsync.config.settings import ConfigError, Settings
 from contactsync.engine.pass_outcome import adapter_context

@@ -10,12 +10,11 @@ refused, and no message ever repeats what was written in an auth table.
 
 from __future__ import annotations
 
-import base64
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal, overload
+from typing import Literal
 
 import phonenumbers
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator
@@ -27,25 +26,10 @@ from contactsync.config.systems import (
     DefaultsSettings,
     DeletePolicy,
     Direction,
-    GrowcrmAuthSettings,
-    GrowcrmDefaults,
-    GrowcrmSettings,
-    PylonAuthSettings,
-    PylonDefaults,
-    PylonSettings,
-    RhythmAuthSettings,
-    RhythmDefaults,
-    RhythmSettings,
     Schedule,
     StrictTable,
     SystemSettings,
     SystemsTable,
-    TrackopsAuthSettings,
-    TrackopsDefaults,
-    TrackopsSettings,
-    XurrentAuthSettings,
-    XurrentDefaults,
-    XurrentSettings,
     parse_duration,
 )
 from contactsync.config.toml_lines import KeyPath, dotted, key_lines, locate, split_key
@@ -58,26 +42,11 @@ __all__ = [
     "DefaultsSettings",
     "DeletePolicy",
     "Direction",
-    "GrowcrmAuthSettings",
-    "GrowcrmDefaults",
-    "GrowcrmSettings",
     "LogFormat",
     "LogLevel",
-    "PylonAuthSettings",
-    "PylonDefaults",
-    "PylonSettings",
-    "RhythmAuthSettings",
-    "RhythmDefaults",
-    "RhythmSettings",
     "Schedule",
     "Settings",
     "SystemSettings",
-    "TrackopsAuthSettings",
-    "TrackopsDefaults",
-    "TrackopsSettings",
-    "XurrentAuthSettings",
-    "XurrentDefaults",
-    "XurrentSettings",
     "load_settings",
     "parse_duration",
     "parse_settings",
@@ -159,23 +128,11 @@ class Settings(BaseModel, frozen=True, extra="forbid"):
         return {name: value.get(name, absent[name]) for name in SYSTEM_MODELS}
 
     def enabled_systems(self) -> dict[str, SystemSettings]:
-        """The enabled systems, in the canonical order of ``models.SYSTEMS``."""
+        """The enabled systems, in the canonical order of ``adapters.registry.SYSTEMS``."""
         return {name: cfg for name, cfg in self.systems.items() if cfg.enabled}
 
-    @overload
-    def system(self, name: Literal["trackops"]) -> TrackopsSettings: ...
-    @overload
-    def system(self, name: Literal["growcrm"]) -> GrowcrmSettings: ...
-    @overload
-    def system(self, name: Literal["rhythm"]) -> RhythmSettings: ...
-    @overload
-    def system(self, name: Literal["pylon"]) -> PylonSettings: ...
-    @overload
-    def system(self, name: Literal["xurrent"]) -> XurrentSettings: ...
-    @overload
-    def system(self, name: str) -> SystemSettings: ...
     def system(self, name: str) -> SystemSettings:
-        """One system's settings, typed by its name."""
+        """One system's settings (its vendor's model: ``adapters.<vendor>.settings``)."""
         if name not in self.systems:
             raise self.error(("systems", name), f"unknown system; expected one of {_names()}")
         return self.systems[name]
@@ -228,8 +185,9 @@ class Settings(BaseModel, frozen=True, extra="forbid"):
     def secret_values(self, env: Mapping[str, str] | None = None) -> list[str]:
         """Every secret the environment holds for any system, for the log redactor.
 
-        Includes the encoded HTTP Basic credentials of Trackops, in case a header
-        is ever printed. User names and client ids are not treated as secrets.
+        Includes what each vendor's auth settings derive from the credentials (the
+        encoded HTTP Basic credentials of Trackops, in case a header is ever
+        printed). User names and client ids are not treated as secrets.
         """
         environ = self._environ(env)
         secrets: list[str] = []
@@ -237,9 +195,7 @@ class Settings(BaseModel, frozen=True, extra="forbid"):
             names = cfg.auth.env_fields()
             found = {key: environ.get(var, "") for key, var in names.items()}
             secrets += [found[key] for key in type(cfg.auth).secret_fields if found.get(key)]
-            if isinstance(cfg, TrackopsSettings) and found["username"] and found["token"]:
-                basic = f"{found['username']}/token:{found['token']}".encode()
-                secrets.append(base64.b64encode(basic).decode())
+            secrets += cfg.auth.derived_secrets(found)
         return list(dict.fromkeys(secrets))
 
 

@@ -1,375 +1,71 @@
-"""The ``[systems.<name>]`` tables of the config file, one model per system.
+"""The ``[systems]`` table of the config file, collected from the adapters' registry.
 
-Every system shares the fields of :class:`SystemSettings`; each subclass narrows
-``auth`` (names of environment variables, never secrets) and ``defaults`` (the
-ids a create needs), and sets its own page-size bounds. Values a created record
-needs are optional here and checked by :meth:`SystemSettings.missing_required`
-only when the system is enabled, so a disabled system may stay half written.
+Each vendor declares its ``[systems.<name>]`` model beside its adapter
+(``contactsync.adapters.<vendor>.settings``, on the bases of
+:mod:`contactsync.adapters.settings_base`); this module only gathers them, so a
+new system needs no change here.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.triggers.cron import CronTrigger
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from pydantic import create_model
+
+from contactsync.adapters.registry import VENDORS
+from contactsync.adapters.settings_base import (
+    AuthSettings,
+    DefaultsSettings,
+    DeletePolicy,
+    Direction,
+    DuplicatesPolicy,
+    Duration,
+    RateLimitSettings,
+    Schedule,
+    StrictTable,
+    SystemSettings,
+    check_url,
+    env_var_name,
+    parse_duration,
 )
 
-from contactsync.http.budgets import Budget
-from contactsync.model.contact import SystemName
+#: system name -> the model of its ``[systems.<name>]`` table, in the canonical order
+SYSTEM_MODELS: dict[str, type[SystemSettings]] = {p.name: p.settings for p in VENDORS}
 
-Direction = Literal["both", "source", "target"]
-DeletePolicy = Literal["ignore", "propagate"]
-#: two live records of the system found to be one person (see sync_duplicates)
-DuplicatesPolicy = Literal["merge", "mark", "keep"]
 
-_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: object) -> timedelta:
-    """``30s``, ``5m``, ``2h``, ``1d``, ``1h30m`` or a number of seconds -> timedelta."""
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, bool):
-        raise ValueError("expected a duration like 30s, 5m, 2h, 1d or a number of seconds")
-    elif isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().lower()
-        parts = list(_DURATION_PART.finditer(text))
-        if not parts or "".join(p.group(0) for p in parts) != re.sub(r"(?<=[a-z])\s+", "", text):
-            raise ValueError(
-                f"invalid duration {value!r}: expected e.g. 30s, 5m, 2h, 1d, 1h30m "
-                "or a number of seconds"
-            )
-        seconds = sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2)] for p in parts)
-    else:
-        raise ValueError("expected a duration like 30s, 5m, 2h, 1d or a number of seconds")
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return timedelta(seconds=seconds)
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-
-def check_url(value: str, *, what: str = "URL") -> str:
-    """An absolute http(s) URL without credentials; trailing slash dropped.
-
-    Messages never repeat the value: a URL may carry a secret.
-    """
-    text = value.strip()
-    if not text:
-        return ""
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{what} must be an absolute http(s) URL like https://host/path")
-    if parts.username or parts.password:
-        raise ValueError(f"{what} must not carry credentials; use the auth *_env keys")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{what} must not carry a query string or fragment")
-    return text.rstrip("/")
-
-
-def env_var_name(value: str) -> str:
-    """Accept a variable *name*; refuse anything that looks like the secret itself."""
-    if not _ENV_NAME.fullmatch(value):
-        raise ValueError(
-            "must be the NAME of an environment variable (upper-case letters, digits and "
-            "underscores, like TRACKOPS_TOKEN), not the secret itself: put the value in "
-            "that environment variable"
-        )
-    return value
-
-
-class StrictTable(BaseModel):
-    """A config table: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class Schedule(StrictTable):
-    """When the scheduler runs a system: every ``interval`` or on a ``cron`` expression."""
-
-    interval: Duration | None = None
-    cron: str | None = None
-
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                CronTrigger.from_crontab(value, timezone="UTC")
-            except ValueError as exc:
-                raise ValueError(f"invalid cron expression {value!r}: {exc}") from None
-        return value
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Schedule:
-        if (self.interval is None) == (self.cron is None):
-            raise ValueError("set exactly one of interval or cron")
-        if self.interval is not None and self.interval < timedelta(seconds=1):
-            raise ValueError("interval must be at least 1s")
-        return self
-
-    def trigger(self) -> CronTrigger | timedelta:
-        """A ready CronTrigger (UTC) for cron schedules, else the interval."""
-        if self.cron is not None:
-            return CronTrigger.from_crontab(self.cron, timezone="UTC")
-        assert self.interval is not None
-        return self.interval
-
-
-class AuthSettings(StrictTable):
-    """Names of environment variables holding a system's credentials (``*_env`` fields)."""
-
-    secret_fields: ClassVar[tuple[str, ...]] = ()  # credentials to redact from logs
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _names_only(cls, value: Any, info: ValidationInfo) -> Any:
-        if str(info.field_name).endswith("_env") and isinstance(value, str):
-            return env_var_name(value)
-        return value
-
-    def env_fields(self) -> dict[str, str]:
-        """``{"token": "TRACKOPS_TOKEN", ...}``: credential name -> variable name."""
-        return {
-            name.removesuffix("_env"): str(getattr(self, name))
-            for name in type(self).model_fields
-            if name.endswith("_env")
-        }
-
-
-class TrackopsAuthSettings(AuthSettings):
-    """HTTP Basic: user ``"{username}/token"``, password = the API token."""
-
-    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
-    username_env: str = "TRACKOPS_USERNAME"
-    token_env: str = "TRACKOPS_TOKEN"
-
-
-class GrowcrmAuthSettings(AuthSettings):
-    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
-    token_env: str = "GROWCRM_TOKEN"
-
-
-class RhythmAuthSettings(AuthSettings):
-    """OAuth2 client credentials; ``token_url`` is where the bearer JWT is fetched."""
-
-    secret_fields: ClassVar[tuple[str, ...]] = ("client_secret",)
-    client_id_env: str = "RHYTHM_CLIENT_ID"
-    client_secret_env: str = "RHYTHM_CLIENT_SECRET"
-    token_url: str = ""
-
-    @field_validator("token_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return check_url(value, what="token_url")
-
-
-class PylonAuthSettings(AuthSettings):
-    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
-    token_env: str = "PYLON_TOKEN"
-
-
-class XurrentAuthSettings(AuthSettings):
-    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
-    token_env: str = "XURRENT_TOKEN"
-
-
-class DefaultsSettings(StrictTable):
-    """Values every record created in a system needs; required when it is enabled."""
-
-    required: ClassVar[tuple[str, ...]] = ()
-
-
-class TrackopsDefaults(DefaultsSettings):
-    required: ClassVar[tuple[str, ...]] = ("client_location_id", "role_id")
-    client_location_id: int | None = Field(default=None, gt=0)
-    role_id: int | None = Field(default=None, gt=0)
-
-
-class GrowcrmDefaults(DefaultsSettings):
-    required: ClassVar[tuple[str, ...]] = ("client_id",)
-    client_id: int | None = Field(default=None, gt=0)
-
-
-class RhythmDefaults(DefaultsSettings):
-    required: ClassVar[tuple[str, ...]] = ("tenant_id",)
-    tenant_id: str | None = Field(default=None, min_length=1)
-
-
-class PylonDefaults(DefaultsSettings):
-    pass
-
-
-class XurrentDefaults(DefaultsSettings):
-    required: ClassVar[tuple[str, ...]] = ("account_id", "organization_ids")
-    account_id: str | None = Field(default=None, min_length=1, description="X-Xurrent-Account")
-    organization_ids: list[Annotated[int, Field(gt=0)]] | None = Field(
-        default=None, description="organizations whose own contacts to sync; may be empty"
-    )
-
-
-class RateLimitSettings(StrictTable):
-    """``rate_limit = { requests = 120, per = "1m" }``: the client sends at most
-    ``requests`` in any ``per``, all of the system's requests together."""
-
-    requests: int = Field(ge=1, le=1_000_000)
-    per: Duration
-
-    @field_validator("per")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("per must be a positive duration like 1m or 10s")
-        return value
-
-    def budget(self) -> Budget:
-        return Budget(self.requests, self.per.total_seconds())
-
-
-def _priority(default: int) -> Any:
-    return Field(default=default, ge=1, le=99, description="lower number wins conflict ties")
-
-
-class SystemSettings(StrictTable):
-    """What every ``[systems.<name>]`` table holds."""
-
-    name: ClassVar[SystemName]
-    page_size_max: ClassVar[int | None]
-
-    enabled: bool = True
-    base_url: str = ""
-    direction: Direction = "both"
-    page_size: int | None = None
-    overlap: Duration = timedelta(minutes=5)
-    schedule: Schedule = Schedule(interval=timedelta(minutes=15))
-    priority: int = _priority(1)
-    deletes: DeletePolicy = "ignore"
-    max_delete_share: float = Field(default=0.10, ge=0.0, le=1.0)
-    duplicates: DuplicatesPolicy = "mark"  # never a silent delete unless asked for
-    timeout: float = Field(default=30.0, gt=0.0, le=600.0)
-    concurrency: int = Field(default=4, ge=1, le=32)
-    rate_limit_scale: float = Field(default=1.0, gt=0.0, le=1000.0)
-    rate_limit: RateLimitSettings | None = None
-    auth: AuthSettings = AuthSettings()
-    defaults: DefaultsSettings = DefaultsSettings()
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return check_url(value, what="base_url")
-
-    @field_validator("page_size")
-    @classmethod
-    def _page_size(cls, value: int | None) -> int | None:
-        if cls.page_size_max is None:
-            if value is not None:
-                raise ValueError(f"{cls.name} has no page-size parameter; remove page_size")
-            return None
-        if value is not None and not 1 <= value <= cls.page_size_max:
-            raise ValueError(f"must be between 1 and {cls.page_size_max} for {cls.name}")
-        return value
-
-    def client_budget(self) -> Budget | None:
-        """The configured ``rate_limit`` as the http layer's budget (None: not set)."""
-        return self.rate_limit.budget() if self.rate_limit is not None else None
-
-    @property
-    def is_source(self) -> bool:
-        """Records are read from this system."""
-        return self.direction in ("both", "source")
-
-    @property
-    def is_target(self) -> bool:
-        """The golden record is written back to this system."""
-        return self.direction in ("both", "target")
-
-    def missing_required(self) -> list[str]:
-        """Sub-paths (``base_url``, ``defaults.role_id``, ...) an enabled system still lacks."""
-        missing = [] if self.base_url else ["base_url"]
-        if isinstance(self.auth, RhythmAuthSettings) and not self.auth.token_url:
-            missing.append("auth.token_url")
-        missing += [
-            f"defaults.{key}"
-            for key in self.defaults.required
-            if getattr(self.defaults, key) is None
-        ]
-        return missing
-
-
-class TrackopsSettings(SystemSettings):
-    name: ClassVar[SystemName] = "trackops"
-    priority: int = _priority(1)
-    page_size_max: ClassVar[int | None] = 1000  # undocumented maximum (assumed)
-    page_size: int | None = 100
-    auth: TrackopsAuthSettings = TrackopsAuthSettings()
-    defaults: TrackopsDefaults = TrackopsDefaults()
-
-
-class GrowcrmSettings(SystemSettings):
-    name: ClassVar[SystemName] = "growcrm"
-    priority: int = _priority(2)
-    page_size_max: ClassVar[int | None] = 100
-    page_size: int | None = 100
-    auth: GrowcrmAuthSettings = GrowcrmAuthSettings()
-    defaults: GrowcrmDefaults = GrowcrmDefaults()
-
-
-class RhythmSettings(SystemSettings):
-    name: ClassVar[SystemName] = "rhythm"
-    priority: int = _priority(3)
-    page_size_max: ClassVar[int | None] = None  # search pages by LastEvaluatedKey only
-    auth: RhythmAuthSettings = RhythmAuthSettings()
-    defaults: RhythmDefaults = RhythmDefaults()
-
-
-class PylonSettings(SystemSettings):
-    name: ClassVar[SystemName] = "pylon"
-    priority: int = _priority(4)
-    page_size_max: ClassVar[int | None] = 999
-    page_size: int | None = 100
-    auth: PylonAuthSettings = PylonAuthSettings()
-    defaults: PylonDefaults = PylonDefaults()
-
-
-class XurrentSettings(SystemSettings):
-    name: ClassVar[SystemName] = "xurrent"
-    priority: int = _priority(5)
-    page_size_max: ClassVar[int | None] = 100
-    page_size: int | None = 100
-    auth: XurrentAuthSettings = XurrentAuthSettings()
-    defaults: XurrentDefaults = XurrentDefaults()
-
-
-SYSTEM_MODELS: dict[str, type[SystemSettings]] = {
-    model.name: model
-    for model in (TrackopsSettings, GrowcrmSettings, RhythmSettings, PylonSettings, XurrentSettings)
-}
-
-
-class SystemsTable(StrictTable):
-    """The ``[systems]`` table: an absent system is a disabled one."""
-
-    trackops: TrackopsSettings = TrackopsSettings(enabled=False)
-    growcrm: GrowcrmSettings = GrowcrmSettings(enabled=False)
-    rhythm: RhythmSettings = RhythmSettings(enabled=False)
-    pylon: PylonSettings = PylonSettings(enabled=False)
-    xurrent: XurrentSettings = XurrentSettings(enabled=False)
-
+class _SystemsTableBase(StrictTable):
     def as_dict(self) -> dict[str, SystemSettings]:
         return {name: getattr(self, name) for name in SYSTEM_MODELS}
+
+
+_TABLE_FIELDS: dict[str, Any] = {
+    name: (model, model(enabled=False)) for name, model in SYSTEM_MODELS.items()
+}
+
+if TYPE_CHECKING:  # one field per registered system, built below; typed as its base
+    SystemsTable = _SystemsTableBase
+else:
+    SystemsTable = create_model(
+        "SystemsTable",
+        __base__=_SystemsTableBase,
+        __doc__="The ``[systems]`` table: an absent system is a disabled one.",
+        **_TABLE_FIELDS,
+    )
+
+__all__ = [
+    "SYSTEM_MODELS",
+    "AuthSettings",
+    "DefaultsSettings",
+    "DeletePolicy",
+    "Direction",
+    "DuplicatesPolicy",
+    "Duration",
+    "RateLimitSettings",
+    "Schedule",
+    "StrictTable",
+    "SystemSettings",
+    "SystemsTable",
+    "check_url",
+    "env_var_name",
+    "parse_duration",
+]

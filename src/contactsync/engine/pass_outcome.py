@@ -19,7 +19,8 @@ from pathlib import Path
 
 import structlog
 
-from contactsync.adapters.base import Adapter, AdapterContext, adapter_class
+from contactsync.adapters.base import Adapter, AdapterContext
+from contactsync.adapters.registry import adapter_class
 from contactsync.config.settings import Settings, SystemSettings
 from contactsync.engine.golden_agreement import written_keys
 from contactsync.engine.load import Loader
@@ -196,7 +197,7 @@ def target_systems(
         default_org = getattr(system.defaults, org_setting, None) if org_setting else None
         targets.append(
             TargetSystem(
-                system=name,  # type: ignore[arg-type]
+                system=name,
                 outbound=mappings[name].outbound,
                 writable=system.is_target,
                 required_for_create=type(adapter).required_for_create,

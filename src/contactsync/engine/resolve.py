@@ -296,7 +296,7 @@ def _holders(sources: Iterable[SourceContact], targets: Iterable[TargetSystem]) 
     return [
         Holder(s.system, target.outbound, s.contact, target.written)
         for s in sources
-        if (target := by_system.get(s.system)) is not None  # type: ignore[call-overload]
+        if (target := by_system.get(s.system)) is not None
     ]
 
 

@@ -1,10 +1,11 @@
-"""httpx auth for the five systems; no ``repr`` or error message ever shows a secret.
+"""The generic httpx auth schemes; no ``repr`` or error message ever shows a secret.
 
-- Trackops: :class:`TrackopsBasicAuth` (Basic, user ``"{username}/token"``, password the token)
-- Grow CRM, Pylon: :class:`BearerAuth`
-- Xurrent: :class:`XurrentAuth` (Bearer plus ``X-Xurrent-Account``)
-- Rhythm: :class:`OAuthClientCredentials` (client-credentials JWT, cached across runs
-  through a :class:`TokenCache`, refreshed once on a 401)
+- :class:`BearerAuth`: ``Authorization: Bearer <token>``
+- :class:`OAuthClientCredentials`: a client-credentials token, cached across runs
+  through a :class:`TokenCache`, refreshed once on a 401
+
+A vendor's own scheme (Trackops' Basic with ``{username}/token``, Xurrent's account
+header) lives with its adapter (``contactsync.adapters.<vendor>.client``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from contactsync.http.headers import EXT_IDEMPOTENT, EXT_OPERATION, EXT_RATE_BUC
 
 
 class BearerAuth(httpx.Auth):
-    """``Authorization: Bearer <token>`` (Grow CRM, Pylon)."""
+    """``Authorization: Bearer <token>``."""
 
     def __init__(self, token: str) -> None:
         self._token = token
@@ -41,37 +42,6 @@ class BearerAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(token={MASK})"
-
-
-class XurrentAuth(BearerAuth):
-    """Bearer token plus the ``X-Xurrent-Account`` header naming the account."""
-
-    def __init__(self, token: str, account_id: str) -> None:
-        super().__init__(token)
-        self.account_id = account_id
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["X-Xurrent-Account"] = self.account_id
-        yield from super().auth_flow(request)
-
-    def __repr__(self) -> str:
-        return f"XurrentAuth(token={MASK}, account_id={self.account_id!r})"
-
-
-class TrackopsBasicAuth(httpx.Auth):
-    """HTTP Basic with user ``"{username}/token"`` and the company API token as password."""
-
-    def __init__(self, username: str, token: str) -> None:
-        self.username = username
-        credentials = f"{username}/token:{token}".encode()
-        self._header = "Basic " + base64.b64encode(credentials).decode("ascii")
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
-        yield request
-
-    def __repr__(self) -> str:
-        return f"TrackopsBasicAuth(username={self.username!r}, token={MASK})"
 
 
 #: request extension: the auth fetches a new token and sends the request again on a 401
@@ -117,7 +87,7 @@ class InMemoryTokenCache:
 
 
 class OAuthClientCredentials(httpx.Auth):
-    """OAuth2 client credentials (Rhythm): one token per lifetime, reused from ``cache``.
+    """OAuth2 client credentials: one token per lifetime, reused from ``cache``.
 
     The token is fetched with ``POST token_url`` (form ``grant_type=client_credentials``;
     client id and secret in the form, or as HTTP Basic with ``credentials_in="basic"``)
@@ -265,6 +235,4 @@ __all__ = [
     "InMemoryTokenCache",
     "OAuthClientCredentials",
     "TokenCache",
-    "TrackopsBasicAuth",
-    "XurrentAuth",
 ]

@@ -2,7 +2,8 @@
 
 Use::
 
-    client = build_client("pylon", base_url="https://api.usepylon.com", auth=BearerAuth(token))
+    # HTTP: what Pylon's adapter declares (contactsync.adapters.pylon.client.HTTP)
+    client = build_client("pylon", base_url=URL, auth=BearerAuth(token), vendor=HTTP)
     response = client.post("/contacts", json=body, extensions={"operation": "create contact"})
     data = expect_object(response, "pylon", "create contact")
     client.stats.snapshot()  # {"sent": 1, "retries": 0, "by_status": {200: 1}, ...}
@@ -23,9 +24,11 @@ same error. The caller must then look the record up before any second attempt.
 Throttle (details in :mod:`contactsync.http.ratelimit`): a :class:`RateLimiter` per
 client holds per-bucket state, waits before a bucket is predicted exhausted, reads
 ``X-RateLimit-*`` headers and learns an undocumented limit from the first 429.
-Documented budgets are on by default (Pylon per endpoint, Xurrent's burst limit;
-:mod:`contactsync.http.budgets`); pass ``budgets`` to replace them and
-``rate_limit`` to add a configured one.
+A vendor's documented facts (budgets, bucket chooser, the window of quota headers
+without a reset, what its bare statuses mean) come in as one :class:`VendorHttp`,
+which the vendor's adapter declares (``contactsync.adapters.<vendor>.client``);
+this module names no vendor. ``budgets`` replaces the documented budgets and
+``rate_limit`` adds a configured one.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -43,17 +48,11 @@ from contactsync.http.auth import (
     InMemoryTokenCache,
     OAuthClientCredentials,
     TokenCache,
-    TrackopsBasicAuth,
-    XurrentAuth,
 )
 from contactsync.http.budgets import (
     BucketChooser,
     Budget,
-    default_bucket_for,
-    default_budgets,
-    default_quota_window,
     endpoint_bucket,
-    pylon_bucket,
     single_bucket,
 )
 from contactsync.http.circuit import Circuit, CircuitOpen
@@ -63,6 +62,7 @@ from contactsync.http.headers import (
     EXT_OPERATION,
     EXT_RATE_BUCKET,
     EXT_RECORD_ID,
+    EXT_STATUS_HINTS,
     READ_ONLY,
     is_idempotent,
 )
@@ -70,6 +70,34 @@ from contactsync.http.ratelimit import DEFAULT_BUDGET_MARGIN, RateLimiter
 from contactsync.http.retry import NO_RETRY, RequestStats, RetryingTransport, RetryPolicy
 
 USER_AGENT = "contactsync/0.1"
+
+
+@dataclass(frozen=True)
+class VendorHttp:
+    """What the http layer is told about one vendor before its first request.
+
+    ``budgets`` maps bucket names (``"*"``: every bucket) to documented client-side
+    limits; ``bucket_for`` picks a request's bucket from (method, path relative to
+    the base URL); ``quota_window`` is the window assumed for quota headers that
+    carry no reset (None: unknown); ``status_hints`` says what a bare status means.
+    """
+
+    budgets: Mapping[str, Budget] = field(default_factory=dict)
+    bucket_for: BucketChooser = single_bucket
+    quota_window: float | None = None
+    status_hints: Mapping[int, str] = field(default_factory=dict)
+
+    def scaled_budgets(self, factor: float = 1.0) -> dict[str, Budget]:
+        """The documented budgets with ``factor`` times the requests (a fast sandbox)."""
+        return {name: budget.scaled(factor) for name, budget in self.budgets.items()}
+
+
+UNDOCUMENTED = VendorHttp()
+"""A vendor that documents no limit (its limit is learned from the first 429)."""
+
+
+def _mark_hints(hints: Mapping[int, str], request: httpx.Request) -> None:
+    request.extensions[EXT_STATUS_HINTS] = hints
 
 
 class SystemClient(httpx.Client):
@@ -100,6 +128,8 @@ def build_client(
     *,
     base_url: str,
     auth: httpx.Auth | None,
+    vendor: VendorHttp = UNDOCUMENTED,
+    rate_scale: float = 1.0,
     timeout: float = 30.0,
     connect_timeout: float | None = 10.0,
     headers: Mapping[str, str] | None = None,
@@ -121,15 +151,16 @@ def build_client(
 ) -> SystemClient:
     """The client for ``system``; every request is throttled, retried and counted.
 
-    ``transport`` replaces the network (tests pass ``httpx.MockTransport``).
-    ``budgets`` maps bucket names (``"*"`` for every bucket) to client-side limits;
-    ``None`` means :func:`default_budgets` for the system, ``{}`` means none.
-    ``bucket_for`` picks a request's bucket from (method, path relative to
-    ``base_url``); the default is per endpoint for Pylon, one bucket elsewhere.
+    ``vendor`` is what the vendor documents (its adapter's :class:`VendorHttp`;
+    default: nothing). ``transport`` replaces the network (tests pass
+    ``httpx.MockTransport``). ``budgets`` maps bucket names (``"*"`` for every
+    bucket) to client-side limits; ``None`` means the vendor's, times
+    ``rate_scale``; ``{}`` means none. ``bucket_for`` (default: the vendor's) picks
+    a request's bucket from (method, path relative to ``base_url``).
     ``rate_limit`` is a configured budget for all the system's requests together
     (``[systems.<name>] rate_limit``), on top of ``budgets``. ``budget_margin``
     stretches every budget's period (5 %). ``quota_window`` is the window assumed
-    for quota headers without a reset (default per system: 60 s for Grow CRM).
+    for quota headers without a reset (default: the vendor's).
     ``probe_concurrency`` caps the requests in flight in a bucket whose limit is
     still unknown (None: no cap). See :mod:`contactsync.http.ratelimit`.
     ``credentials_hint`` names what to fix when the credentials are refused (the
@@ -137,13 +168,13 @@ def build_client(
     """
     limiter = RateLimiter(
         system,
-        budgets=default_budgets(system) if budgets is None else budgets,
-        bucket_for=bucket_for or default_bucket_for(system),
+        budgets=vendor.scaled_budgets(rate_scale) if budgets is None else budgets,
+        bucket_for=bucket_for or vendor.bucket_for,
         base_path=httpx.URL(base_url).path,
         read_headers=read_rate_headers,
         account_budget=rate_limit,
         budget_margin=budget_margin,
-        quota_window=default_quota_window(system) if quota_window is None else quota_window,
+        quota_window=vendor.quota_window if quota_window is None else quota_window,
         probe_concurrency=probe_concurrency,
         clock=clock,
         sleep=sleep,
@@ -179,6 +210,7 @@ def build_client(
         headers=merged_headers,
         transport=wrapped,
         follow_redirects=False,
+        event_hooks={"request": [partial(_mark_hints, vendor.status_hints)]},
     )
 
 
@@ -189,6 +221,7 @@ __all__ = [
     "EXT_RECORD_ID",
     "NO_RETRY",
     "READ_ONLY",
+    "UNDOCUMENTED",
     "AccessToken",
     "BearerAuth",
     "BucketChooser",
@@ -202,12 +235,9 @@ __all__ = [
     "RetryPolicy",
     "SystemClient",
     "TokenCache",
-    "TrackopsBasicAuth",
-    "XurrentAuth",
+    "VendorHttp",
     "build_client",
-    "default_budgets",
     "endpoint_bucket",
     "is_idempotent",
-    "pylon_bucket",
     "single_bucket",
 ]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -37,6 +37,7 @@ from contactsync.http.headers import (
     operation_name,
     parse_retry_after,
     record_id_of,
+    status_hint,
 )
 
 Redactor = Callable[[str], str]
@@ -195,11 +196,6 @@ class NotFoundError(RecordError):
     """The record addressed by id does not exist (or no longer exists) there."""
 
 
-# What a status means when the vendor says nothing more (Rhythm sends status codes only).
-_STATUS_HINTS: dict[tuple[str, int], str] = {
-    ("rhythm", 409): "the record refers to a missing object (e.g. organization_id)",
-    ("rhythm", 429): "tenant limit exceeded",
-}
 _DUPLICATE_WORDS = re.compile(
     r"already (been )?(taken|exists?|in use|registered)|duplicate", re.IGNORECASE
 )
@@ -226,17 +222,22 @@ def classify(
     *,
     redact: Redactor | None = None,
     now: float | None = None,
+    hints: Mapping[int, str] | None = None,
 ) -> SyncError:
     """Turn an error response from ``system`` into the matching :class:`SyncError`.
 
     Never raises on an odd body (HTML, empty, truncated JSON): the body is kept,
-    trimmed and redacted, and the status decides the class.
+    trimmed and redacted, and the status decides the class. When the body says
+    nothing, the vendor's hint for the status is the message: ``hints``, else the
+    ones its client put on the request (``EXT_STATUS_HINTS``; the vendor's adapter
+    declares them, e.g. Rhythm, which sends status codes only).
     """
     status = response.status_code
     request = response.request if _has_request(response) else None
     redact = masking_redactor(request_secrets(request), redact)
     parsed = parse_error_body(response)
-    vendor_message = parsed.summary() or _STATUS_HINTS.get((system, status))
+    hint = hints.get(status) if hints is not None else status_hint(request, status)
+    vendor_message = parsed.summary() or hint
     common: dict[str, Any] = {
         "system": system,
         "operation": operation,

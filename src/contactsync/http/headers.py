@@ -13,6 +13,10 @@ Request extensions understood by contactsync's HTTP layer (pass them as
     The record the call is about, used in error messages.
 ``rate_bucket`` (str)
     Forces the rate-limit bucket (the OAuth token request uses ``"oauth"``).
+``contactsync.status_hints`` (mapping of status to text)
+    What a bare status means at this vendor (set on every request by the client
+    :func:`~contactsync.http.client.build_client` builds with ``status_hints``);
+    read by :func:`~contactsync.http.errors.classify` when the body says nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ EXT_IDEMPOTENT = "idempotent"
 EXT_OPERATION = "operation"
 EXT_RECORD_ID = "record_id"
 EXT_RATE_BUCKET = "rate_bucket"
+EXT_STATUS_HINTS = "contactsync.status_hints"
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 READ_ONLY: dict[str, object] = {EXT_IDEMPOTENT: True}
@@ -50,6 +55,13 @@ def operation_name(request: httpx.Request) -> str:
     if isinstance(name, str) and name:
         return name
     return f"{request.method} {request.url.path}"
+
+
+def status_hint(request: httpx.Request | None, status: int) -> str | None:
+    """What the vendor's ``status`` means when its answer says nothing (None: no hint)."""
+    hints = None if request is None else request.extensions.get(EXT_STATUS_HINTS)
+    hint = hints.get(status) if isinstance(hints, Mapping) else None
+    return hint if isinstance(hint, str) else None
 
 
 def record_id_of(request: httpx.Request) -> str | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from contactsync.adapters.registry import SYSTEMS
 from contactsync.mapping.fit import FIT_KEYS, compile_fit
 from contactsync.mapping.locate import TomlLocator
 from contactsync.mapping.paths import Key, PathSyntaxError, Step, parse_path
@@ -37,7 +38,7 @@ from contactsync.mapping.transforms import (
     split_spec,
     transform_names,
 )
-from contactsync.model.contact import SYSTEMS, ContactStatus
+from contactsync.model.contact import ContactStatus
 
 INBOUND_KEYS = ("from", "to", "transforms", "kind", "value", "only_if", "unless")
 OUTBOUND_KEYS = ("from", "to", "transforms", "select", "index", "all", "value", *FIT_KEYS)

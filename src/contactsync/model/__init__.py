@@ -6,7 +6,6 @@ do; ``RunSummary`` is what a pass reports about itself.
 """
 
 from contactsync.model.contact import (
-    SYSTEMS,
     Action,
     ActionKind,
     Address,
@@ -21,7 +20,6 @@ from contactsync.model.run_summary import RunSummary, SystemCounts
 from contactsync.model.time import as_utc, utc_now
 
 __all__ = [
-    "SYSTEMS",
     "Action",
     "ActionKind",
     "Address",

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -32,8 +32,12 @@ from pydantic import (
 
 from contactsync.model.time import opt_as_utc
 
-SYSTEMS: tuple[str, ...] = ("trackops", "growcrm", "rhythm", "pylon", "xurrent")
-SystemName = Literal["trackops", "growcrm", "rhythm", "pylon", "xurrent"]
+#: a system's name. The known names are ``contactsync.adapters.registry.SYSTEMS``,
+#: which the model cannot import (it is the bottom layer): a name is checked against
+#: the registry where it enters, in the config (the ``[systems]`` table accepts only
+#: registered systems) and in mapping files (``mapping.rules``); everything the
+#: model is built from comes through one of the two.
+SystemName = str
 DEFAULT_REGION = "US"
 
 

@@ -27,7 +27,7 @@ from typing import Self
 import structlog
 from sqlite_utils import Database
 
-from contactsync.model.contact import SYSTEMS
+from contactsync.adapters.registry import SYSTEMS
 from contactsync.model.time import utc_now
 from contactsync.state.sqlite.database import Clock, from_iso, to_iso
 from contactsync.state.sqlite.duplicates import DuplicatesMixin

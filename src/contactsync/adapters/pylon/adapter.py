@@ -21,8 +21,8 @@ are not filterable in ``POST /contacts/search``: :meth:`PylonAdapter.find_existi
 searches by email and then checks the stamp.
 
 Budgets: Pylon limits each endpoint per minute (list/get/create/update 60, search
-20, delete 10); the client uses :func:`contactsync.http.client.default_budgets` with
-per-endpoint buckets (:func:`contactsync.http.client.pylon_bucket`).
+20, delete 10); the client keeps to them with per-endpoint buckets
+(:mod:`contactsync.adapters.pylon.client`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from contactsync.adapters.base import (
     WriteResult,
     unusable_record,
 )
-from contactsync.adapters.pylon_payload import (
+from contactsync.adapters.pylon.client import HTTP
+from contactsync.adapters.pylon.payload import (
     SYNC_LABEL,
     JsonObject,
     create_body,
@@ -60,7 +61,6 @@ from contactsync.http.client import (
     BearerAuth,
     Budget,
     build_client,
-    default_budgets,
 )
 from contactsync.http.errors import (
     FatalError,
@@ -117,9 +117,11 @@ class PylonAdapter(SystemClientAdapter):
             SYSTEM,
             base_url=context.base_url,
             auth=BearerAuth(token),
+            vendor=HTTP,
+            rate_scale=context.rate_scale,
             timeout=context.timeout,
             transport=context.transport,
-            budgets=default_budgets(SYSTEM, context.rate_scale) if budgets is None else budgets,
+            budgets=budgets,
             rate_limit=context.rate_limit,
             credentials_hint=context.credentials_hint,
             max_connections=max(1, context.concurrency),

@@ -38,20 +38,15 @@ from typing import Any, ClassVar
 import httpx
 
 from contactsync.adapters._common import (
-    SystemClientAdapter,
-    integer_id_path,
+    IntegerIdAdapter,
     located,
     malformed_answer,
     naming_holder,
     parse_timestamp,
-    pooled_client,
-    positive_int_default,
-    record_id,
     text_of,
     utc,
 )
 from contactsync.adapters.base import (
-    AdapterContext,
     ChangeStrategy,
     ConflictCheck,
     RawRecord,
@@ -59,7 +54,8 @@ from contactsync.adapters.base import (
     WriteResult,
     unusable_record,
 )
-from contactsync.http.client import EXT_OPERATION, EXT_RECORD_ID, BearerAuth, SystemClient
+from contactsync.adapters.growcrm.client import build_client
+from contactsync.http.client import EXT_OPERATION, EXT_RECORD_ID, SystemClient
 from contactsync.http.errors import (
     DuplicateError,
     FatalError,
@@ -76,10 +72,13 @@ REQUIRED_ON_UPDATE: tuple[str, ...] = ("first_name", "last_name", "email")
 UPDATE_FIELDS: frozenset[str] = frozenset({*REQUIRED_ON_UPDATE, "phone", "position"})
 
 
-class GrowcrmAdapter(SystemClientAdapter):
+class GrowcrmAdapter(IntegerIdAdapter):
     """Grow CRM contacts: newest-first scan, updates with the full identity, idempotent deletes."""
 
     system: ClassVar[str] = SYSTEM
+    contacts: ClassVar[str] = CONTACTS
+    vendor_label: ClassVar[str] = "Grow CRM"
+    max_page_size: ClassVar[int] = MAX_LIMIT
     strategy: ClassVar[ChangeStrategy] = ChangeStrategy.SORTED_SCAN
     foreign_id_field: ClassVar[str | None] = None
     can_read_record: ClassVar[bool] = True
@@ -90,11 +89,8 @@ class GrowcrmAdapter(SystemClientAdapter):
     unique_fields: ClassVar[tuple[str, ...]] = ("email",)  # across all users, any case
     default_org_setting: ClassVar[str | None] = "client_id"  # create() fills it in
 
-    def __init__(self, context: AdapterContext, *, client: SystemClient | None = None) -> None:
-        """``client`` replaces the one built from ``context`` (tests inject throttles)."""
-        super().__init__(context)
-        self._client = client or build_client(context)
-        self._page_size = max(1, min(context.page_size, MAX_LIMIT))
+    def _new_client(self) -> SystemClient:
+        return build_client(self.context)
 
     # --- reading -----------------------------------------------------------------------
 
@@ -110,7 +106,7 @@ class GrowcrmAdapter(SystemClientAdapter):
             if updated_at is not None and updated_at > end:
                 continue  # changed during this run: the next window holds it
             try:
-                external_id = _record_id(item, "list contacts", where)
+                external_id = self._record_id(item, "list contacts", where)
             except FatalError as exc:  # one unusable item: quarantined, the others go on
                 yield unusable_record(item, exc.message)
                 continue
@@ -120,7 +116,7 @@ class GrowcrmAdapter(SystemClientAdapter):
         """The contact as Grow CRM holds it now."""
         operation = "get contact"
         response = self._client.get(
-            _contact_path(external_id, operation),
+            self._contact_path(external_id, operation),
             extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
         )
         data = expect_object(response, SYSTEM, operation, external_id)
@@ -144,7 +140,7 @@ class GrowcrmAdapter(SystemClientAdapter):
         wanted = email.strip().casefold()
         for item, where in self._list({"search": email.strip()}, "find contact by email"):
             if (text_of(item.get("email")) or "").casefold() == wanted:
-                return _record_id(item, "find contact by email", where)
+                return self._record_id(item, "find contact by email", where)
         return None
 
     def _list(
@@ -179,22 +175,20 @@ class GrowcrmAdapter(SystemClientAdapter):
         operation = "create contact"
         body = dict(payload)
         if body.get("clientid") in (None, ""):
-            body["clientid"] = positive_int_default(
-                self.context.defaults, "client_id", SYSTEM, operation
-            )
+            body["clientid"] = self._default_id("client_id", operation)
         response = self._client.post(CONTACTS, json=body, extensions={EXT_OPERATION: operation})
         try:
             record = self._record_of(response, operation, None)
         except DuplicateError as exc:
             raise self._with_existing_id(exc, text_of(body.get("email"))) from None
-        return WriteResult(_record_id(record, operation, "the answer"), record)
+        return WriteResult(self._record_id(record, operation, "the answer"), record)
 
     def update(
         self, external_id: str, payload: dict[str, Any], *, current: dict[str, Any] | None = None
     ) -> WriteResult:
         """``PUT /contacts/{id}`` with first_name, last_name and email every time."""
         operation = "update contact"
-        path = _contact_path(external_id, operation)
+        path = self._contact_path(external_id, operation)
         body = {key: value for key, value in payload.items() if key in UPDATE_FIELDS}
         missing = [key for key in REQUIRED_ON_UPDATE if not text_of(body.get(key))]
         if missing:
@@ -215,7 +209,7 @@ class GrowcrmAdapter(SystemClientAdapter):
         """``DELETE /contacts/{id}``; a 404 (already deleted) counts as done."""
         operation = "delete contact"
         response = self._client.delete(
-            _contact_path(external_id, operation),
+            self._contact_path(external_id, operation),
             extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
         )
         if response.status_code == 404:
@@ -233,7 +227,7 @@ class GrowcrmAdapter(SystemClientAdapter):
         if isinstance(record, dict) and "id" in record and "dates" in record:
             return record
         if external_id is None and isinstance(record, dict) and "id" in record:
-            external_id = _record_id(record, operation, "the answer")
+            external_id = self._record_id(record, operation, "the answer")
         if external_id is None:
             raise _no_contact(response, operation, None)
         return self.get(external_id)
@@ -249,16 +243,6 @@ class GrowcrmAdapter(SystemClientAdapter):
         return error if existing is None else naming_holder(error, existing)
 
 
-def build_client(context: AdapterContext) -> SystemClient:
-    """The Grow CRM client: ``Authorization: Bearer <key>``."""
-    token = context.credentials.get("token")
-    if not token:
-        raise FatalError(
-            "configuration: missing credential token", system=SYSTEM, operation="connect"
-        )
-    return pooled_client(SYSTEM, context, BearerAuth(token))
-
-
 def _no_contact(response: httpx.Response, operation: str, external_id: str | None) -> FatalError:
     return malformed_answer(
         response,
@@ -271,11 +255,3 @@ def _no_contact(response: httpx.Response, operation: str, external_id: str | Non
 
 def _has_required(record: Mapping[str, Any] | None) -> bool:
     return record is not None and all(text_of(record.get(key)) for key in REQUIRED_ON_UPDATE)
-
-
-def _contact_path(external_id: str, operation: str) -> str:
-    return integer_id_path(CONTACTS, external_id, "Grow CRM", SYSTEM, operation)
-
-
-def _record_id(record: Mapping[str, Any], operation: str, where: str) -> str:
-    return record_id(record, SYSTEM, operation, where)

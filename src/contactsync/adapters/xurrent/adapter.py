@@ -9,13 +9,13 @@ always written with ``source = "contactsync"`` (see mappings/xurrent.toml).
 
 Organization contacts (api-docs/xurrent-organization-contacts.txt) are an
 organization's own channels, listed per organization in
-``defaults["organization_ids"]``: see :mod:`._xurrent_channels` (pure helpers,
-:func:`channels_to_canonical`) and :mod:`._xurrent_channel_api` (the requests).
+``defaults["organization_ids"]``: see :mod:`.channels` (pure helpers,
+:func:`channels_to_canonical`) and :mod:`.channel_api` (the requests).
 
 Auth is ``Authorization: Bearer <token>`` plus ``X-Xurrent-Account: <account id>``
-(:class:`~contactsync.http.client.XurrentAuth`); the http layer's default budget for
-"xurrent" keeps to the burst limit (20 requests per 2 s) and its quota reader to
-the hourly ``X-RateLimit-*`` headers.
+(:class:`~contactsync.adapters.xurrent.client.XurrentAuth`); the client keeps to the
+burst limit (20 requests per 2 s, :mod:`contactsync.adapters.xurrent.client`) and its
+quota reader to the hourly ``X-RateLimit-*`` headers.
 """
 
 from __future__ import annotations
@@ -28,13 +28,6 @@ from typing import Any, ClassVar
 import httpx
 
 from contactsync.adapters._common import SystemClientAdapter, naming_holder, parse_timestamp, utc
-from contactsync.adapters._xurrent_channel_api import OrganizationChannels, numeric_id
-from contactsync.adapters._xurrent_channels import (
-    ChannelPlan,
-    channels_by_organization,
-    channels_to_canonical,
-    plan_channels,
-)
 from contactsync.adapters.base import (
     AdapterContext,
     ChangeStrategy,
@@ -45,13 +38,19 @@ from contactsync.adapters.base import (
     WriteResult,
     unusable_record,
 )
+from contactsync.adapters.xurrent.channel_api import OrganizationChannels, numeric_id
+from contactsync.adapters.xurrent.channels import (
+    ChannelPlan,
+    channels_by_organization,
+    channels_to_canonical,
+    plan_channels,
+)
+from contactsync.adapters.xurrent.client import HTTP, XurrentAuth
 from contactsync.http.client import (
     EXT_IDEMPOTENT,
     EXT_OPERATION,
     EXT_RECORD_ID,
-    XurrentAuth,
     build_client,
-    default_budgets,
 )
 from contactsync.http.errors import (
     DuplicateError,
@@ -150,10 +149,10 @@ class XurrentAdapter(SystemClientAdapter):
             SYSTEM,
             base_url=context.base_url,
             auth=XurrentAuth(token, str(account)),
+            vendor=HTTP,  # the documented burst budget; the http layer adds its margin
+            rate_scale=context.rate_scale,
             timeout=context.timeout,
             transport=context.transport,
-            # the documented burst budget; the http layer adds its margin for jitter
-            budgets=default_budgets(SYSTEM, context.rate_scale),
             rate_limit=context.rate_limit,
             credentials_hint=context.credentials_hint,
         )

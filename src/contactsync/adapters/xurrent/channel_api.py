@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 
-from contactsync.adapters._xurrent_channels import (
+from contactsync.adapters.base import OrgChannelRecord, WriteResult
+from contactsync.adapters.xurrent.channels import (
     SYSTEM,
     checked_channel_body,
     plan_channels,
 )
-from contactsync.adapters.base import OrgChannelRecord, WriteResult
 from contactsync.http.client import EXT_OPERATION, EXT_RECORD_ID
 from contactsync.http.errors import (
     FatalError,

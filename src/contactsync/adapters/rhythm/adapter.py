@@ -51,8 +51,6 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import httpx
-
 from contactsync.adapters._common import (
     SystemClientAdapter,
     located,
@@ -61,14 +59,6 @@ from contactsync.adapters._common import (
     record_id,
     text_of,
 )
-from contactsync.adapters._rhythm_patch import (
-    UpdatePlan,
-    conditional_patch,
-    dumps,
-    missing_reference,
-    plan_update,
-)
-from contactsync.adapters._rhythm_transport import RetryAfterDefault
 from contactsync.adapters.base import (
     AdapterContext,
     ChangeStrategy,
@@ -78,12 +68,15 @@ from contactsync.adapters.base import (
     WriteResult,
     unusable_record,
 )
-from contactsync.http.client import (
-    EXT_OPERATION,
-    EXT_RECORD_ID,
-    OAuthClientCredentials,
-    build_client,
+from contactsync.adapters.rhythm.client import oauth, required_settings, rhythm_client
+from contactsync.adapters.rhythm.patch import (
+    UpdatePlan,
+    conditional_patch,
+    dumps,
+    missing_reference,
+    plan_update,
 )
+from contactsync.http.client import EXT_OPERATION, EXT_RECORD_ID
 from contactsync.http.errors import (
     FatalError,
     NotFoundError,
@@ -93,7 +86,6 @@ from contactsync.http.errors import (
     raise_for_status,
 )
 from contactsync.http.pagination import KeyPaginator, RequestSpec
-from contactsync.http.token_file import FileTokenCache
 
 __all__ = ["RhythmAdapter", "UpdatePlan", "dumps", "plan_update", "stamped_person_id"]
 
@@ -104,7 +96,6 @@ STAMP_FIELD = "origin_service_record_id"
 UPDATED_FIELD = "sys_last_modified_at"
 EMAIL_SLOTS = ("email_address", "email_address2", "email_address3")
 ID_PATTERN = re.compile(r"^[\w|-]+$")  # the documented id pattern
-RATE_LIMIT_PAUSE = 10.0  # (assumed) seconds to hold the tenant after a header-less 429
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
@@ -131,34 +122,10 @@ class RhythmAdapter(SystemClientAdapter):
         super().__init__(context)
         #: sees each OAuth token once before it is used; the engine may set it
         self.on_new_token: Callable[[str], None] | None = None
-        settings = _required_settings(context)
+        settings = required_settings(context)
         self.tenant_id = settings["tenant_id"]
-        self.auth = OAuthClientCredentials(
-            token_url=settings["token_url"],
-            client_id=settings["client_id"],
-            client_secret=settings["client_secret"],
-            cache=FileTokenCache(context.token_file) if context.token_file else None,
-            system=SYSTEM,
-            clock=clock,
-            on_new_token=self._announce_token,
-        )
-        connections = max(10, context.concurrency)
-        inner = context.transport or httpx.HTTPTransport(
-            retries=0,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        )
-        self._client = build_client(
-            SYSTEM,
-            base_url=context.base_url,
-            auth=self.auth,
-            timeout=context.timeout,
-            transport=RetryAfterDefault(inner, RATE_LIMIT_PAUSE),
-            max_connections=connections,
-            rate_limit=context.rate_limit,
-            credentials_hint=context.credentials_hint,
-            clock=clock,
-            sleep=sleep,
-        )
+        self.auth = oauth(context, settings, clock, self._announce_token)
+        self._client = rhythm_client(context, self.auth, clock, sleep)
         self._contacts = f"/contacts/{quote(self.tenant_id, safe='')}"
 
     def _announce_token(self, token: str) -> None:
@@ -376,26 +343,6 @@ def stamped_person_id(record: Mapping[str, Any]) -> str | None:
     if origin is None or origin.casefold() != ORIGIN_SERVICE:
         return None
     return text_of(record.get(STAMP_FIELD))
-
-
-def _required_settings(context: AdapterContext) -> dict[str, str]:
-    """tenant_id and token_url (defaults), client_id and client_secret (credentials)."""
-    found = {
-        "tenant_id": text_of(context.defaults.get("tenant_id")),
-        "token_url": text_of(context.defaults.get("token_url")),
-        "client_id": text_of(context.credentials.get("client_id")),
-        "client_secret": context.credentials.get("client_secret") or None,  # kept verbatim
-    }
-    missing = [key for key, value in found.items() if value is None]
-    if missing:
-        raise FatalError(
-            f"configuration: missing {', '.join(missing)} "
-            "(tenant_id in [systems.rhythm.defaults], token_url in [systems.rhythm.auth], "
-            "the client id and secret in the environment)",
-            system=SYSTEM,
-            operation="connect",
-        )
-    return {key: value for key, value in found.items() if value is not None}
 
 
 def _record_id(record: Mapping[str, Any], operation: str, where: str) -> str:

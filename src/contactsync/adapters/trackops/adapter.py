@@ -48,20 +48,15 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from contactsync.adapters._common import (
-    SystemClientAdapter,
-    integer_id_path,
+    IntegerIdAdapter,
     located,
     lost_create_answer,
     malformed_answer,
     parse_timestamp,
-    pooled_client,
-    positive_int_default,
-    record_id,
     text_of,
     utc,
 )
 from contactsync.adapters.base import (
-    AdapterContext,
     ChangeStrategy,
     ConflictCheck,
     RawRecord,
@@ -69,7 +64,8 @@ from contactsync.adapters.base import (
     WriteResult,
     unusable_record,
 )
-from contactsync.http.client import EXT_OPERATION, EXT_RECORD_ID, SystemClient, TrackopsBasicAuth
+from contactsync.adapters.trackops.client import build_client
+from contactsync.http.client import EXT_OPERATION, EXT_RECORD_ID, SystemClient
 from contactsync.http.errors import FatalError, expect_object
 from contactsync.http.pagination import PageNumberPaginator, RequestSpec
 
@@ -81,10 +77,13 @@ UPDATED_FIELD = "updated"  # (assumed) the last-changed field
 ACCOUNT_CODE = "account_code"
 
 
-class TrackopsAdapter(SystemClientAdapter):
+class TrackopsAdapter(IntegerIdAdapter):
     """Trackops client contacts: window extract, partial updates, no deletes."""
 
     system: ClassVar[str] = SYSTEM
+    contacts: ClassVar[str] = CONTACTS
+    vendor_label: ClassVar[str] = "Trackops"
+    max_page_size: ClassVar[int] = MAX_PER_PAGE
     strategy: ClassVar[ChangeStrategy] = ChangeStrategy.WINDOW
     foreign_id_field: ClassVar[str | None] = ACCOUNT_CODE
     can_read_record: ClassVar[bool] = True
@@ -94,11 +93,8 @@ class TrackopsAdapter(SystemClientAdapter):
     required_for_create: ClassVar[tuple[str, ...]] = ("last_name",)
     supports_delete: ClassVar[bool] = False  # no documented delete or deactivation
 
-    def __init__(self, context: AdapterContext, *, client: SystemClient | None = None) -> None:
-        """``client`` replaces the one built from ``context`` (tests inject throttles)."""
-        super().__init__(context)
-        self._client = client or build_client(context)
-        self._page_size = max(1, min(context.page_size, MAX_PER_PAGE))
+    def _new_client(self) -> SystemClient:
+        return build_client(self.context)
 
     # --- reading -----------------------------------------------------------------------
 
@@ -109,7 +105,7 @@ class TrackopsAdapter(SystemClientAdapter):
             params["updated_from"] = _lower_bound(window.start)
         for item, where in self._list(params, "list contacts"):
             try:
-                external_id = _record_id(item, "list contacts", where)
+                external_id = self._record_id(item, "list contacts", where)
             except FatalError as exc:  # one unusable item: quarantined, the others go on
                 yield unusable_record(item, exc.message)
                 continue
@@ -122,7 +118,7 @@ class TrackopsAdapter(SystemClientAdapter):
         """The contact as Trackops holds it now."""
         operation = "get contact"
         response = self._client.get(
-            _contact_path(external_id, operation),
+            self._contact_path(external_id, operation),
             extensions={EXT_OPERATION: operation, EXT_RECORD_ID: external_id},
         )
         data = expect_object(response, SYSTEM, operation, external_id)
@@ -160,12 +156,12 @@ class TrackopsAdapter(SystemClientAdapter):
         candidates = [item for item, _ in self._list(filters, "find contact")]
         for item in candidates:
             if text_of(item.get(ACCOUNT_CODE)) == person_id:
-                return _record_id(item, "find contact", "a candidate")
+                return self._record_id(item, "find contact", "a candidate")
         if email:
             for item in candidates:
                 same_email = (text_of(item.get("email")) or "").casefold() == email.casefold()
                 if same_email and not text_of(item.get(ACCOUNT_CODE)):
-                    return _record_id(item, "find contact", "a candidate")
+                    return self._record_id(item, "find contact", "a candidate")
         return None
 
     def _list(
@@ -189,9 +185,7 @@ class TrackopsAdapter(SystemClientAdapter):
         # The mapped client_id is this person's own Trackops location; else the default.
         for field, default_key in (("client_id", "client_location_id"), ("role_id", "role_id")):
             if contact.get(field) in (None, ""):
-                contact[field] = positive_int_default(
-                    self.context.defaults, default_key, SYSTEM, operation
-                )
+                contact[field] = self._default_id(default_key, operation)
         body = {"contact": contact, "allow_duplicates": allow_duplicates}
         response = self._client.post(CONTACTS, json=body, extensions={EXT_OPERATION: operation})
         data = expect_object(response, SYSTEM, operation)
@@ -200,7 +194,7 @@ class TrackopsAdapter(SystemClientAdapter):
             raise lost_create_answer(
                 response, "the account_code", system=SYSTEM, operation=operation
             )
-        external_id = _record_id(record, operation, "the answer")
+        external_id = self._record_id(record, operation, "the answer")
         return WriteResult(external_id, self._complete(external_id, record))
 
     def update(
@@ -208,7 +202,7 @@ class TrackopsAdapter(SystemClientAdapter):
     ) -> WriteResult:
         """A partial update *(assumed)*: only ``payload``'s fields are sent."""
         operation = "update contact"
-        path = _contact_path(external_id, operation)
+        path = self._contact_path(external_id, operation)
         if not payload:
             return WriteResult(external_id, self.get(external_id))
         response = self._client.put(
@@ -242,19 +236,6 @@ class TrackopsAdapter(SystemClientAdapter):
 # --- helpers --------------------------------------------------------------------------
 
 
-def build_client(context: AdapterContext) -> SystemClient:
-    """The Trackops client: Basic auth with ``{username}/token`` and the API token."""
-    missing = [key for key in ("username", "token") if not context.credentials.get(key)]
-    if missing:
-        raise FatalError(
-            f"configuration: missing credential(s) {', '.join(missing)}",
-            system=SYSTEM,
-            operation="connect",
-        )
-    auth = TrackopsBasicAuth(context.credentials["username"], context.credentials["token"])
-    return pooled_client(SYSTEM, context, auth)
-
-
 def _lower_bound(moment: datetime) -> str:
     return utc(moment).replace(microsecond=0).strftime(BOUND_FORMAT)
 
@@ -272,10 +253,6 @@ def _in_window(moment: datetime, window: Window) -> bool:
     return moment <= utc(window.end)
 
 
-def _contact_path(external_id: str, operation: str) -> str:
-    return integer_id_path(CONTACTS, external_id, "Trackops", SYSTEM, operation)
-
-
 def _record_of(data: dict[str, Any]) -> dict[str, Any] | None:
     """The contact in a write/get answer: the object itself, or under ``"contact"``."""
     if "id" in data:
@@ -284,7 +261,3 @@ def _record_of(data: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(nested, dict) and "id" in nested:
         return nested
     return None
-
-
-def _record_id(record: Mapping[str, Any], operation: str, where: str) -> str:
-    return record_id(record, SYSTEM, operation, where)
