@@ -26,7 +26,6 @@ from contactsync.errors import DuplicateError, RetriableError, SyncError
 from contactsync.http_circuit import CircuitOpen
 from contactsync.mapping import Mapping
 from contactsync.models import ActionKind
-from contactsync.revert import staging_of
 from contactsync.run_summary import SystemCounts
 from contactsync.state import OutboxEntry, StateError, StateStore
 from contactsync.sync_answers import Answer, mapped_answer
@@ -359,20 +358,8 @@ class Loader:
                 reason=reason,
             )
             return
-        self.checks.feed.forget(action.external_id)  # a listed copy is older than the write
         answer = self._answer(action.external_id, result.record)
-        with self.state.transaction():
-            self.state.complete(entry.id, answer.digest if answer is not None else None)
-            if answer is not None:
-                self.state.upsert_record(
-                    self.system,
-                    action.external_id,
-                    hash=answer.digest,
-                    payload=answer.payload,
-                    source_updated_at=answer.updated_at,
-                    raw=result.record,
-                    **staging_of(self.state, entry, answer.payload),  # a revert is an edit
-                )
+        self.checks.keep_answer(entry, answer, result.record)
         self.counts.updated += 1
 
     def _checked(
