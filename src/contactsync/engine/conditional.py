@@ -11,8 +11,11 @@ with what the plan was based on, field by field, through the system's outbound m
 
 * every written field still holds its ``before`` value: unchanged, the write is sent
   (against the record just read, so a vendor that resends other fields resends today's);
-* every written field already holds the value the write sends: the write landed (a
-  crashed run's in-flight write, or a user made the same edit): recorded as done;
+* every written field already holds the value the write sends: recorded as done. Ours
+  when an earlier attempt was sent (a crashed run's in-flight write) or a write of ours
+  queued ahead of it put the values there (then the person is planned again: the plan
+  read an older copy); a user's when the write was never sent (they made the same
+  edit), staged as theirs;
 * anything else: the record changed. Nothing is sent; the record is staged as an extract
   would stage it (the edit becomes a change with its own time) and the person is
   planned again, so the newer edit wins and travels on to the other systems.
@@ -40,10 +43,12 @@ from typing import Any
 import structlog
 
 from contactsync.adapters.base import Adapter, RawRecord
+from contactsync.engine.answers import Answer
 from contactsync.engine.change_feed import ChangeFeed, overlap_of
 from contactsync.engine.own_writes import is_exactly
 from contactsync.engine.plan import flatten
 from contactsync.engine.ports import LoadingState
+from contactsync.engine.revert import staging_of
 from contactsync.engine.stage import handed_on_keys, map_record, stage_records
 from contactsync.mapping.mapper import Mapping
 from contactsync.model.contact import Action, ActionKind, Contact
@@ -207,17 +212,24 @@ class ConditionalWrites:
 
     def landed(self, entry: OutboxEntry, fresh: RawRecord) -> None:
         """The record already holds what ``entry`` writes: the action is done. When the
-        record is exactly the last read one changed by this write, it is stored as
-        contactsync's own write; if anything else changed too, that is a user's change,
-        staged as such."""
+        record is exactly the last read one changed by this write, and this write may
+        have made it (an earlier attempt was sent: a crashed run's, or one whose answer
+        was lost), or a write of ours queued ahead of it did (the copy stored already
+        holds it), it is stored as contactsync's own write. Otherwise that is a user's
+        change, staged as such: anything else changed too, or the values are there
+        although the write was never sent (a user made the same edit: typed into a
+        one-email system the address the write was bringing, so the address it replaced
+        was removed by a user, as with any other edit found by a check)."""
         action = entry.action
         assert action.external_id is not None
         self.feed.forget(action.external_id)
         contact, _reason = map_record(fresh, self.mapping, self.system, self.default_region)
         stored = self.state.get_record(self.system, action.external_id)
+        stale = stored is not None and self._planned_on_older_copy(action, stored.payload)
         if (
             contact is not None
             and stored is not None
+            and (stale or entry.attempts > 0)
             and self._only_ours(stored.payload, contact, action)
         ):
             digest = contact.content_hash()
@@ -230,12 +242,74 @@ class ConditionalWrites:
                     payload=contact.model_dump(mode="json"),
                     source_updated_at=contact.updated_at,
                     raw=fresh.payload,
+                    unplanned=stale,
                     own_write=True,
                 )
             log.info("update found written", system=self.system, record=action.external_id)
+            if stale:
+                self._plan_again(action, [(self.system, action.external_id)])
             return
         self.state.complete(entry.id)
         self._restage(action, fresh)
+
+    def keep_answer(self, entry: OutboxEntry, answer: Answer | None, raw: dict[str, Any]) -> None:
+        """Store the answer to the update ``entry`` sent as the record now: contactsync's
+        own write (or a revert's edit, see :func:`~contactsync.revert.staging_of`).
+
+        An own write whose answer changed more than the write sent shows a record the plan
+        never saw: a vendor slot the canonical record could not show (Rhythm's second
+        email slot holding a copy of the first reads as one email, until a write to the
+        first slot brings the copy out). Nothing else would plan the person again (a write
+        of ours marks no record for a plan), so the copy, perhaps an address a user has
+        removed since, would stay: the person is planned again."""
+        action = entry.action
+        external_id = action.external_id or ""
+        self.feed.forget(external_id)  # a listed copy is older than the write
+        staging: dict[str, Any] = {}
+        if answer is not None:
+            staging = staging_of(self.state, entry, answer.payload)
+        stored = self.state.get_record(self.system, external_id)
+        unseen = (
+            answer is not None
+            and stored is not None
+            and staging.get("own_write") is True
+            and not self._only_ours(stored.payload, Contact.model_validate(answer.payload), action)
+        )
+        if unseen:
+            staging["unplanned"] = True  # until the plan below is in the outbox
+        with self.state.transaction():
+            self.state.complete(entry.id, answer.digest if answer is not None else None)
+            if answer is not None:
+                self.state.upsert_record(
+                    self.system,
+                    external_id,
+                    hash=answer.digest,
+                    payload=answer.payload,
+                    source_updated_at=answer.updated_at,
+                    raw=raw,
+                    **staging,
+                )
+        if unseen:
+            log.info("answer shows more than was written; planned again", system=self.system,
+                     record=external_id)  # fmt: skip
+            self._plan_again(action, [(self.system, external_id)])
+
+    def _planned_on_older_copy(self, action: Action, stored: dict[str, Any]) -> bool:
+        """Whether the copy of the record stored now already held what ``action`` writes.
+
+        A plan only writes what the copy it read lacked, so then the plan read an older
+        copy: a write of ours queued ahead of it (or a user's same edit) landed in
+        between, typically while another system's loader planned the person again. What
+        that newer copy holds beyond the action (a second email the earlier write put
+        there, which the newer golden record no longer has) was never planned against;
+        closing the action as written would leave it there, with nothing to plan the
+        person again (a write of ours marks no record for a plan). A crashed run's
+        in-flight write is not such a case: its record is stored as the plan read it."""
+        try:
+            held = flatten(self.mapping.outbound(Contact.model_validate(stored)))
+        except Exception:  # cannot tell: planning again costs one person's plan
+            return True
+        return verdict(action, held) is Verdict.WRITTEN
 
     def changed(self, entry: OutboxEntry, fresh: RawRecord) -> None:
         """The record changed since the plan read it: the action is not sent (skipped,
@@ -259,12 +333,18 @@ class ConditionalWrites:
         """Store ``fresh`` as an extract would (a change with its own time), then plan the
         person again; without a planner it stays unplanned for the next run's plan."""
         result = stage_records(self.state, self.system, [fresh], self.mapping, self.default_region)
+        self._plan_again(action, handed_on_keys([result]))
+
+    def _plan_again(self, action: Action, unplanned: Sequence[tuple[str, str]]) -> None:
+        """Plan the action's person again now; ``unplanned``: the records marked as
+        waiting for that plan (without a planner they wait for the next run's plan)."""
         if self.replan is None:
             return
-        person_id = self.state.person_for(self.system, fresh.external_id) or action.person_id
+        external_id = action.external_id or ""
+        person_id = self.state.person_for(self.system, external_id) or action.person_id
         with self.state.transaction():  # one replan at a time, whatever the loader threads
             self.replan([self.state.resolve_person(person_id)])
-            self.state.mark_planned(handed_on_keys([result]))
+            self.state.mark_planned(unplanned)
         self.replanned += 1
 
     def _only_ours(self, stored: dict[str, Any], contact: Contact, action: Action) -> bool:

@@ -29,7 +29,6 @@ from contactsync.engine.duplicates import complete_delete
 from contactsync.engine.field_fit import retry_without_refused_fields
 from contactsync.engine.ports import LoadingState
 from contactsync.engine.recovery import MAX_ATTEMPTS, recover_interrupted
-from contactsync.engine.revert import staging_of
 from contactsync.http.circuit import CircuitOpen
 from contactsync.http.errors import DuplicateError, RetriableError, SyncError
 from contactsync.mapping.mapper import Mapping
@@ -329,20 +328,8 @@ class Loader:
                 reason=reason,
             )
             return
-        self.checks.feed.forget(action.external_id)  # a listed copy is older than the write
         answer = self._answer(action.external_id, result.record)
-        with self.state.transaction():
-            self.state.complete(entry.id, answer.digest if answer is not None else None)
-            if answer is not None:
-                self.state.upsert_record(
-                    self.system,
-                    action.external_id,
-                    hash=answer.digest,
-                    payload=answer.payload,
-                    source_updated_at=answer.updated_at,
-                    raw=result.record,
-                    **staging_of(self.state, entry, answer.payload),  # a revert is an edit
-                )
+        self.checks.keep_answer(entry, answer, result.record)
         self.counts.updated += 1
 
     def _checked(
