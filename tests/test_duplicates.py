@@ -13,7 +13,7 @@ import pytest
 
 from contactsync.config.settings import ConfigError, load_settings
 from contactsync.engine.duplicates import resolve_duplicates, survivor_first
-from contactsync.engine.resolve import TargetSystem
+from contactsync.engine.targets import TargetSystem
 from contactsync.model.contact import ActionKind, Contact
 from contactsync.state.sqlite.store import StateStore, StoredRecord
 from tests.test_config import ENV, MINIMAL, write

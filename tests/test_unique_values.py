@@ -17,8 +17,9 @@ from contactsync.engine.claims import (
     names_by_system,
     unique_values_by_system,
 )
-from contactsync.engine.resolve import ResolveResult, TargetSystem, link_records, plan_for_person
+from contactsync.engine.resolve import ResolveResult, link_records, plan_for_person
 from contactsync.engine.stage import StagedRecord
+from contactsync.engine.targets import TargetSystem
 from contactsync.mapping.mapper import Mapping, load_mappings
 from contactsync.model.contact import ActionKind, Contact
 from contactsync.state.sqlite.store import StateStore

@@ -26,8 +26,9 @@ from contactsync.adapters.registry import SYSTEMS
 from contactsync.config.settings import DEFAULT_MAPPINGS_DIR, load_settings
 from contactsync.engine.golden import SourceContact, merge
 from contactsync.engine.plan import Target, plan_person, with_person_id
-from contactsync.engine.resolve import TargetSystem, plan_for_person
+from contactsync.engine.resolve import plan_for_person
 from contactsync.engine.sync import Engine
+from contactsync.engine.targets import TargetSystem
 from contactsync.mapping.mapper import Mapping, load_mappings
 from contactsync.model.contact import Action, ActionKind, Contact
 from contactsync.state.sqlite.store import StateStore

@@ -21,14 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from contactsync.engine.sources import SourceContact
 from contactsync.model.contact import Contact
-
-if TYPE_CHECKING:
-    from contactsync.engine.golden import SourceContact
 
 
 def restore_displaced(sources: Sequence[SourceContact]) -> list[SourceContact]:

@@ -18,18 +18,15 @@ the unique value is not warned about on every pass: it is resolved or listed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 import structlog
 from pydantic import ValidationError
 
 from contactsync.config.systems import DuplicatesPolicy
 from contactsync.engine.ports import LinkingState, LoadingState
+from contactsync.engine.targets import TargetSystem
 from contactsync.model.contact import Action, ActionKind, Contact
 from contactsync.state.types import OutboxEntry, StoredRecord
-
-if TYPE_CHECKING:  # sync_resolve calls in here
-    from contactsync.engine.resolve import TargetSystem
 
 log = structlog.get_logger(__name__)
 

@@ -22,11 +22,12 @@ import json
 import re
 from collections.abc import Mapping as MappingOf
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
 
+from contactsync.engine.loader_view import LoaderView
 from contactsync.engine.plan import with_person_id
 from contactsync.engine.ports import LoadingState
 from contactsync.engine.stage_values import shown_value
@@ -35,9 +36,6 @@ from contactsync.mapping.mapper import Mapping
 from contactsync.model.contact import ActionKind, Contact, content_hash
 from contactsync.model.time import utc_now
 from contactsync.state.types import FieldRefusal, OutboxEntry, StateError
-
-if TYPE_CHECKING:
-    from contactsync.engine.load import Loader
 
 log = structlog.get_logger(__name__)
 
@@ -89,7 +87,7 @@ def refused_keys(error: SyncError, payload: MappingOf[str, Any]) -> list[str]:
 
 
 def retry_without_refused_fields(
-    loader: Loader, entry: OutboxEntry, error: SyncError
+    loader: LoaderView, entry: OutboxEntry, error: SyncError
 ) -> SyncError | None:
     """Send ``entry``'s write once more without the fields ``error`` says the vendor
     refused, and remember those values. Returns None when the action is now settled
@@ -135,7 +133,7 @@ def retry_without_refused_fields(
     return _send(loader, smaller)
 
 
-def _record_unholdable(loader: Loader, entry: OutboxEntry, error: SyncError) -> str | None:
+def _record_unholdable(loader: LoaderView, entry: OutboxEntry, error: SyncError) -> str | None:
     """Why the vendor refuses an update whatever it sends: the record as it stands there
     is one the system cannot hold (a Rhythm contact staged without a name, known by its
     email only). Sending it again could only fail, run after run: it is skipped and
@@ -161,15 +159,15 @@ def content_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _send(loader: Loader, entry: OutboxEntry) -> SyncError | None:
+def _send(loader: LoaderView, entry: OutboxEntry) -> SyncError | None:
     """The loader's own create or update of ``entry`` (its bookkeeping included)."""
     from contactsync.engine.conditional import AlreadyHandled
 
     try:
         if entry.kind is ActionKind.CREATE:
-            loader._create(entry, reconcile=False)
+            loader.send_create(entry, reconcile=False)
         else:
-            loader._update(entry)
+            loader.send_update(entry)
     except AlreadyHandled:
         return None
     except SyncError as again:

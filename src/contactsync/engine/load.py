@@ -167,9 +167,9 @@ class Loader:
         faultpoints.hit("load")
         try:
             if entry.kind is ActionKind.CREATE:
-                self._create(entry, reconcile=reconcile)
+                self.send_create(entry, reconcile=reconcile)
             elif entry.kind is ActionKind.UPDATE:
-                self._update(entry, recovering=recovering)
+                self.send_update(entry, recovering=recovering)
             else:
                 self._delete(entry)
         except AlreadyHandled:
@@ -201,7 +201,7 @@ class Loader:
 
     # --- kinds -------------------------------------------------------------------------
 
-    def _create(self, entry: OutboxEntry, *, reconcile: bool) -> None:
+    def send_create(self, entry: OutboxEntry, *, reconcile: bool) -> None:
         action = entry.action
         if reconcile:
             existing = self.landed(entry)
@@ -284,7 +284,7 @@ class Loader:
             )
             raise AlreadyHandled from None
 
-    def _update(self, entry: OutboxEntry, *, recovering: bool = False) -> None:
+    def send_update(self, entry: OutboxEntry, *, recovering: bool = False) -> None:
         action = entry.action
         assert action.external_id is not None
         stored = self.state.record_raw(self.system, action.external_id)

@@ -25,7 +25,7 @@ from contactsync.config.settings import Settings, SystemSettings
 from contactsync.engine.golden_agreement import written_keys
 from contactsync.engine.load import Loader
 from contactsync.engine.ports import LoadingState
-from contactsync.engine.resolve import TargetSystem
+from contactsync.engine.targets import TargetSystem
 from contactsync.http.client import SystemClient
 from contactsync.http.errors import SyncError
 from contactsync.http.token_file import token_file_for

@@ -10,18 +10,15 @@ on lookups (the others wait for a later run, longest-waiting first).
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import TYPE_CHECKING
 
 import structlog
 
 from contactsync.adapters.base import WriteResult
 from contactsync.engine.conditional import AlreadyHandled
+from contactsync.engine.loader_view import LoaderView
 from contactsync.http.errors import SyncError
 from contactsync.model.contact import ActionKind
 from contactsync.state.types import OutboxEntry, StateError
-
-if TYPE_CHECKING:
-    from contactsync.engine.load import Loader
 
 log = structlog.get_logger(__name__)
 
@@ -32,7 +29,7 @@ MAX_ATTEMPTS = 5
 RECONCILE_PER_RUN = 20
 
 
-def recover_interrupted(loader: Loader) -> None:
+def recover_interrupted(loader: LoaderView) -> None:
     """In queue order: a create in flight is looked up and sent only if certainly
     absent; an update is checked against the record first; a delete is sent again.
     Then up to :data:`RECONCILE_PER_RUN` failed creates are looked up."""
@@ -51,7 +48,7 @@ def recover_interrupted(loader: Loader) -> None:
         reconcile_failed_create(loader, entry)
 
 
-def reconcile_failed_create(loader: Loader, entry: OutboxEntry) -> None:
+def reconcile_failed_create(loader: LoaderView, entry: OutboxEntry) -> None:
     """Look the failed create up (nothing is sent) and record it if it is there. What
     goes wrong is recorded on the action (putting it behind the others for the next
     run's lookups) and the run goes on."""

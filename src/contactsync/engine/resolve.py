@@ -11,14 +11,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
 
-from contactsync.config.systems import DuplicatesPolicy
 from contactsync.engine.claims import UniqueHolders, name_key
 from contactsync.engine.duplicates import resolve_duplicates, survivor_first
 from contactsync.engine.golden import SourceContact, UntimedRule, merge
@@ -29,29 +28,13 @@ from contactsync.engine.ports import LinkingState
 from contactsync.engine.queue import NamesTaken
 from contactsync.engine.rebuild import person_for_stamp, stamped_person_of
 from contactsync.engine.stage import StagedRecord
+from contactsync.engine.targets import TargetSystem
 from contactsync.matching.matcher import PersonIndex
-from contactsync.model.contact import Action, Contact, ContactStatus, OrgChannel, SystemName
+from contactsync.model.contact import Action, Contact, ContactStatus, OrgChannel
 from contactsync.model.field_changes import ORGANIZATION_NAME
 from contactsync.state.types import StoredRecord
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class TargetSystem:
-    """What the planner needs to know about one system as a write target."""
-
-    system: SystemName
-    outbound: Callable[[Contact], dict[str, Any]]
-    writable: bool
-    required_for_create: tuple[str, ...] = ()
-    deletes_propagate: bool = False
-    #: the organization the system files a record under when its create named none
-    #: (Grow CRM's configured default client): on first sight, no word on the org
-    default_org_ref: str | None = None
-    #: the field keys its outbound mapping writes from (None: every field)
-    written: frozenset[str] | None = None
-    duplicates: DuplicatesPolicy = "mark"  # its records of one person beyond the first
 
 
 @dataclass

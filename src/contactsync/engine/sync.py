@@ -44,12 +44,7 @@ from contactsync.engine.pass_outcome import (
 )
 from contactsync.engine.ports import EngineState
 from contactsync.engine.queue import NamesTaken, PerSystem, PlanQueue, allow_shared_names
-from contactsync.engine.resolve import (
-    ResolveResult,
-    TargetSystem,
-    plan_for_person,
-    rebuild_golden,
-)
+from contactsync.engine.resolve import ResolveResult, plan_for_person, rebuild_golden
 from contactsync.engine.stage import (
     StageResult,
     extract_window,
@@ -58,6 +53,7 @@ from contactsync.engine.stage import (
     unplanned_leftovers,
     vanished,
 )
+from contactsync.engine.targets import TargetSystem
 from contactsync.logs import redact
 from contactsync.mapping.mapper import Mapping
 from contactsync.matching.matcher import MatchConfig
