@@ -1,11 +1,12 @@
 """Values a target cannot hold (issue 14, item 5), against the sandbox.
 
-One module-scoped sandbox and state, the tests in order: a record with one invalid
-phone syncs its other fields; a 5,000-character name is cut to 255 characters where
-the mapping says so (Trackops, Grow CRM, Xurrent) and lands whole where the vendor
-takes it (Pylon); a 5,000-character job title, which those vendors refuse with a 422
-naming the field and no mapping fits, is left out of that write while the rest lands;
-later syncs end "ok" and write nothing.
+One module-scoped sandbox server; each test resets it to its seed and backfills a
+state of its own, then takes the steps it needs (fixtures and helpers below): a
+record with one invalid phone syncs its other fields; a 5,000-character name is cut
+to 255 characters where the mapping says so (Trackops, Grow CRM, Xurrent) and lands
+whole where the vendor takes it (Pylon); a 5,000-character job title, which those
+vendors refuse with a 422 naming the field and no mapping fits, is left out of that
+write while the rest lands; later syncs end "ok" and write nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from contactsync.cli import run as commands
 from contactsync.config.settings import Settings, load_settings
-from contactsync.engine.sync import Engine
+from contactsync.engine.sync import Engine, RunOutcome
 from contactsync.mapping.fit import FieldFit
 from contactsync.mapping.mapper import Mapping
 from contactsync.wiring import open_engine
@@ -90,8 +92,23 @@ class World:
         return total
 
 
+class Served:
+    """The module's sandbox server and the config written for it."""
+
+    def __init__(self, server: SandboxServer, settings: Settings, env: dict[str, str]) -> None:
+        self.server = server
+        self.settings = settings
+        self.env = env
+
+    def reset(self) -> None:
+        """Every simulator back to its seeded records (``/_sandbox/reset``)."""
+        with httpx.Client(timeout=30) as http:
+            for system in self.server.admin_urls:
+                http.post(self.server.admin_url(system, "reset")).raise_for_status()
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder: Path = tmp_path_factory.mktemp("fit")
     options = SandboxOptions(people=12, seed=11, rate_limits="off")
     with SandboxServer(options, port_base=0) as server:
@@ -99,30 +116,73 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         env = read_env_file(
             write_sandbox_config(config, server.urls, options, simulators=server.simulators)
         )
-        settings = load_settings(config, env=env)
-        engine = open_engine(settings, env)
-        try:
-            outcome = engine.run("backfill")
-            assert outcome.summary.status == "ok", outcome.errors
-            yield World(server, settings, env, engine)
-        finally:
-            engine.close()
+        yield Served(server, load_settings(config, env=env), env)
+
+
+@pytest.fixture
+def world(served: Served, tmp_path: Path) -> Iterator[World]:
+    """The seeded sandbox, backfilled into a state of this test's own."""
+    served.reset()
+    settings = served.settings.model_copy(update={"state_path": tmp_path / "fit.sqlite"})
+    engine = open_engine(settings, served.env)
+    try:
+        outcome = engine.run("backfill")
+        assert outcome.summary.status == "ok", outcome.errors
+        yield World(served.server, settings, served.env, engine)
+    finally:
+        engine.close()
+
+
+def add_invalid_phone_record(world: World) -> tuple[str, RunOutcome]:
+    """A new Rhythm contact whose mobile phone is '12', and the sync that follows."""
+    created = (
+        world.engine.adapters["rhythm"]
+        .create(
+            {
+                "first_name": "Imogen",
+                "last_name": "Badphone",
+                "email_address": "imogen.badphone@example.com",
+                "mobile_phone_number": "12",
+                "job_title": "Buyer",
+            }
+        )
+        .external_id
+    )
+    return created, world.engine.run("sync")
+
+
+def give_a_person_a_5000_character_name(world: World) -> tuple[str, RunOutcome]:
+    """A Rhythm person held everywhere gets a 5,000-character last name and job title;
+    the person's id and the sync that follows."""
+    state = world.engine.state
+    everywhere = ("trackops", "growcrm", "pylon", "xurrent")
+    rhythm_id, person = next(
+        (r.external_id, r.person_id)
+        for r in state.iter_records("rhythm")
+        if r.person_id
+        and set(everywhere) <= {h.system for h in state.records_for_person(r.person_id)}
+    )
+    raw = state.record_raw("rhythm", rhythm_id)
+    assert isinstance(raw, dict)
+    edit = {"last_name": LONG_NAME, "job_title": LONG_TITLE, "nickname": "Wolfie"}
+    world.engine.adapters["rhythm"].update(rhythm_id, edit, current=raw)
+    assert person is not None
+    return person, world.engine.run("sync")
+
+
+@pytest.fixture
+def fitted(world: World) -> World:
+    """``world`` after the 5,000-character name and title were synced (titles refused)."""
+    _, outcome = give_a_person_a_5000_character_name(world)
+    assert outcome.summary.status == "ok", outcome.errors
+    assert world.engine.state.list_field_refusals(), "the long title was refused somewhere"
+    return world
 
 
 def test_a_new_record_with_an_invalid_phone_reaches_every_system_without_it(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rhythm = world.engine.adapters["rhythm"]
-    created = rhythm.create(
-        {
-            "first_name": "Imogen",
-            "last_name": "Badphone",
-            "email_address": "imogen.badphone@example.com",
-            "mobile_phone_number": "12",
-            "job_title": "Buyer",
-        }
-    ).external_id
-    outcome = world.engine.run("sync")
+    created, outcome = add_invalid_phone_record(world)
     assert outcome.summary.status == "ok", outcome.errors
     person = world.person_of("rhythm", created)
     for system in ("trackops", "growcrm", "pylon", "xurrent"):
@@ -183,20 +243,7 @@ def test_a_record_with_an_email_but_no_name_is_staged_and_not_created_elsewhere(
 def test_a_5000_character_name_is_fitted_per_target_and_the_rest_lands(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    state = world.engine.state
-    everywhere = ("trackops", "growcrm", "pylon", "xurrent")
-    rhythm_id, person = next(
-        (r.external_id, r.person_id)
-        for r in state.iter_records("rhythm")
-        if r.person_id
-        and set(everywhere) <= {h.system for h in state.records_for_person(r.person_id)}
-    )
-    raw = state.record_raw("rhythm", rhythm_id)
-    assert isinstance(raw, dict)
-    edit = {"last_name": LONG_NAME, "job_title": LONG_TITLE, "nickname": "Wolfie"}
-    world.engine.adapters["rhythm"].update(rhythm_id, edit, current=raw)
-
-    outcome = world.engine.run("sync")
+    person, outcome = give_a_person_a_5000_character_name(world)
     assert outcome.summary.status == "ok", outcome.errors
     cut = LONG_NAME[:254] + "…"
     trackops = world.vendor_record("trackops", world.linked("trackops", person))
@@ -216,7 +263,8 @@ def test_a_5000_character_name_is_fitted_per_target_and_the_rest_lands(
     assert {("trackops", "title"), ("growcrm", "position"), ("xurrent", "job_title")} <= refused
 
 
-def test_later_syncs_end_ok_and_write_nothing_for_it(world: World) -> None:
+def test_later_syncs_end_ok_and_write_nothing_for_it(fitted: World) -> None:
+    world = fitted
     before = world.writes()
     for _ in range(2):
         outcome = world.engine.run("sync")
@@ -225,7 +273,10 @@ def test_later_syncs_end_ok_and_write_nothing_for_it(world: World) -> None:
     assert world.writes() == before
 
 
-def test_a_later_edit_of_the_person_does_not_send_the_refused_value_again(world: World) -> None:
+def test_a_later_edit_of_the_person_does_not_send_the_refused_value_again(
+    fitted: World,
+) -> None:
+    world = fitted
     state = world.engine.state
     refusal = next(r for r in state.list_field_refusals() if r.system == "trackops")
     rhythm_id = world.linked("rhythm", refusal.person_id)
@@ -245,8 +296,11 @@ def test_a_later_edit_of_the_person_does_not_send_the_refused_value_again(world:
 
 
 def test_status_lists_left_out_values_and_refused_fields_as_tables(
-    world: World, capsys: pytest.CaptureFixture[str]
+    fitted: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    world = fitted
+    _, outcome = add_invalid_phone_record(world)
+    assert outcome.summary.status == "ok", outcome.errors
     capsys.readouterr()
     commands.show_status(world.settings, as_json=False)
     shown = capsys.readouterr().out
@@ -256,8 +310,9 @@ def test_status_lists_left_out_values_and_refused_fields_as_tables(
 
 
 def test_a_refusal_is_forgotten_once_the_person_holds_another_value(
-    world: World, capsys: pytest.CaptureFixture[str]
+    fitted: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    world = fitted
     state = world.engine.state
     refusal = next(r for r in state.list_field_refusals() if r.system == "trackops")
     rhythm_id = world.linked("rhythm", refusal.person_id)

@@ -136,6 +136,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             adapter.close()
 
 
+@pytest.fixture(autouse=True)
+def seeded(served: Served) -> None:
+    """Each test reads the sandbox as seeded (the full run writes to it) with no damage
+    armed, whichever tests ran before it."""
+    served.box.reset()
+    for transport in served.transports.values():
+        transport.arm(None)
+
+
 def stage_once(adapter: Adapter, system: str, mapping: Mapping) -> tuple[set[str], dict[str, str]]:
     """Extract and stage one system into a fresh state: the staged ids, and the
     quarantined ids with their reasons."""
