@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from contactsync.adapters.base import ConflictCheck, RawRecord, Window, WriteResult
+from contactsync.adapters.base import ChangeStrategy, ConflictCheck, RawRecord, Window, WriteResult
 from contactsync.config.settings import DEFAULT_MAPPINGS_DIR, load_settings
 from contactsync.engine.change_feed import ChangeFeed
 from contactsync.engine.load import Loader
@@ -30,6 +30,7 @@ from contactsync.wiring import open_engine
 from contactsync_sandbox.common import SandboxOptions
 from contactsync_sandbox.server import SandboxServer
 from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
+from tests.fake_adapter import FakeAdapter
 
 EDITED_PEOPLE = 6
 
@@ -116,17 +117,18 @@ def grow_record(title: str, updated: str = "2026-06-15T09:30:00.000000Z") -> dic
     }
 
 
-class FeedVendor:
+class FeedVendor(FakeAdapter):
     """A Grow CRM stand-in checked by its change feed: ``extract`` lists ``listed`` (the
     records changed in the window); reading one record is a test failure."""
 
-    system = "growcrm"
-    unique_fields = ("email",)
-    can_read_record = True
-    stamp_fields: tuple[str, ...] = ()
+    system: ClassVar[str] = "growcrm"
+    unique_fields: ClassVar[tuple[str, ...]] = ("email",)
+    can_read_record: ClassVar[bool] = True
+    stamp_fields: ClassVar[tuple[str, ...]] = ()
     conflict_check: ClassVar[ConflictCheck] = ConflictCheck.FEED
 
     def __init__(self, listed: list[dict[str, Any]]) -> None:
+        super().__init__()
         self.listed = listed
         self.windows: list[Window] = []
         self.sent: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
@@ -176,7 +178,7 @@ def run_loader(state: StateStore, vendor: FeedVendor) -> list[list[str]]:
     replans: list[list[str]] = []
     loader = Loader(
         state,
-        vendor,  # type: ignore[arg-type]
+        vendor,
         MAPPINGS["growcrm"],
         "US",
         SystemCounts(),
@@ -256,13 +258,15 @@ def test_a_record_the_feed_shows_unchanged_is_sent_as_planned(
     assert len(vendor.windows) == 1
 
 
-class SnapshotVendor:
+class SnapshotVendor(FakeAdapter):
     """A vendor without change times, listing ``size`` records a page."""
 
-    system = "pylon"
+    system: ClassVar[str] = "pylon"
+    strategy: ClassVar[ChangeStrategy] = ChangeStrategy.SNAPSHOT
     conflict_check: ClassVar[ConflictCheck] = ConflictCheck.SNAPSHOT
 
     def __init__(self, page_size: int) -> None:
+        super().__init__()
         self.page_size = page_size
         self.listings = 0
 
@@ -282,7 +286,7 @@ def test_a_snapshot_is_listed_again_only_when_cheaper_than_a_read_per_update(
         for n in range(1, 5):
             state.upsert_record("pylon", str(n), hash=f"h{n}", payload={})
         vendor = SnapshotVendor(page_size)
-        feed = ChangeFeed(state, vendor)  # type: ignore[arg-type]
+        feed = ChangeFeed(state, vendor)
         wanted = [str(n) for n in range(1, updates + 1)]
         feed.prepare(wanted)
         assert vendor.listings == int(lists)  # 4 records: 1 page of 999, 2 pages of 2
@@ -313,7 +317,7 @@ def test_a_listing_older_than_its_allowed_age_is_renewed_before_the_next_check(
     state, _action_id = planned
     clock = FakeClock()
     vendor = FeedVendor([])
-    feed = ChangeFeed(state, vendor, clock=clock)  # type: ignore[arg-type]
+    feed = ChangeFeed(state, vendor, clock=clock)
     feed.prepare([RECORD_ID])
     assert len(vendor.windows) == 1
     assert feed.covers(RECORD_ID)
@@ -342,7 +346,7 @@ def test_a_failed_renewal_leaves_the_record_to_be_read_on_its_own(
     state, _action_id = planned
     clock = FakeClock()
     vendor = FeedVendor([])
-    feed = ChangeFeed(state, vendor, clock=clock)  # type: ignore[arg-type]
+    feed = ChangeFeed(state, vendor, clock=clock)
     feed.prepare([RECORD_ID])
     vendor.extract = lambda window: (_ for _ in ()).throw(RuntimeError("cut"))  # type: ignore[method-assign]
     clock.now += MAX_LISTING_AGE * 2

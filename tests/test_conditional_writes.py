@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -29,6 +29,7 @@ from contactsync.wiring import open_engine
 from contactsync_sandbox.common import SandboxOptions
 from contactsync_sandbox.server import SandboxServer
 from contactsync_sandbox.write_config import read_env_file, write_sandbox_config
+from tests.fake_adapter import FakeAdapter
 
 PEOPLE = 40
 SEED = 11
@@ -145,15 +146,16 @@ def grow_record(title: str) -> dict[str, Any]:
     }
 
 
-class OneRecordVendor:
+class OneRecordVendor(FakeAdapter):
     """Holds one Grow CRM record; records the updates it is sent."""
 
-    system = "growcrm"
-    unique_fields = ("email",)
-    can_read_record = True
-    stamp_fields: tuple[str, ...] = ()
+    system: ClassVar[str] = "growcrm"
+    unique_fields: ClassVar[tuple[str, ...]] = ("email",)
+    can_read_record: ClassVar[bool] = True
+    stamp_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, held: dict[str, Any]) -> None:
+        super().__init__()
         self.held = held
         self.sent: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
 
@@ -199,7 +201,7 @@ def queue_update(state: StateStore, changes: list[FieldChange], payload: dict[st
 def loader_for(state: StateStore, vendor: OneRecordVendor, replans: list[list[str]]) -> Loader:
     return Loader(
         state,
-        vendor,  # type: ignore[arg-type]
+        vendor,
         MAPPINGS["growcrm"],
         "US",
         SystemCounts(),

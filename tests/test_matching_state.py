@@ -35,8 +35,8 @@ def index_of(people: int) -> PersonIndex:
 
 
 def stored_count(state: StateStore) -> int | None:
-    row = state._one("SELECT record_count FROM match_weights WHERE id = 1")
-    return None if row is None else int(row["record_count"])
+    stored = state.stored_match_weights()
+    return None if stored is None else stored[1]
 
 
 def test_weights_are_fitted_once_kept_and_refitted_when_the_records_grew(
@@ -82,10 +82,7 @@ def test_damaged_or_outdated_weights_are_fitted_again(tmp_path: Path) -> None:
                              ' "matches_per_record": 1, "partners": 1,'
                              ' "prior_measured": false}') is None  # fmt: skip
     with StateStore.open(tmp_path / "state.db") as state:
-        state._write(
-            "INSERT INTO match_weights (id, weights, record_count, fitted_at) "
-            "VALUES (1, 'garbage', 10000, 'x')"
-        )
+        state.store_match_weights("garbage", 10000)
         assert fit_or_load(index_of(150), state) == "fitted"
         assert fit_or_load(PersonIndex(MatchConfig()), state) == "stored"
     with StateStore.open(tmp_path / "empty.db") as empty:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -23,6 +23,7 @@ from contactsync.mapping.mapper import load_mappings
 from contactsync.model.contact import Action, ActionKind
 from contactsync.model.run_summary import SystemCounts
 from contactsync.state.sqlite.store import StateStore
+from tests.fake_adapter import FakeAdapter
 
 MAPPINGS = load_mappings(DEFAULT_MAPPINGS_DIR)
 
@@ -126,13 +127,14 @@ def test_pages_come_in_queue_order_by_kind(state: StateStore, run_id: str) -> No
     assert state.pending_page("trackops", creates=True, after_id=0, limit=5) == []
 
 
-class RefusingVendor:
+class RefusingVendor(FakeAdapter):
     """Every create is refused as retriable (the vendor is down): records who was sent."""
 
-    system = "growcrm"
-    unique_fields = ("email",)
+    system: ClassVar[str] = "growcrm"
+    unique_fields: ClassVar[tuple[str, ...]] = ("email",)
 
     def __init__(self) -> None:
+        super().__init__()
         self.sent: list[str] = []
 
     def create(self, payload: dict[str, Any], *, allow_duplicates: bool = False) -> WriteResult:
@@ -157,7 +159,7 @@ def test_a_create_to_retry_holds_back_competing_creates_on_later_pages(
         run_id,
     )
     vendor = RefusingVendor()
-    loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())  # type: ignore[arg-type]
+    loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())
     loader.run(concurrency=2)
     assert vendor.sent == ["shared@x.io", "cy@x.io", "di@x.io"]
     waiting = [e.action.person_id for e in state.pending_actions("growcrm")]
@@ -188,7 +190,7 @@ def test_updates_that_cannot_meet_a_create_run_beside_the_creates(
     new_email.payload = {"email": "a3@x.io"}
     state.enqueue(known(state, [*creates, rename, new_email, update("7", "CTO")]), run_id)
     vendor = SlowRecordingVendor()
-    loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())  # type: ignore[arg-type]
+    loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())
     loader.run(concurrency=1)
     last_create = max(i for i, sent in enumerate(vendor.sent) if "@" in sent)
     assert vendor.sent.index("update 7 ['job_position']") < last_create  # beside the creates
@@ -220,7 +222,7 @@ def test_an_update_refused_for_a_value_an_untracked_record_holds_is_left_not_ret
     state: StateStore, run_id: str
 ) -> None:
     state.enqueue(known(state, [update("7", "CTO")]), run_id)
-    loader = Loader(state, TakenAddressVendor(), MAPPINGS["growcrm"], "US", SystemCounts())  # type: ignore[arg-type]
+    loader = Loader(state, TakenAddressVendor(), MAPPINGS["growcrm"], "US", SystemCounts())
     loader.run(concurrency=1)
     assert state.list_actions("failed") == []
     (skipped,) = state.list_actions("skipped")
@@ -253,7 +255,7 @@ def test_failed_creates_are_looked_up_a_bounded_number_per_run_and_a_crash_costs
         state.mark_in_flight(entry.id)
         state.fail(entry.id, "growcrm create contact: unavailable")
     vendor = FlakyLookups(crash_on="ann3@x.io")
-    loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())  # type: ignore[arg-type]
+    loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())
 
     loader.recover_interrupted()  # does not raise, whatever one lookup does
 
@@ -271,14 +273,15 @@ def test_failed_creates_are_looked_up_a_bounded_number_per_run_and_a_crash_costs
     assert len(set(first_round) | set(vendor.looked_up)) == 2 * RECONCILE_PER_RUN
 
 
-class LostAnswerVendor:
+class LostAnswerVendor(FakeAdapter):
     """Every create's answer is lost (it may have landed); the lookup by email finds the
     unstamped record another person already holds with the same shared mailbox."""
 
-    system = "trackops"
-    unique_fields = ()
+    system: ClassVar[str] = "trackops"
+    unique_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, holder: str) -> None:
+        super().__init__()
         self.holder = holder
         self.sent = 0
 
@@ -303,7 +306,7 @@ def test_a_lost_create_is_not_taken_for_another_persons_record_with_its_mailbox(
     )
     state.enqueue(known(state, [create("Ann Lee", "support@x.io", "trackops")]), run_id)
     vendor = LostAnswerVendor(holder="1124")
-    loader = Loader(state, vendor, MAPPINGS["trackops"], "US", SystemCounts())  # type: ignore[arg-type]
+    loader = Loader(state, vendor, MAPPINGS["trackops"], "US", SystemCounts())
 
     loader.run(concurrency=1)
     loader.recover_interrupted()

@@ -28,7 +28,6 @@ class CountingMapping:
 
     def __init__(self, mapping: Mapping) -> None:
         self._mapping = mapping
-        self._compiled = mapping._compiled
         self.inbound_calls = 0
 
     def inbound(self, payload: dict[str, Any], **kwargs: Any) -> Any:

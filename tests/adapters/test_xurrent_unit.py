@@ -618,7 +618,7 @@ def test_plan_reaches_the_desired_channels_with_the_fewest_writes(
 
 def test_the_burst_budget_leaves_slack_for_network_jitter() -> None:
     adapter, _ = make_adapter(paged([]))
-    limiter = adapter._client.limiter
+    limiter = adapter.client.limiter
     [(name, budget)] = limiter.budgets.items()
     assert name == "*"
     assert (budget.requests, budget.per_seconds) == (20, 2.0)  # the documented burst limit
