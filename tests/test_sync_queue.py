@@ -4,8 +4,9 @@ time: the whole plan of a big backfill is never held in memory, and the order ru
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,6 +25,7 @@ from contactsync.model.contact import Action, ActionKind
 from contactsync.model.run_summary import SystemCounts
 from contactsync.state.sqlite.store import StateStore
 from tests.fake_adapter import FakeAdapter
+from tests.state_contract import FakeClock
 
 MAPPINGS = load_mappings(DEFAULT_MAPPINGS_DIR)
 
@@ -167,16 +169,22 @@ def test_a_create_to_retry_holds_back_competing_creates_on_later_pages(
 
 
 class SlowRecordingVendor(RefusingVendor):
-    """Creates take a while; every write is recorded (and refused as retriable)."""
+    """Creates wait until an update has been sent (one that runs beside them arrives
+    meanwhile); every write is recorded (and refused as retriable)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updated = threading.Event()
 
     def create(self, payload: dict[str, Any], *, allow_duplicates: bool = False) -> WriteResult:
-        time.sleep(0.05)
+        self.updated.wait(timeout=10)  # no update beside the creates: they go on after 10 s
         return super().create(payload, allow_duplicates=allow_duplicates)
 
     def update(
         self, external_id: str, payload: dict[str, Any], *, current: Any = None
     ) -> WriteResult:
         self.sent.append(f"update {external_id} {sorted(payload)}")
+        self.updated.set()
         raise RetriableError("unavailable", system="growcrm", operation="update contact")
 
 
@@ -247,30 +255,33 @@ class FlakyLookups:
 
 
 def test_failed_creates_are_looked_up_a_bounded_number_per_run_and_a_crash_costs_one(
-    state: StateStore, run_id: str
+    tmp_path: Path,
 ) -> None:
-    creates = known(state, [create(f"Ann Lee{i}", f"ann{i}@x.io") for i in range(50)])
-    state.enqueue(creates, run_id)
-    for entry in state.pending_actions("growcrm"):
-        state.mark_in_flight(entry.id)
-        state.fail(entry.id, "growcrm create contact: unavailable")
-    vendor = FlakyLookups(crash_on="ann3@x.io")
-    loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())
+    clock = FakeClock(datetime.now(UTC))
+    with StateStore.open(tmp_path / "clocked.sqlite", clock=clock) as state:
+        creates = known(state, [create(f"Ann Lee{i}", f"ann{i}@x.io") for i in range(50)])
+        state.enqueue(creates, state.start_run("sync"))
+        for entry in state.pending_actions("growcrm"):
+            state.mark_in_flight(entry.id)
+            state.fail(entry.id, "growcrm create contact: unavailable")
+        clock.advance(seconds=1)  # the lookups below come after those failures
+        vendor = FlakyLookups(crash_on="ann3@x.io")
+        loader = Loader(state, vendor, MAPPINGS["growcrm"], "US", SystemCounts())
 
-    loader.recover_interrupted()  # does not raise, whatever one lookup does
+        loader.recover_interrupted()  # does not raise, whatever one lookup does
 
-    first_round = list(vendor.looked_up)
-    assert len(first_round) == RECONCILE_PER_RUN
-    crashed = next(e for e in state.list_actions("failed") if e.action.person_id == "Ann_Lee3")
-    assert "lookup of the failed create failed: KeyError" in (crashed.last_error or "")
-    assert state.counts_by_status("growcrm")["failed"] == 50  # none lost, none given up
+        first_round = list(vendor.looked_up)
+        assert len(first_round) == RECONCILE_PER_RUN
+        crashed = next(e for e in state.list_actions("failed") if e.action.person_id == "Ann_Lee3")
+        assert "lookup of the failed create failed: KeyError" in (crashed.last_error or "")
+        assert state.counts_by_status("growcrm")["failed"] == 50  # none lost, none given up
 
-    time.sleep(0.002)  # the lookups of the next run start with those not looked up yet
-    vendor.looked_up.clear()
-    loader.recover_interrupted()
-    assert "Ann_Lee3" in first_round
-    assert "Ann_Lee3" not in vendor.looked_up
-    assert len(set(first_round) | set(vendor.looked_up)) == 2 * RECONCILE_PER_RUN
+        clock.advance(seconds=1)  # the next run: it starts with those not looked up yet
+        vendor.looked_up.clear()
+        loader.recover_interrupted()
+        assert "Ann_Lee3" in first_round
+        assert "Ann_Lee3" not in vendor.looked_up
+        assert len(set(first_round) | set(vendor.looked_up)) == 2 * RECONCILE_PER_RUN
 
 
 class LostAnswerVendor(FakeAdapter):

@@ -44,7 +44,10 @@ SHORT_LEASE = {"CONTACTSYNC_LEASE_TTL": str(LEASE_SECONDS)}
 
 
 def after_a_kill() -> None:
-    """Wait until the lease of a run killed by SIGKILL has lapsed."""
+    """Wait until the lease of a run killed by SIGKILL has lapsed.
+
+    A real wait: the next run is another process that reads the wall clock (a lease
+    takes a clock only in-process, ``StateStore.open(clock=...)``)."""
     time.sleep(LEASE_SECONDS + 0.3)
 
 

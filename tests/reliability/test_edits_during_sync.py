@@ -127,6 +127,9 @@ def test_an_edit_made_after_the_plan_and_before_the_check_survives(
 
 
 def _let_a_second_pass() -> None:
+    # A real wait: Trackops and Xurrent date an edit to the whole second, so an edit in
+    # the same second as the sync's read would not be later than it (see
+    # EditRounds._let_the_second_pass); the sandbox's clock is the wall clock.
     time.sleep(1.05)
 
 

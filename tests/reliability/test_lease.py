@@ -34,6 +34,9 @@ from tests.reliability.helpers import Sandbox, sandbox
 
 pytestmark = pytest.mark.slow
 
+#: Real time throughout: the lease's heartbeat is a thread (and the runners are
+#: processes) on the wall clock, with no clock to inject, so lifetimes are short and
+#: the waits below poll or sample the state while they pass.
 TTL_SECONDS = 2.0
 PASS_LOG = "pass finished"
 STANDBY_LOG = "standing by for the lease"
