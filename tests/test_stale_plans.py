@@ -146,3 +146,36 @@ def test_the_same_edit_by_a_user_before_the_write_was_sent_is_theirs(
     times = state.field_times_of_person(person)[("growcrm", RECORD_ID)]
     assert not times["job_title"].own  # the user's, not contactsync's own copy
     assert replans == [[person]]
+
+
+def test_values_an_unanswered_earlier_write_may_have_put_there_are_ours(
+    loaded: tuple[StateStore, int, list[list[str]]],
+) -> None:
+    """An update sent whose answer was lost failed, and a newer plan for the person
+    superseded it with an action of no attempts. Finding the values there is our own
+    earlier write landing, not a user's same edit: under faults, taking it for a user's
+    made an organization's phone that contactsync itself wrote a person's own phone
+    (tests/reliability/test_faults.py, Megan Brown)."""
+    state, first_id, replans = loaded
+    first = state.get_action(first_id)
+    assert first is not None
+    assert state.mark_in_flight(first_id)  # sent: its attempt counted
+    state.fail(first_id, "the answer was lost")
+    state.skip(first_id, "superseded by a newer plan for the person")
+    # the newer plan writes the same title, and a field the record already holds
+    newer = first.action.model_copy(
+        update={"payload": {**first.action.payload, "email": "ann@x.io"}}
+    )
+    state.enqueue([newer], state.start_run("sync"))
+    (second,) = state.pending_actions("growcrm")
+    assert second.attempts == 0
+    vendor = OneRecordVendor(grow_record("Manager"))  # the earlier write landed
+    loader_for(state, vendor, replans).run(concurrency=1)
+    done = state.get_action(second.id)
+    assert done is not None
+    assert done.status == "done"
+    assert vendor.sent == []
+    person = state.resolve_person(first.action.person_id)
+    times = state.field_times_of_person(person)[("growcrm", RECORD_ID)]
+    assert times["job_title"].own  # contactsync's own copy, no say of its own
+    assert replans == []

@@ -52,7 +52,7 @@ from contactsync.engine.revert import staging_of
 from contactsync.engine.stage import handed_on_keys, map_record, stage_records
 from contactsync.mapping.mapper import Mapping
 from contactsync.model.contact import Action, ActionKind, Contact
-from contactsync.state.types import OutboxEntry
+from contactsync.state.types import OutboxEntry, OutboxStatus
 
 log = structlog.get_logger(__name__)
 
@@ -229,7 +229,7 @@ class ConditionalWrites:
         if (
             contact is not None
             and stored is not None
-            and (stale or entry.attempts > 0)
+            and (stale or self._sent_before(entry))
             and self._only_ours(stored.payload, contact, action)
         ):
             digest = contact.content_hash()
@@ -251,6 +251,23 @@ class ConditionalWrites:
             return
         self.state.complete(entry.id)
         self._restage(action, fresh)
+
+    def _sent_before(self, entry: OutboxEntry) -> bool:
+        """Whether a write of ours to this record was sent before and may have landed
+        without an answer: an earlier attempt of this action, or an update it superseded
+        (a newer plan for the person replaces a failed one, and starts with no attempts).
+        Values found then are ours, not a user's same edit."""
+        if entry.attempts > 0:
+            return True
+        record = entry.action.external_id
+        return any(
+            other.id != entry.id
+            and other.attempts > 0
+            and other.kind is ActionKind.UPDATE
+            and other.action.external_id == record
+            for status in (OutboxStatus.FAILED, OutboxStatus.SKIPPED)
+            for other in self.state.list_actions(status, self.system)
+        )
 
     def keep_answer(self, entry: OutboxEntry, answer: Answer | None, raw: dict[str, Any]) -> None:
         """Store the answer to the update ``entry`` sent as the record now: contactsync's
